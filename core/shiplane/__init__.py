@@ -1,0 +1,3 @@
+"""Shiplane: the release orchestration control plane (server)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,34 @@
+"""The FastAPI application: the pipeline, error handlers and every module's router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from shiplane import __version__
+from shiplane.audit.api import router as audit_router
+from shiplane.environments.api import router as environments_router
+from shiplane.ops import router as ops_router
+from shiplane.platform.http import RequestPipeline, install_error_handlers
+from shiplane.platform.services import Services
+from shiplane.platform.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    services = Services.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await services.close()
+
+    app = FastAPI(title="Shiplane", version=__version__, lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app.state.shiplane = services
+    install_error_handlers(app)
+    app.add_middleware(RequestPipeline, fastapi_app=app)
+    for router in (ops_router, environments_router, audit_router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shiplane.platform.database import Base, TenantOwned
+
+
+class Environment(TenantOwned, Base):
+    __tablename__ = "environments"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_environments_tenant_name"),)
+
+    name: Mapped[str] = mapped_column(String(63), nullable=False)
+    display_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # "order" is a reserved word in SQL; the column is position, the API field order.
+    position: Mapped[int] = mapped_column(Integer, nullable=False)
+    is_production: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # None means the default: the environment just before this one in order.
+    required_predecessors: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    gates: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
+    approval_policy_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    deployment_template_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    current_release_id: Mapped[str | None] = mapped_column(String(36), nullable=True)

@@ -1,0 +1,180 @@
+"""Environments: the ordered stages releases are promoted through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from shiplane.environments.models import Environment
+from shiplane.environments.schemas import EnvironmentFields, environment_out
+from shiplane.platform.audit import record_audit
+from shiplane.platform.auth import Principal
+from shiplane.platform.context import current_request_id
+from shiplane.platform.database import new_id
+from shiplane.platform.errors import ApiError, FieldError, not_found
+from shiplane.platform.idempotency import WriteResult
+from shiplane.platform.listing import ListField, ListParams, ListSpec, Page, paginate
+from shiplane.platform.versioning import check_version, etag
+
+LIST_SPEC = ListSpec(
+    fields={
+        "name": ListField(Environment.name, "string"),
+        "displayName": ListField(Environment.display_name, "string"),
+        "order": ListField(Environment.position, "integer"),
+        "isProduction": ListField(Environment.is_production, "boolean"),
+        "createdAt": ListField(Environment.created_at, "datetime"),
+        "updatedAt": ListField(Environment.updated_at, "datetime"),
+    },
+    default_sort="order",
+)
+
+
+class EnvironmentService:
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+
+    async def get(self, environment_id: str) -> Environment:
+        env = await self.session.scalar(select(Environment).where(Environment.id == environment_id))
+        if env is None:
+            raise not_found("environment", environment_id)
+        return env
+
+    async def list(self, params: ListParams) -> Page:
+        return await paginate(self.session, select(Environment), params, LIST_SPEC, Environment.id)
+
+    async def create(self, fields: EnvironmentFields) -> WriteResult:
+        await self._check_name_free(fields.name, None)
+        env = Environment(id=new_id(), tenant_id=self.principal.tenant_id)
+        await self._apply(env, fields)
+        self.session.add(env)
+        await self._flush()
+        data = environment_out(env)
+        await self._audit("environment.create", env.id, None, data)
+        return WriteResult(data, 201, {"ETag": etag(env.version), "Location": f"/api/v1/environments/{env.id}"})
+
+    async def replace(self, environment_id: str, fields: EnvironmentFields, expected_version: int | None) -> WriteResult:
+        env = await self.get(environment_id)
+        check_version("environment", env.version, expected_version)
+        before = environment_out(env)
+        if fields.name != env.name:
+            await self._check_name_free(fields.name, env.id)
+        await self._apply(env, fields)
+        await self._flush()
+        data = environment_out(env)
+        await self._audit("environment.update", env.id, before, data)
+        return WriteResult(data, 200, {"ETag": etag(env.version)})
+
+    async def delete(self, environment_id: str, expected_version: int | None) -> WriteResult:
+        env = await self.get(environment_id)
+        check_version("environment", env.version, expected_version)
+        dependants = [e.name for e in await self._all() if e.id != env.id and env.id in (e.required_predecessors or [])]
+        if dependants:
+            raise ApiError(
+                "RESOURCE_IN_USE",
+                f"environment {env.name!r} is a required predecessor of {', '.join(sorted(dependants))}",
+                {"requiredBy": sorted(dependants)},
+            )
+        before = environment_out(env)
+        await self.session.delete(env)
+        await self._flush()
+        await self._audit("environment.delete", env.id, before, None)
+        return WriteResult(None, 204)
+
+    async def _all(self) -> list[Environment]:
+        return list((await self.session.scalars(select(Environment))).all())
+
+    async def _check_name_free(self, name: str, own_id: str | None) -> None:
+        existing = await self.session.scalar(select(Environment.id).where(Environment.name == name))
+        if existing is not None and existing != own_id:
+            raise _name_taken(name)
+
+    async def _apply(self, env: Environment, fields: EnvironmentFields) -> None:
+        if fields.order is None:
+            highest = await self.session.scalar(select(func.max(Environment.position)).where(Environment.id != env.id))
+            order = 0 if highest is None else highest + 1
+        else:
+            order = fields.order
+        predecessors = None
+        if fields.required_predecessors is not None:
+            predecessors = await self._checked_predecessors(env, fields.required_predecessors)
+        env.name = fields.name
+        env.display_name = fields.display_name or fields.name
+        env.description = fields.description
+        env.position = order
+        env.is_production = fields.is_production
+        env.required_predecessors = predecessors
+        env.gates = [g.model_dump(by_alias=True, exclude_none=True) for g in fields.gates]
+        env.approval_policy_id = fields.approval_policy_id
+        env.deployment_template_id = fields.deployment_workflow_template_id
+
+    async def _checked_predecessors(self, env: Environment, ids: list[str]) -> list[str]:
+        everyone = {e.id: e for e in await self._all()}
+        errors = []
+        for index, pid in enumerate(ids):
+            field = f"requiredPredecessors.{index}"
+            if pid == env.id:
+                errors.append(FieldError(field, "an environment cannot be its own predecessor", "self_reference"))
+            elif pid not in everyone:
+                errors.append(FieldError(field, f"no environment {pid!r}", "not_found"))
+            elif ids.index(pid) != index:
+                errors.append(FieldError(field, "listed twice", "duplicate"))
+        if not errors and env.id is not None:
+            cycle = _cycle_through(env.id, ids, everyone)
+            if cycle:
+                errors.append(FieldError("requiredPredecessors", "would create a cycle: " + " -> ".join(cycle), "cycle"))
+        if errors:
+            raise ApiError("VALIDATION_ERROR", "invalid requiredPredecessors", None, errors)
+        return ids
+
+    async def _flush(self) -> None:
+        try:
+            await self.session.flush()
+        except StaleDataError:
+            raise ApiError("VERSION_CONFLICT", "the environment was changed concurrently; re-read and retry") from None
+        except IntegrityError as exc:
+            if "name" in str(exc.orig).lower() or "unique" in str(exc.orig).lower():
+                raise _name_taken("(concurrent)") from None
+            raise
+
+    async def _audit(self, action: str, env_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+        await record_audit(
+            self.session,
+            tenant_id=self.principal.tenant_id,
+            actor=self.principal.actor,
+            action=action,
+            resource_type="environment",
+            resource_id=env_id,
+            request_id=current_request_id(),
+            before=before,
+            after=after,
+        )
+
+
+def _name_taken(name: str) -> ApiError:
+    return ApiError("ALREADY_EXISTS", f"an environment named {name} already exists", {"field": "name"})
+
+
+def _cycle_through(start: str, new_predecessors: list[str], everyone: dict[str, Environment]) -> list[str]:
+    """Names along a cycle that ``start`` would close with ``new_predecessors``, or []."""
+
+    def preds(node: str) -> list[str]:
+        if node == start:
+            return new_predecessors
+        return list(everyone[node].required_predecessors or []) if node in everyone else []
+
+    stack: list[tuple[str, list[str]]] = [(p, [start, p]) for p in new_predecessors]
+    seen: set[str] = set()
+    while stack:
+        node, path = stack.pop()
+        if node == start:
+            return [everyone[n].name if n in everyone else n for n in path]
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend((p, path + [p]) for p in preds(node))
+    return []

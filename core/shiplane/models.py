@@ -1,0 +1,8 @@
+"""Every model module, imported so ``metadata`` (Alembic's target) is complete."""
+
+from shiplane.environments import models as _environments  # noqa: F401
+from shiplane.platform import audit as _audit  # noqa: F401
+from shiplane.platform import idempotency as _idempotency  # noqa: F401
+from shiplane.platform.database import Base
+
+metadata = Base.metadata

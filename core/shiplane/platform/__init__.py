@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: settings, database, auth, envelope, errors, listing, rate limits."""

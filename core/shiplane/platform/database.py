@@ -1,0 +1,180 @@
+"""Engines, sessions and the base for tenant-owned rows.
+
+SQLite is used as it is meant to be: WAL, a busy timeout, foreign keys on, and
+every write transaction opened with ``BEGIN IMMEDIATE`` on a single-connection
+writer engine, so writers queue in the pool instead of failing with "database is
+locked" (and across processes they queue on the busy timeout). Reads use a
+separate engine with ordinary deferred transactions, which WAL lets run beside
+the writer. PostgreSQL needs none of that: one engine serves both.
+
+The tenant filter is added by the session itself (``do_orm_execute`` with
+``with_loader_criteria``), so a query written without it still cannot see another
+tenant's rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, Integer, String, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    with_loader_criteria,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    """Now, truncated to milliseconds so stored, hashed and rendered times agree."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=(now.microsecond // 1000) * 1000)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC: SQLite has no time zones, PostgreSQL keeps them."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to UTCDateTime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TenantScoped:
+    """Rows the session filters by the caller's tenant, whatever the query says."""
+
+    tenant_id: Mapped[str] = mapped_column(String(128), index=True, nullable=False)
+
+
+class TenantOwned(TenantScoped):
+    """Columns every tenant-owned resource carries; ``version`` is a compare-and-set counter."""
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        # SQLAlchemy bumps the version on every UPDATE and adds "WHERE version = <read>",
+        # so a concurrent change makes the flush fail (StaleDataError -> 409) instead of
+        # silently overwriting.
+        return {"version_id_col": cls.version}
+
+
+def _add_tenant_criteria(state: ORMExecuteState) -> None:
+    tenant_id = state.session.info.get("tenant_id")
+    if tenant_id is None or state.is_column_load or state.is_relationship_load:
+        return
+    if state.is_select or state.is_update or state.is_delete:
+        state.statement = state.statement.options(
+            with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+        )
+
+
+def _tag_new_rows(session: Session, _flush_context: Any, _instances: Any) -> None:
+    tenant_id = session.info.get("tenant_id")
+    if tenant_id is None:
+        return
+    for obj in session.new:
+        if isinstance(obj, TenantScoped):
+            if obj.tenant_id is None:
+                obj.tenant_id = tenant_id
+            elif obj.tenant_id != tenant_id:
+                raise RuntimeError("attempt to write a row for another tenant")
+
+
+event.listen(Session, "do_orm_execute", _add_tenant_criteria)
+event.listen(Session, "before_flush", _tag_new_rows)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, decide when transactions begin (the pysqlite recipe).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _install_sqlite_begin(engine: Engine, mode: str) -> None:
+    event.listen(engine, "connect", _sqlite_on_connect)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """The process's engines and session factories."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.write_engine: AsyncEngine = create_async_engine(
+                url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=120
+            )
+            self.read_engine: AsyncEngine = create_async_engine(url, echo=echo, pool_size=5, max_overflow=10)
+            _install_sqlite_begin(self.write_engine.sync_engine, "IMMEDIATE")
+            _install_sqlite_begin(self.read_engine.sync_engine, "DEFERRED")
+        else:
+            self.write_engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self.read_engine = self.write_engine
+        self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=True)
+        self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=True)
+
+    @property
+    def dialect(self) -> str:
+        return self.write_engine.dialect.name
+
+    @asynccontextmanager
+    async def session(self, tenant_id: str | None, *, write: bool) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction: committed on success, rolled back on error.
+
+        ``tenant_id=None`` gives an unfiltered session, for system work (audit
+        verification, migrations checks); request handlers always pass the tenant.
+        """
+        factory = self._writer if write else self._reader
+        async with factory() as session:
+            session.info["tenant_id"] = tenant_id
+            async with session.begin():
+                yield session
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()

@@ -1,0 +1,66 @@
+"""The one envelope builder: every JSON response, success or error, goes through here."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.responses import Response
+
+from shiplane.platform.errors import ApiError, CATALOGUE
+from shiplane.platform.context import current_request_id
+
+
+def rfc3339(value: datetime) -> str:
+    """RFC 3339 UTC with milliseconds: ``2026-11-28T20:49:02.123Z``."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _meta(pagination: dict[str, Any] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"requestId": current_request_id(), "timestamp": rfc3339(datetime.now(UTC))}
+    if pagination is not None:
+        meta["pagination"] = pagination
+    return meta
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class JSONEnvelopeResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, default=_default, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def success(
+    data: Any,
+    status_code: int = 200,
+    *,
+    pagination: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    if status_code == 204:
+        return Response(status_code=204, headers=headers)
+    body = {"success": True, "data": data, "meta": _meta(pagination)}
+    return JSONEnvelopeResponse(body, status_code=status_code, headers=headers)
+
+
+def error_body(error: ApiError) -> dict[str, Any]:
+    payload: dict[str, Any] = {"code": error.code, "message": error.message}
+    if error.details:
+        payload["details"] = error.details
+    if error.validation_errors:
+        payload["validationErrors"] = [e.as_dict() for e in error.validation_errors]
+    return {"success": False, "error": payload, "meta": _meta()}
+
+
+def failure(error: ApiError) -> Response:
+    return JSONEnvelopeResponse(error_body(error), status_code=CATALOGUE[error.code].status, headers=error.headers)

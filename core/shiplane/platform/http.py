@@ -1,0 +1,194 @@
+"""The request pipeline around every route: request id, authentication, rate limit,
+envelope-shaped errors, access log and metrics.
+
+It is a plain ASGI middleware (no BaseHTTPMiddleware) because it runs on every
+request and must also turn an unhandled exception into the 500 envelope with the
+request id, which Starlette's outermost error middleware would answer without.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shiplane.platform.auth import Principal
+from shiplane.platform.context import request_id_var, tenant_var, user_var
+from shiplane.platform.envelope import error_body, failure, JSONEnvelopeResponse
+from shiplane.platform.errors import ApiError, FieldError
+from shiplane.platform.jwt import TokenError
+from shiplane.platform.ratelimit import rate_limit_headers
+
+log = logging.getLogger("shiplane.http")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "shiplane_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "shiplane_http_request_duration_seconds", "HTTP request latency", ["method", "route"], registry=self.registry
+        )
+        self.rate_limited = Counter("shiplane_rate_limited_total", "Requests refused with 429", registry=self.registry)
+
+
+class RequestPipeline:
+    def __init__(self, app: ASGIApp, fastapi_app: FastAPI) -> None:
+        self.app = app
+        self.fastapi_app = fastapi_app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        services = self.fastapi_app.state.shiplane
+        started = time.perf_counter()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        incoming = headers.get("x-request-id", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else str(uuid.uuid4())
+        tokens = [request_id_var.set(request_id), tenant_var.set(None), user_var.set(None)]
+        state = scope.setdefault("state", {})
+        principal: Principal | None = None
+        authorization = headers.get("authorization")
+        if authorization is not None:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                state["auth_error"] = "the Authorization header must be 'Bearer <token>'"
+            else:
+                try:
+                    principal = Principal.from_claims(await services.verifier.verify(token.strip()))
+                except TokenError as exc:
+                    state["auth_error"] = str(exc)
+        state["principal"] = principal
+        if principal is not None:
+            tenant_var.set(principal.tenant_id)
+            user_var.set(principal.user_id)
+
+        extra_headers: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
+        path = scope["path"]
+        status_holder = {"status": 500}
+        if services.rate_limiter is not None and path not in UNLIMITED_PATHS:
+            decision = await services.take_rate_token(principal, scope)
+            extra_headers += [(k.lower().encode(), v.encode()) for k, v in rate_limit_headers(decision).items()]
+            if not decision.allowed:
+                services.metrics.rate_limited.inc()
+                error = ApiError(
+                    "RATE_LIMITED",
+                    f"rate limit of {decision.per_minute}/min (burst {decision.limit}) exceeded",
+                    {"tier": decision.tier, "retryAfterSeconds": decision.retry_after},
+                    headers={"Retry-After": str(decision.retry_after)},
+                )
+                await self._send_error(error, extra_headers, send, status_holder)
+                self._finish(scope, started, status_holder["status"], tokens)
+                return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message["headers"] = list(message.get("headers", [])) + extra_headers
+            await send(message)
+
+        response_started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send_wrapper(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unhandled error", extra={"path": path, "method": scope["method"]})
+            if not response_started:
+                error = ApiError("INTERNAL_ERROR", "internal error; quote the requestId when reporting it", {"requestId": request_id})
+                await self._send_error(error, extra_headers, send, status_holder)
+        finally:
+            self._finish(scope, started, status_holder["status"], tokens)
+
+    async def _send_error(self, error: ApiError, extra: list[tuple[bytes, bytes]], send: Send, holder: dict[str, int]) -> None:
+        response = failure(error)
+        response.raw_headers = list(response.raw_headers) + extra
+        holder["status"] = response.status_code
+
+        async def _noop_receive() -> Message:
+            return {"type": "http.disconnect"}
+
+        await response({"type": "http"}, _noop_receive, send)
+
+    def _finish(self, scope: Scope, started: float, status: int, tokens: list[Any]) -> None:
+        elapsed = time.perf_counter() - started
+        route = scope.get("route")
+        route_path = getattr(route, "path", None) or "unmatched"
+        metrics = self.fastapi_app.state.shiplane.metrics
+        metrics.requests.labels(scope["method"], route_path, str(status)).inc()
+        metrics.latency.labels(scope["method"], route_path).observe(elapsed)
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "request",
+                extra={"method": scope["method"], "path": scope["path"], "status": status, "durationMs": round(elapsed * 1000, 2)},
+            )
+        request_id_var.reset(tokens[0])
+        tenant_var.reset(tokens[1])
+        user_var.reset(tokens[2])
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONEnvelopeResponse:
+        return failure(exc)  # type: ignore[return-value]
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONEnvelopeResponse:
+        errors = []
+        for item in exc.errors():
+            code = item.get("type", "invalid")
+            if code == "json_invalid":
+                errors.append(FieldError("body", "the body is not valid JSON", "json_invalid"))
+                continue
+            field = _dotted(tuple(item.get("loc", ())))
+            message = item.get("msg", "invalid value")
+            if code == "missing":
+                message = "field required"
+            errors.append(FieldError(field, message, code))
+        message = "the request is invalid" if len(errors) != 1 else f"invalid {errors[0].field}: {errors[0].message}"
+        return failure(ApiError("VALIDATION_ERROR", message, None, errors))  # type: ignore[return-value]
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONEnvelopeResponse:
+        if exc.status_code == 404:
+            error = ApiError("NOT_FOUND", f"no route {request.method} {request.url.path}")
+        elif exc.status_code == 405:
+            error = ApiError("METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.url.path}", headers=dict(exc.headers or {}))
+        elif exc.status_code == 413:
+            error = ApiError("PAYLOAD_TOO_LARGE", "request body too large")
+        elif exc.status_code == 415:
+            error = ApiError("UNSUPPORTED_MEDIA_TYPE", "the body must be application/json")
+        elif exc.status_code == 401:
+            error = ApiError("UNAUTHORIZED", str(exc.detail))
+        elif exc.status_code == 403:
+            error = ApiError("FORBIDDEN", str(exc.detail))
+        elif exc.status_code < 500:
+            error = ApiError("VALIDATION_ERROR", str(exc.detail))
+        else:
+            error = ApiError("INTERNAL_ERROR", "internal error")
+        return JSONEnvelopeResponse(error_body(error), status_code=error.status, headers=error.headers)

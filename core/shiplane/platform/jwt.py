@@ -1,0 +1,202 @@
+"""Bearer token verification, the only module that touches python-jose.
+
+The rules (DESIGN §3): an explicit algorithm allow-list (never ``none``), the
+key chosen by the algorithm family so an HS secret never verifies an RS/ES token
+and a public key is never used as an HMAC secret, ``kid`` looked up only in the
+configured key set (PEM keys and a JWKS URL, re-fetched once when an unknown
+``kid`` appears, which is how a rotation is picked up), tokens carrying
+``jku``/``x5u``/``jwk``/``x5c`` headers refused, and ``iss``, ``aud``, ``exp``
+required.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from jose import jwt as jose_jwt
+from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
+
+from shiplane.platform.settings import Settings
+
+FORBIDDEN_HEADERS = ("jku", "x5u", "jwk", "x5c")
+HMAC_ALGS = {"HS256", "HS384", "HS512"}
+
+
+class TokenError(Exception):
+    """Why a token was refused; the message is safe to show to the caller."""
+
+
+@dataclass
+class VerifiedClaims:
+    user_id: str
+    tenant_id: str
+    roles: list[str]
+    permissions: list[str]
+    tier: str | None
+    raw: dict[str, Any] = field(repr=False)
+
+
+class KeySet:
+    """Asymmetric verification keys: PEM keys from settings plus a cached JWKS document."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pem_sources = list(settings.auth_public_keys)
+        self._jwks: dict[str, dict[str, Any]] = {}
+        self._jwks_fetched_at = 0.0
+        self._last_refresh_attempt = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _fetch_jwks(self) -> None:
+        url = self._settings.auth_jwks_url
+        assert url is not None
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            response = await client.get(url)
+            response.raise_for_status()
+            document = response.json()
+        keys = {}
+        for entry in document.get("keys", []):
+            if entry.get("use", "sig") == "sig" and "kid" in entry:
+                keys[entry["kid"]] = entry
+        self._jwks = keys
+        self._jwks_fetched_at = time.monotonic()
+
+    async def jwks_key(self, kid: str) -> dict[str, Any] | None:
+        if not self._settings.auth_jwks_url:
+            return None
+        now = time.monotonic()
+        stale = now - self._jwks_fetched_at > self._settings.auth_jwks_cache_seconds
+        if kid in self._jwks and not stale:
+            return self._jwks[kid]
+        async with self._lock:
+            # An unknown kid triggers one refresh, but not more often than the floor,
+            # so a flood of forged kids cannot hammer the identity provider.
+            if kid not in self._jwks or stale:
+                if time.monotonic() - self._last_refresh_attempt >= self._settings.auth_jwks_min_refresh_seconds or stale:
+                    self._last_refresh_attempt = time.monotonic()
+                    try:
+                        await self._fetch_jwks()
+                    except (httpx.HTTPError, ValueError) as exc:
+                        if not self._jwks:
+                            raise TokenError("signing keys are unavailable") from exc
+        return self._jwks.get(kid)
+
+    def pem_keys(self) -> list[str]:
+        return self._pem_sources
+
+
+class TokenVerifier:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.algorithms = list(settings.auth_algorithms)
+        self.keys = KeySet(settings)
+
+    async def verify(self, token: str) -> VerifiedClaims:
+        try:
+            header = jose_jwt.get_unverified_header(token)
+        except JOSEError as exc:
+            raise TokenError("malformed token") from exc
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self.algorithms:
+            raise TokenError(f"algorithm {alg!r} is not accepted")
+        for name in FORBIDDEN_HEADERS:
+            if name in header:
+                raise TokenError(f"tokens with a {name!r} header are refused")
+        candidates = await self._candidate_keys(alg, header.get("kid"))
+        if not candidates:
+            raise TokenError("no trusted key for this token")
+        last_error: Exception | None = None
+        for key in candidates:
+            try:
+                claims = jose_jwt.decode(
+                    token,
+                    key,
+                    algorithms=[alg],
+                    audience=self.settings.auth_audience,
+                    issuer=self.settings.auth_issuer,
+                    options={
+                        "require_exp": True,
+                        "require_iss": True,
+                        "require_aud": True,
+                        "leeway": self.settings.auth_leeway_seconds,
+                    },
+                )
+                return _claims(claims)
+            except ExpiredSignatureError as exc:
+                raise TokenError("token expired") from exc
+            except JWTClaimsError as exc:
+                raise TokenError(f"invalid claims: {exc}") from exc
+            except JOSEError as exc:
+                last_error = exc
+        raise TokenError("signature verification failed") from last_error
+
+    async def _candidate_keys(self, alg: str, kid: Any) -> list[Any]:
+        if alg in HMAC_ALGS:
+            return [self.settings.auth_hs_secret] if self.settings.auth_hs_secret else []
+        if kid is not None:
+            if not isinstance(kid, str):
+                raise TokenError("invalid kid header")
+            entry = await self.keys.jwks_key(kid)
+            if entry is not None:
+                if entry.get("alg") not in (None, alg):
+                    raise TokenError("key and token algorithm differ")
+                return [entry]
+            if not self.keys.pem_keys():
+                raise TokenError("unknown key id")
+        return list(self.keys.pem_keys())
+
+
+def _claims(claims: dict[str, Any]) -> VerifiedClaims:
+    user_id = claims.get("user_id") or claims.get("sub")
+    tenant_id = claims.get("tenant_id")
+    if not isinstance(user_id, str) or not user_id:
+        raise TokenError("token has no user_id or sub")
+    if not isinstance(tenant_id, str) or not tenant_id:
+        raise TokenError("token has no tenant_id")
+    roles = claims.get("roles") or []
+    permissions = claims.get("permissions") or []
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise TokenError("roles must be a list of strings")
+    if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
+        raise TokenError("permissions must be a list of strings")
+    tier = claims.get("tier")
+    if tier is not None and not isinstance(tier, str):
+        raise TokenError("tier must be a string")
+    return VerifiedClaims(user_id, tenant_id, roles, permissions, tier, claims)
+
+
+def mint_token(
+    settings: Settings,
+    *,
+    user_id: str,
+    tenant_id: str,
+    roles: list[str],
+    permissions: list[str] | None = None,
+    tier: str | None = None,
+    lifetime_seconds: int = 3600,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """Mint an HS256 token with the development authority's secret."""
+    if not settings.auth_hs_secret:
+        raise RuntimeError("no HS secret configured; the development authority cannot sign")
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": user_id,
+        "user_id": user_id,
+        "tenant_id": tenant_id,
+        "roles": roles,
+        "permissions": permissions or [],
+        "iss": settings.auth_issuer,
+        "aud": settings.auth_audience,
+        "iat": now,
+        "exp": now + lifetime_seconds,
+    }
+    if tier:
+        claims["tier"] = tier
+    if extra:
+        claims.update(extra)
+    return jose_jwt.encode(claims, settings.auth_hs_secret, algorithm="HS256")

@@ -1,0 +1,243 @@
+"""The one pagination, sort and filter compiler.
+
+Each resource declares an allow-list of ``ListField``s (API name -> column and
+value type). Query parameters are parsed and checked here, and a filter compiles
+to a SQLAlchemy expression, so filtering always happens in SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Select, and_, func, not_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from shiplane.platform.errors import ApiError, FieldError
+
+FieldKind = Literal["string", "integer", "boolean", "datetime"]
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+MAX_FILTER_DEPTH = 8
+
+COMPARISON_OPS = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$contains", "$startsWith", "$exists"}
+ORDERED_OPS = {"$gt", "$gte", "$lt", "$lte"}
+STRING_OPS = {"$contains", "$startsWith"}
+
+
+@dataclass(frozen=True)
+class ListField:
+    column: Any  # an InstrumentedAttribute
+    kind: FieldKind
+    sortable: bool = True
+    filterable: bool = True
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    fields: Mapping[str, ListField]
+    default_sort: str = "createdAt"
+
+
+@dataclass
+class ListParams:
+    page: int
+    page_size: int
+    sort: list[tuple[str, bool]]  # (field, descending)
+    filter: ColumnElement[bool] | None
+
+
+def _bad(param: str, message: str, code: str = "VALIDATION_ERROR", field_code: str = "invalid") -> ApiError:
+    return ApiError(code, f"invalid {param}: {message}", {"parameter": param}, [FieldError(param, message, field_code)])
+
+
+def _int_param(raw: str | None, name: str, default: int, low: int, high: int | None) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad(name, "must be an integer", field_code="int_parsing") from None
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise _bad(name, f"must be {bound}", field_code="out_of_range")
+    return value
+
+
+def parse_list_params(query: Mapping[str, str], spec: ListSpec) -> ListParams:
+    page = _int_param(query.get("page"), "page", 1, 1, None)
+    page_size = _int_param(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    sort = _parse_sort(query.get("sort"), spec)
+    raw_filter = query.get("filter")
+    compiled = compile_filter(raw_filter, spec) if raw_filter not in (None, "") else None
+    return ListParams(page, page_size, sort, compiled)
+
+
+def _parse_sort(raw: str | None, spec: ListSpec) -> list[tuple[str, bool]]:
+    if raw is None or raw.strip() == "":
+        raw = spec.default_sort
+    result = []
+    seen = set()
+    for part in raw.split(","):
+        part = part.strip()
+        descending = part.startswith("-")
+        name = part[1:] if descending else part
+        field = spec.fields.get(name)
+        if not name or field is None or not field.sortable:
+            allowed = ", ".join(n for n, f in spec.fields.items() if f.sortable)
+            raise _bad("sort", f"cannot sort on {name!r}; allowed: {allowed}", "INVALID_SORT", "unknown_field")
+        if name in seen:
+            raise _bad("sort", f"{name!r} appears twice", "INVALID_SORT", "duplicate_field")
+        seen.add(name)
+        result.append((name, descending))
+    return result
+
+
+def _filter_error(message: str) -> ApiError:
+    return _bad("filter", message, "INVALID_FILTER", "invalid_filter")
+
+
+def compile_filter(raw: str, spec: ListSpec) -> ColumnElement[bool]:
+    try:
+        document = json.loads(raw)
+    except (json.JSONDecodeError, RecursionError):
+        raise _filter_error("not valid JSON") from None
+    if not isinstance(document, dict):
+        raise _filter_error("must be a JSON object")
+    return _compile_object(document, spec, depth=0)
+
+
+def _compile_object(document: dict[str, Any], spec: ListSpec, depth: int) -> ColumnElement[bool]:
+    if depth > MAX_FILTER_DEPTH:
+        raise _filter_error(f"nested deeper than {MAX_FILTER_DEPTH} levels")
+    if not document:
+        raise _filter_error("an empty object matches nothing in particular; omit the filter instead")
+    clauses: list[ColumnElement[bool]] = []
+    for key, value in document.items():
+        if key in ("$and", "$or"):
+            if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+                raise _filter_error(f"{key} takes a non-empty list of objects")
+            parts = [_compile_object(v, spec, depth + 1) for v in value]
+            clauses.append(and_(*parts) if key == "$and" else or_(*parts))
+        elif key == "$not":
+            if not isinstance(value, dict):
+                raise _filter_error("$not takes an object")
+            clauses.append(not_(_compile_object(value, spec, depth + 1)))
+        elif key.startswith("$"):
+            raise _filter_error(f"unknown operator {key!r} at the top of a condition")
+        else:
+            clauses.append(_compile_field(key, value, spec))
+    return and_(*clauses) if len(clauses) > 1 else clauses[0]
+
+
+def _compile_field(name: str, condition: Any, spec: ListSpec) -> ColumnElement[bool]:
+    field = spec.fields.get(name)
+    if field is None or not field.filterable:
+        allowed = ", ".join(n for n, f in spec.fields.items() if f.filterable)
+        raise _filter_error(f"cannot filter on {name!r}; allowed: {allowed}")
+    if not isinstance(condition, dict):
+        condition = {"$eq": condition}
+    if not condition:
+        raise _filter_error(f"empty condition for {name!r}")
+    parts = []
+    for op, value in condition.items():
+        if op not in COMPARISON_OPS:
+            raise _filter_error(f"unknown operator {op!r} for {name!r}")
+        parts.append(_compile_op(name, field, op, value))
+    return and_(*parts) if len(parts) > 1 else parts[0]
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _compile_op(name: str, field: ListField, op: str, value: Any) -> ColumnElement[bool]:
+    column = field.column
+    if op == "$exists":
+        if not isinstance(value, bool):
+            raise _filter_error(f"$exists on {name!r} takes true or false")
+        return column.is_not(None) if value else column.is_(None)
+    if op in ("$in", "$nin"):
+        if not isinstance(value, list) or len(value) > 100:
+            raise _filter_error(f"{op} on {name!r} takes a list of at most 100 values")
+        values = [_coerce(name, field, v) for v in value]
+        return column.in_(values) if op == "$in" else column.not_in(values)
+    if op in STRING_OPS:
+        if field.kind != "string" or not isinstance(value, str):
+            raise _filter_error(f"{op} needs a string field and a string value ({name!r})")
+        pattern = f"%{_like_escape(value)}%" if op == "$contains" else f"{_like_escape(value)}%"
+        return column.like(pattern, escape="\\")
+    if op in ORDERED_OPS and field.kind == "boolean":
+        raise _filter_error(f"{op} does not apply to the boolean field {name!r}")
+    coerced = _coerce(name, field, value)
+    if coerced is None:
+        if op == "$eq":
+            return column.is_(None)
+        if op == "$ne":
+            return column.is_not(None)
+        raise _filter_error(f"{op} on {name!r} cannot compare with null")
+    return {
+        "$eq": column.__eq__,
+        "$ne": column.__ne__,
+        "$gt": column.__gt__,
+        "$gte": column.__ge__,
+        "$lt": column.__lt__,
+        "$lte": column.__le__,
+    }[op](coerced)
+
+
+def _coerce(name: str, field: ListField, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = field.kind
+    if kind == "string" and isinstance(value, str):
+        return value
+    if kind == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind == "boolean" and isinstance(value, bool):
+        return value
+    if kind == "datetime" and isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise _filter_error(f"{name!r} takes an RFC 3339 timestamp, got {value!r}") from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise _filter_error(f"{name!r} takes a {kind} value, got {json.dumps(value)}")
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    pagination: dict[str, Any]
+
+
+async def paginate(session: AsyncSession, statement: Select[Any], params: ListParams, spec: ListSpec, id_column: Any) -> Page:
+    """Apply filter, sort (with the id as tie-breaker for stable pages) and the page window."""
+    if params.filter is not None:
+        statement = statement.where(params.filter)
+    count_stmt = select(func.count()).select_from(statement.order_by(None).subquery())
+    total = (await session.execute(count_stmt)).scalar_one()
+    order = []
+    for name, descending in params.sort:
+        column = spec.fields[name].column
+        order.append(column.desc() if descending else column.asc())
+    order.append(id_column.asc())
+    statement = statement.order_by(*order).offset((params.page - 1) * params.page_size).limit(params.page_size)
+    items = list((await session.scalars(statement)).all())
+    total_pages = math.ceil(total / params.page_size) if total else 0
+    return Page(
+        items,
+        {
+            "page": params.page,
+            "pageSize": params.page_size,
+            "totalItems": total,
+            "totalPages": total_pages,
+            "hasNext": params.page < total_pages,
+            "hasPrevious": params.page > 1,
+        },
+    )

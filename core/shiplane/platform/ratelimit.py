@@ -1,0 +1,142 @@
+"""Token buckets per (tenant, user): in memory by default, in Redis when replicas share the load.
+
+A bucket holds at most ``burst`` tokens and refills at ``per_minute / 60`` tokens
+per second. Each request takes one token; an empty bucket answers 429 with the
+seconds until one token is back.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+from shiplane.platform.settings import RateTier
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int  # bucket capacity (burst)
+    remaining: int
+    reset_at: int  # epoch seconds when the bucket is full again
+    retry_after: int  # seconds until one token is available (0 if allowed)
+    tier: str
+    per_minute: int
+    window_seconds: int  # seconds an empty bucket takes to fill
+
+
+class RateLimiter(Protocol):
+    async def take(self, key: str, tier_name: str, tier: RateTier) -> Decision: ...
+
+    async def close(self) -> None: ...
+
+
+def _decision(allowed: bool, tokens: float, now: float, tier_name: str, tier: RateTier) -> Decision:
+    rate = tier.per_minute / 60.0
+    full_in = (tier.burst - tokens) / rate
+    retry = 0 if allowed else math.ceil((1.0 - tokens) / rate)
+    return Decision(
+        allowed=allowed,
+        limit=tier.burst,
+        remaining=max(0, math.floor(tokens)),
+        reset_at=math.ceil(now + full_in),
+        retry_after=max(retry, 0 if allowed else 1),
+        tier=tier_name,
+        per_minute=tier.per_minute,
+        window_seconds=math.ceil(tier.burst / rate),
+    )
+
+
+class MemoryRateLimiter:
+    """One process's buckets. The event loop runs ``take`` without awaiting, so it is atomic."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._max_keys = max_keys
+
+    async def take(self, key: str, tier_name: str, tier: RateTier) -> Decision:
+        now = time.time()
+        rate = tier.per_minute / 60.0
+        tokens, last = self._buckets.get(key, (float(tier.burst), now))
+        tokens = min(float(tier.burst), tokens + (now - last) * rate)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        if len(self._buckets) >= self._max_keys and key not in self._buckets:
+            self._evict_full(now)
+        self._buckets[key] = (tokens, now)
+        return _decision(allowed, tokens, now, tier_name, tier)
+
+    def _evict_full(self, now: float) -> None:
+        # Buckets idle long enough to be full again carry no information.
+        for key, (_tokens, last) in list(self._buckets.items()):
+            if now - last > 600:
+                del self._buckets[key]
+
+    async def close(self) -> None:
+        return None
+
+
+# KEYS[1] bucket; ARGV: burst, rate per second, ttl seconds. Uses the Redis clock so
+# replicas with skewed clocks agree. Returns {allowed, tokens*1000, now_ms}.
+_TAKE_SCRIPT = """
+local burst = tonumber(ARGV[1])
+local rate = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil then
+  tokens = burst
+  ts = now
+end
+tokens = math.min(burst, tokens + (now - ts) / 1000.0 * rate)
+local allowed = 0
+if tokens >= 1 then
+  allowed = 1
+  tokens = tokens - 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('EXPIRE', KEYS[1], ttl)
+return {allowed, math.floor(tokens * 1000), now}
+"""
+
+
+class RedisRateLimiter:
+    """Buckets shared by every replica; one Lua script makes read-refill-take atomic."""
+
+    def __init__(self, url: str, prefix: str = "shiplane:rl:") -> None:
+        import redis.asyncio as redis_asyncio
+
+        self._redis = redis_asyncio.Redis.from_url(url)
+        self._script = self._redis.register_script(_TAKE_SCRIPT)
+        self._prefix = prefix
+
+    async def take(self, key: str, tier_name: str, tier: RateTier) -> Decision:
+        rate = tier.per_minute / 60.0
+        ttl = math.ceil(tier.burst / rate) + 60
+        allowed, milli_tokens, now_ms = await self._script(
+            keys=[self._prefix + key], args=[tier.burst, repr(rate), ttl]
+        )
+        return _decision(bool(allowed), int(milli_tokens) / 1000.0, int(now_ms) / 1000.0, tier_name, tier)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def rate_limit_headers(decision: Decision) -> dict[str, str]:
+    now = time.time()
+    full_in = max(0, decision.reset_at - math.floor(now))
+    return {
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+        "X-RateLimit-Reset": str(decision.reset_at),
+        # IETF draft-ietf-httpapi-ratelimit-headers: the policy (quota q over window w
+        # seconds) and the current state (r remaining, t seconds until refilled).
+        "RateLimit-Policy": f'"{decision.tier}";q={decision.limit};w={decision.window_seconds}',
+        "RateLimit": f'"{decision.tier}";r={decision.remaining};t={full_in}',
+    }

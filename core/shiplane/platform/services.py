@@ -1,0 +1,61 @@
+"""The process-wide services a request reaches through ``app.state.shiplane``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from shiplane.platform.auth import Principal
+from shiplane.platform.database import Database
+from shiplane.platform.http import Metrics
+from shiplane.platform.jwt import TokenVerifier
+from shiplane.platform.ratelimit import Decision, MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from shiplane.platform.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    verifier: TokenVerifier
+    rate_limiter: RateLimiter | None
+    metrics: Metrics = field(default_factory=Metrics)
+
+    @classmethod
+    def build(cls, settings: Settings) -> "Services":
+        limiter: RateLimiter | None = None
+        if settings.rate_limit_enabled:
+            limiter = RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
+        return cls(
+            settings=settings,
+            db=Database(settings.effective_database_url),
+            verifier=TokenVerifier(settings),
+            rate_limiter=limiter,
+        )
+
+    def tier_for(self, principal: Principal | None) -> str:
+        tiers = self.settings.rate_limit_tiers
+        if principal is not None:
+            if principal.tier in tiers:
+                return principal.tier  # type: ignore[return-value]
+            tenant_tier = self.settings.tenant_tiers.get(principal.tenant_id)
+            if tenant_tier in tiers:
+                return tenant_tier  # type: ignore[return-value]
+        return "standard"
+
+    async def take_rate_token(self, principal: Principal | None, scope: dict[str, Any]) -> Decision:
+        assert self.rate_limiter is not None
+        if principal is not None:
+            key = f"u:{principal.tenant_id}:{principal.user_id}"
+        else:
+            # Unauthenticated calls share a bucket per client address, so a flood of
+            # bad tokens is throttled too.
+            client = scope.get("client") or ("unknown", 0)
+            key = f"anon:{client[0]}"
+        tier_name = self.tier_for(principal)
+        return await self.rate_limiter.take(key, tier_name, self.settings.rate_limit_tiers[tier_name])
+
+    async def close(self) -> None:
+        if self.rate_limiter is not None:
+            await self.rate_limiter.close()
+        await self.db.dispose()

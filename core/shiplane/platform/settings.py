@@ -1,0 +1,117 @@
+"""Settings, read from the environment with the ``SHIPLANE_`` prefix.
+
+Outside development mode the server refuses to start with a secret it made up
+itself: production must be given its keys explicitly.
+"""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RateTier(BaseModel):
+    """A token bucket: ``burst`` tokens, refilled at ``per_minute / 60`` per second."""
+
+    per_minute: int = Field(gt=0)
+    burst: int = Field(gt=0)
+
+
+DEFAULT_TIERS = {
+    "standard": RateTier(per_minute=1000, burst=100),
+    "premium": RateTier(per_minute=5000, burst=500),
+}
+
+
+class InsecureSettingsError(RuntimeError):
+    """Raised at start-up when production would run on a development secret."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHIPLANE_", env_nested_delimiter="__", extra="ignore")
+
+    mode: Literal["development", "production"] = "development"
+    data_dir: Path = Path(".shiplane")
+    database_url: str | None = None
+    redis_url: str | None = None
+
+    # Authentication (DESIGN §3).
+    auth_issuer: str = "shiplane-dev"
+    auth_audience: str = "shiplane"
+    auth_hs_secret: str | None = None
+    auth_public_keys: list[str] = Field(default_factory=list)  # PEM public keys (RS256/ES256)
+    auth_jwks_url: str | None = None
+    auth_jwks_cache_seconds: int = 300
+    auth_jwks_min_refresh_seconds: float = 10.0
+    auth_algorithms: list[str] = Field(default_factory=lambda: ["HS256", "RS256", "ES256"])
+    auth_leeway_seconds: int = 30
+
+    encryption_key: str | None = None
+
+    rate_limit_enabled: bool = True
+    rate_limit_tiers: dict[str, RateTier] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
+    tenant_tiers: dict[str, str] = Field(default_factory=dict)
+
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+    @field_validator("auth_algorithms")
+    @classmethod
+    def _no_none_algorithm(cls, value: list[str]) -> list[str]:
+        allowed = {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}
+        bad = [alg for alg in value if alg not in allowed]
+        if bad:
+            raise ValueError(f"unsupported JWT algorithms: {bad}")
+        return value
+
+    @property
+    def is_development(self) -> bool:
+        return self.mode == "development"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'shiplane.db').resolve()}"
+
+    def prepare(self) -> "Settings":
+        """Fill development defaults (persisted in the data directory) or refuse unsafe ones."""
+        if self.is_development:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            if self.auth_hs_secret is None:
+                self.auth_hs_secret = _persistent_secret(self.data_dir / "dev-jwt-secret")
+            if self.encryption_key is None:
+                self.encryption_key = _persistent_secret(self.data_dir / "dev-encryption-key")
+            return self
+        problems = []
+        if not (self.auth_hs_secret or self.auth_public_keys or self.auth_jwks_url):
+            problems.append("no token verification key (SHIPLANE_AUTH_HS_SECRET, _PUBLIC_KEYS or _JWKS_URL)")
+        if self.auth_hs_secret is not None and len(self.auth_hs_secret) < 32:
+            problems.append("SHIPLANE_AUTH_HS_SECRET is shorter than 32 characters")
+        if not self.encryption_key:
+            problems.append("SHIPLANE_ENCRYPTION_KEY is not set")
+        if not self.database_url:
+            problems.append("SHIPLANE_DATABASE_URL is not set")
+        if problems:
+            raise InsecureSettingsError("refusing to start in production mode: " + "; ".join(problems))
+        return self
+
+
+def _persistent_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings().prepare()

@@ -1,0 +1,115 @@
+"""What the core hands a capability while it runs (typing protocols).
+
+The core provides the real implementations; :mod:`shiplane_sdk.testing` provides
+fakes. Every method here is synchronous, cheap and thread-safe, so sync and
+async capabilities call them the same way (``ctx.log("...")``, never awaited).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["GateContext", "StepContext", "TargetContext"]
+
+
+@runtime_checkable
+class StepContext(Protocol):
+    """The context of one run of a workflow step (``StepType.run``)."""
+
+    tenant_id: str
+    """The tenant the run belongs to."""
+
+    run_id: str
+    """The workflow run."""
+
+    step_id: str
+    """The step's node id in the workflow template."""
+
+    inputs: dict[str, Any]
+    """The run's inputs, after expressions were evaluated."""
+
+    def log(self, line: str) -> None:
+        """Append one line to the step's log; it is streamed to watchers live.
+
+        Never log secrets: log lines are stored and their hashes go into evidence.
+        """
+        ...
+
+    def write_artifact(
+        self, name: str, content: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        """Store a named blob with the run (a rendered manifest, a report).
+
+        Writing the same ``name`` twice in one step replaces the first.
+        """
+        ...
+
+    def is_cancelled(self) -> bool:
+        """Whether the run was cancelled; a long step checks it and stops.
+
+        Stop by raising :class:`shiplane_sdk.StepCancelled`.
+        """
+        ...
+
+    def integration(self, name: str) -> dict[str, Any]:
+        """The decrypted config of the tenant's integration called ``name``.
+
+        Raises ``KeyError`` if the tenant has no such integration.
+        """
+        ...
+
+    def secret(self, name: str) -> str:
+        """The value of the secret ``name`` available to this run.
+
+        Raises ``KeyError`` if there is none. Never log or return the value.
+        """
+        ...
+
+
+@runtime_checkable
+class GateContext(Protocol):
+    """What a gate judges (``Gate.evaluate``).
+
+    ``release``, ``environment`` and ``promotion`` are the resources as the API
+    returns them (camelCase keys, e.g. ``release["components"]``).
+    """
+
+    tenant_id: str
+    """The tenant of the promotion."""
+
+    release: dict[str, Any]
+    """The release being promoted, with its components, versions and digests."""
+
+    environment: dict[str, Any]
+    """The environment it is promoted to."""
+
+    promotion: dict[str, Any] | None
+    """The promotion, or ``None`` for a preview (``POST /promotions/preview-gates``)."""
+
+    now: datetime
+    """The evaluation time (timezone-aware UTC); use it instead of the clock."""
+
+    def log(self, line: str) -> None:
+        """Record one line of explanation with the gate's evaluation."""
+        ...
+
+
+@runtime_checkable
+class TargetContext(Protocol):
+    """The context of a target-type call; it runs on the agent that owns the target."""
+
+    tenant_id: str
+    """The tenant owning the target."""
+
+    target: dict[str, Any]
+    """The target: ``id``, ``name``, ``labels`` and ``config`` (the target type's
+    config, already validated against its schema, secrets decrypted)."""
+
+    def log(self, line: str) -> None:
+        """Append one line to the task's log (streamed to the server)."""
+        ...
+
+    def is_cancelled(self) -> bool:
+        """Whether the deployment was cancelled; a long deploy checks it."""
+        ...

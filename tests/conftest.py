@@ -1,0 +1,176 @@
+"""Shared fixtures: a migrated database (SQLite file, or a fresh PostgreSQL database
+when SHIPLANE_TEST_DATABASE_URL is set), the app, and callers with tokens.
+
+Tests isolate themselves by tenant: every ``tenant`` fixture is a new random id, so
+tests share one database without seeing each other's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from shiplane.app import create_app
+from shiplane.platform.jwt import mint_token
+from shiplane.platform.migrate import upgrade
+from shiplane.platform.settings import Settings
+
+PG_URL = os.environ.get("SHIPLANE_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("SHIPLANE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _pg_admin(url: str, statement: str) -> None:
+    async def run() -> None:
+        engine = create_async_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+def make_database(tmp_path: Path) -> Iterator[str]:
+    """A new, migrated database; dropped afterwards on PostgreSQL."""
+    if PG_URL:
+        name = f"shiplane_test_{uuid.uuid4().hex[:12]}"
+        _pg_admin(PG_URL, f'CREATE DATABASE "{name}"')
+        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        try:
+            upgrade(url)
+            yield url
+        finally:
+            _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'shiplane.db'}"
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from make_database(tmp_path_factory.mktemp("db"))
+
+
+def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "mode": "development",
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "auth_hs_secret": "test-secret-" + "x" * 40,
+        "encryption_key": "test-encryption-key",
+    }
+    values.update(overrides)
+    return Settings(**values).prepare()
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_settings(database_url, tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture(scope="session")
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@dataclass
+class Caller:
+    """A client bound to one token: ``caller.get(path)`` etc. add the Authorization header."""
+
+    client: TestClient
+    token: str
+    tenant_id: str
+    user_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def _h(self, extra: dict[str, str] | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", **self.headers, **(extra or {})}
+
+    def get(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
+        return self.client.get(path, headers=self._h(headers), **kw)
+
+    def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> Any:
+        return self.client.post(path, json=json, headers=self._h(headers), **kw)
+
+    def put(self, path: str, json: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> Any:
+        return self.client.put(path, json=json, headers=self._h(headers), **kw)
+
+    def delete(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
+        return self.client.delete(path, headers=self._h(headers), **kw)
+
+
+CallerFactory = Callable[..., Caller]
+
+
+@pytest.fixture
+def tenant() -> str:
+    return f"tenant-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def make_caller(client: TestClient, settings: Settings, tenant: str) -> CallerFactory:
+    def factory(
+        roles: list[str] | None = None,
+        *,
+        tenant_id: str | None = None,
+        user_id: str | None = None,
+        permissions: list[str] | None = None,
+        tier: str | None = None,
+    ) -> Caller:
+        tid = tenant_id or tenant
+        uid = user_id or f"user-{uuid.uuid4().hex[:8]}"
+        token = mint_token(settings, user_id=uid, tenant_id=tid, roles=roles or [], permissions=permissions, tier=tier)
+        return Caller(client, token, tid, uid)
+
+    return factory
+
+
+@pytest.fixture
+def admin(make_caller: CallerFactory) -> Caller:
+    return make_caller(["admin"])
+
+
+@pytest.fixture
+def viewer(make_caller: CallerFactory) -> Caller:
+    return make_caller(["viewer"])
+
+
+@pytest.fixture
+def other_admin(make_caller: CallerFactory) -> Caller:
+    """An admin of a different tenant."""
+    return make_caller(["admin"], tenant_id=f"tenant-{uuid.uuid4().hex[:10]}")
+
+
+def run_sql(database_url: str, statement: str, params: dict[str, Any] | None = None) -> list[Any]:
+    """Raw SQL for tests that must tamper with or inspect storage directly."""
+
+    async def run() -> list[Any]:
+        engine = create_async_engine(database_url, poolclass=NullPool)
+        async with engine.begin() as conn:
+            result = await conn.execute(text(statement), params or {})
+            rows = list(result.fetchall()) if result.returns_rows else []
+        await engine.dispose()
+        return rows
+
+    return asyncio.run(run())
+
+
+def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["success"] is False
+    assert body["error"]["code"] == code, body
+    assert body["meta"]["requestId"] == response.headers["x-request-id"]
+    return body["error"]
