@@ -17,14 +17,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
-
 from shiplane.app import create_app
 from shiplane.platform.jwt import mint_token
 from shiplane.platform.migrate import upgrade
 from shiplane.platform.settings import Settings
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 PG_URL = os.environ.get("SHIPLANE_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("SHIPLANE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

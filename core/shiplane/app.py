@@ -25,7 +25,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await services.close()
 
-    app = FastAPI(title="Shiplane", version=__version__, lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app = FastAPI(
+        title="Shiplane", version=__version__, lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json"
+    )
     app.state.shiplane = services
     install_error_handlers(app)
     app.add_middleware(RequestPipeline, fastapi_app=app)

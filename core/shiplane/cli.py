@@ -119,7 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     create = token.add_parser("create", help="mint a token signed with the local HS256 key")
     create.add_argument("--user", required=True)
     create.add_argument("--tenant", required=True)
-    create.add_argument("--role", action="append", help="repeatable: viewer, developer, release-manager, approver, admin, agent")
+    create.add_argument(
+        "--role", action="append", help="repeatable: viewer, developer, release-manager, approver, admin, agent"
+    )
     create.add_argument("--permission", action="append", help="repeatable: resource:action")
     create.add_argument("--tier", choices=["standard", "premium"], default=None)
     create.add_argument("--lifetime", type=int, default=3600, help="seconds (default 3600)")

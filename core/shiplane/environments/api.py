@@ -25,7 +25,9 @@ Session = Annotated[AsyncSession, Depends(read_session)]
 async def create_environment(
     body: EnvironmentCreate,
     request: Request,
-    principal: Annotated[Principal, require("environments:write", audit_action="environment.create", resource_type="environment")],
+    principal: Annotated[
+        Principal, require("environments:write", audit_action="environment.create", resource_type="environment")
+    ],
 ) -> Response:
     return await run_write(request, principal, lambda s: EnvironmentService(s, principal).create(body))
 
@@ -48,17 +50,25 @@ async def replace_environment(
     environment_id: str,
     body: EnvironmentReplace,
     request: Request,
-    principal: Annotated[Principal, require("environments:write", audit_action="environment.update", resource_type="environment")],
+    principal: Annotated[
+        Principal, require("environments:write", audit_action="environment.update", resource_type="environment")
+    ],
 ) -> Response:
     expected = expected_version(request, body.version)
-    return await run_write(request, principal, lambda s: EnvironmentService(s, principal).replace(environment_id, body, expected))
+    return await run_write(
+        request, principal, lambda s: EnvironmentService(s, principal).replace(environment_id, body, expected)
+    )
 
 
 @router.delete("/{environment_id}", status_code=204)
 async def delete_environment(
     environment_id: str,
     request: Request,
-    principal: Annotated[Principal, require("environments:write", audit_action="environment.delete", resource_type="environment")],
+    principal: Annotated[
+        Principal, require("environments:write", audit_action="environment.delete", resource_type="environment")
+    ],
 ) -> Response:
     expected = expected_version(request, None)
-    return await run_write(request, principal, lambda s: EnvironmentService(s, principal).delete(environment_id, expected))
+    return await run_write(
+        request, principal, lambda s: EnvironmentService(s, principal).delete(environment_id, expected)
+    )

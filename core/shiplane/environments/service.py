@@ -57,7 +57,9 @@ class EnvironmentService:
         await self._audit("environment.create", env.id, None, data)
         return WriteResult(data, 201, {"ETag": etag(env.version), "Location": f"/api/v1/environments/{env.id}"})
 
-    async def replace(self, environment_id: str, fields: EnvironmentFields, expected_version: int | None) -> WriteResult:
+    async def replace(
+        self, environment_id: str, fields: EnvironmentFields, expected_version: int | None
+    ) -> WriteResult:
         env = await self.get(environment_id)
         check_version("environment", env.version, expected_version)
         before = environment_out(env)
@@ -126,7 +128,9 @@ class EnvironmentService:
         if not errors and env.id is not None:
             cycle = _cycle_through(env.id, ids, everyone)
             if cycle:
-                errors.append(FieldError("requiredPredecessors", "would create a cycle: " + " -> ".join(cycle), "cycle"))
+                errors.append(
+                    FieldError("requiredPredecessors", "would create a cycle: " + " -> ".join(cycle), "cycle")
+                )
         if errors:
             raise ApiError("VALIDATION_ERROR", "invalid requiredPredecessors", None, errors)
         return ids
@@ -141,7 +145,9 @@ class EnvironmentService:
                 raise _name_taken("(concurrent)") from None
             raise
 
-    async def _audit(self, action: str, env_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+    async def _audit(
+        self, action: str, env_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+    ) -> None:
         await record_audit(
             self.session,
             tenant_id=self.principal.tenant_id,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from shiplane.models import metadata
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
-
-from shiplane.models import metadata
 
 config = context.config
 

@@ -201,14 +201,18 @@ async def _events(session: AsyncSession, tenant_id: str) -> AsyncIterator[AuditE
         yield event
 
 
-async def verify_tenant_chain(session: AsyncSession, tenant_id: str, head: AuditChainHead | None) -> tuple[int, BrokenLink | None]:
+async def verify_tenant_chain(
+    session: AsyncSession, tenant_id: str, head: AuditChainHead | None
+) -> tuple[int, BrokenLink | None]:
     expected_seq = 1
     prev = GENESIS_HASH
     count = 0
     async for event in _events(session, tenant_id):
         count += 1
         if event.sequence != expected_seq:
-            return count, BrokenLink(tenant_id, expected_seq, event.id, f"missing event (next stored sequence is {event.sequence})")
+            return count, BrokenLink(
+                tenant_id, expected_seq, event.id, f"missing event (next stored sequence is {event.sequence})"
+            )
         if event.prev_hash != prev:
             return count, BrokenLink(tenant_id, event.sequence, event.id, "prev_hash does not match the previous event")
         if chain_hash(event.prev_hash, canonical_event(event)) != event.hash:
@@ -218,7 +222,10 @@ async def verify_tenant_chain(session: AsyncSession, tenant_id: str, head: Audit
     last_seq = expected_seq - 1
     if head is not None and (head.sequence != last_seq or head.hash != prev):
         return count, BrokenLink(
-            tenant_id, last_seq + 1, None, f"chain head is at sequence {head.sequence} but the chain ends at {last_seq} (events deleted)"
+            tenant_id,
+            last_seq + 1,
+            None,
+            f"chain head is at sequence {head.sequence} but the chain ends at {last_seq} (events deleted)",
         )
     return count, None
 

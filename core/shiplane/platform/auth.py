@@ -28,7 +28,7 @@ class Principal:
     tier: str | None
 
     @classmethod
-    def from_claims(cls, claims: VerifiedClaims) -> "Principal":
+    def from_claims(cls, claims: VerifiedClaims) -> Principal:
         return cls(
             user_id=claims.user_id,
             tenant_id=claims.tenant_id,

@@ -8,8 +8,8 @@ from typing import Any
 
 from starlette.responses import Response
 
-from shiplane.platform.errors import ApiError, CATALOGUE
 from shiplane.platform.context import current_request_id
+from shiplane.platform.errors import CATALOGUE, ApiError
 
 
 def rfc3339(value: datetime) -> str:

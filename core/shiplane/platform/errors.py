@@ -81,4 +81,6 @@ def not_found(resource: str, resource_id: str) -> ApiError:
 
 
 def validation_error(field_name: str, message: str, code: str = "invalid") -> ApiError:
-    return ApiError("VALIDATION_ERROR", f"invalid {field_name}: {message}", None, [FieldError(field_name, message, code)])
+    return ApiError(
+        "VALIDATION_ERROR", f"invalid {field_name}: {message}", None, [FieldError(field_name, message, code)]
+    )

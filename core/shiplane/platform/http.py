@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shiplane.platform.auth import Principal
 from shiplane.platform.context import request_id_var, tenant_var, user_var
-from shiplane.platform.envelope import error_body, failure, JSONEnvelopeResponse
+from shiplane.platform.envelope import JSONEnvelopeResponse, error_body, failure
 from shiplane.platform.errors import ApiError, FieldError
 from shiplane.platform.jwt import TokenError
 from shiplane.platform.ratelimit import rate_limit_headers
@@ -39,7 +39,10 @@ class Metrics:
             "shiplane_http_requests_total", "HTTP requests", ["method", "route", "status"], registry=self.registry
         )
         self.latency = Histogram(
-            "shiplane_http_request_duration_seconds", "HTTP request latency", ["method", "route"], registry=self.registry
+            "shiplane_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            registry=self.registry,
         )
         self.rate_limited = Counter("shiplane_rate_limited_total", "Requests refused with 429", registry=self.registry)
 
@@ -113,12 +116,16 @@ class RequestPipeline:
         except Exception:
             log.exception("unhandled error", extra={"path": path, "method": scope["method"]})
             if not response_started:
-                error = ApiError("INTERNAL_ERROR", "internal error; quote the requestId when reporting it", {"requestId": request_id})
+                error = ApiError(
+                    "INTERNAL_ERROR", "internal error; quote the requestId when reporting it", {"requestId": request_id}
+                )
                 await self._send_error(error, extra_headers, send, status_holder)
         finally:
             self._finish(scope, started, status_holder["status"], tokens)
 
-    async def _send_error(self, error: ApiError, extra: list[tuple[bytes, bytes]], send: Send, holder: dict[str, int]) -> None:
+    async def _send_error(
+        self, error: ApiError, extra: list[tuple[bytes, bytes]], send: Send, holder: dict[str, int]
+    ) -> None:
         response = failure(error)
         response.raw_headers = list(response.raw_headers) + extra
         holder["status"] = response.status_code
@@ -138,7 +145,12 @@ class RequestPipeline:
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "request",
-                extra={"method": scope["method"], "path": scope["path"], "status": status, "durationMs": round(elapsed * 1000, 2)},
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "durationMs": round(elapsed * 1000, 2),
+                },
             )
         request_id_var.reset(tokens[0])
         tenant_var.reset(tokens[1])
@@ -178,7 +190,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404:
             error = ApiError("NOT_FOUND", f"no route {request.method} {request.url.path}")
         elif exc.status_code == 405:
-            error = ApiError("METHOD_NOT_ALLOWED", f"{request.method} is not allowed on {request.url.path}", headers=dict(exc.headers or {}))
+            error = ApiError(
+                "METHOD_NOT_ALLOWED",
+                f"{request.method} is not allowed on {request.url.path}",
+                headers=dict(exc.headers or {}),
+            )
         elif exc.status_code == 413:
             error = ApiError("PAYLOAD_TOO_LARGE", "request body too large")
         elif exc.status_code == 415:

@@ -76,7 +76,10 @@ class KeySet:
             # An unknown kid triggers one refresh, but not more often than the floor,
             # so a flood of forged kids cannot hammer the identity provider.
             if kid not in self._jwks or stale:
-                if time.monotonic() - self._last_refresh_attempt >= self._settings.auth_jwks_min_refresh_seconds or stale:
+                if (
+                    time.monotonic() - self._last_refresh_attempt >= self._settings.auth_jwks_min_refresh_seconds
+                    or stale
+                ):
                     self._last_refresh_attempt = time.monotonic()
                     try:
                         await self._fetch_jwks()

@@ -216,7 +216,9 @@ class Page:
     pagination: dict[str, Any]
 
 
-async def paginate(session: AsyncSession, statement: Select[Any], params: ListParams, spec: ListSpec, id_column: Any) -> Page:
+async def paginate(
+    session: AsyncSession, statement: Select[Any], params: ListParams, spec: ListSpec, id_column: Any
+) -> Page:
     """Apply filter, sort (with the id as tie-breaker for stable pages) and the page window."""
     if params.filter is not None:
         statement = statement.where(params.filter)

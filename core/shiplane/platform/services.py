@@ -22,7 +22,7 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
 
     @classmethod
-    def build(cls, settings: Settings) -> "Services":
+    def build(cls, settings: Settings) -> Services:
         limiter: RateLimiter | None = None
         if settings.rate_limit_enabled:
             limiter = RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()

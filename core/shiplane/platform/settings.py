@@ -80,7 +80,7 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'shiplane.db').resolve()}"
 
-    def prepare(self) -> "Settings":
+    def prepare(self) -> Settings:
         """Fill development defaults (persisted in the data directory) or refuse unsafe ones."""
         if self.is_development:
             self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,12 @@ def test_empty_list_has_exact_meta(admin: Caller) -> None:
     body = page(admin)
     assert body["data"] == []
     assert body["meta"]["pagination"] == {
-        "page": 1, "pageSize": 20, "totalItems": 0, "totalPages": 0, "hasNext": False, "hasPrevious": False,
+        "page": 1,
+        "pageSize": 20,
+        "totalItems": 0,
+        "totalPages": 0,
+        "hasNext": False,
+        "hasPrevious": False,
     }
 
 
@@ -36,7 +41,12 @@ def test_last_page_and_beyond(admin: Caller) -> None:
     last = page(admin, page=3)
     assert [e["name"] for e in last["data"]] == [f"env-{i:03d}" for i in range(40, 45)]
     assert last["meta"]["pagination"] == {
-        "page": 3, "pageSize": 20, "totalItems": 45, "totalPages": 3, "hasNext": False, "hasPrevious": True,
+        "page": 3,
+        "pageSize": 20,
+        "totalItems": 45,
+        "totalPages": 3,
+        "hasNext": False,
+        "hasPrevious": True,
     }
     first = page(admin, page=1)["meta"]["pagination"]
     assert first["hasNext"] is True and first["hasPrevious"] is False

@@ -79,13 +79,19 @@ def test_required_predecessors_are_checked(admin: Caller) -> None:
     dev = create(admin, "dev")
     qa = create(admin, "qa", requiredPredecessors=[dev["id"]])
     assert qa["requiredPredecessors"] == [dev["id"]]
-    error = assert_error(admin.post(BASE, json={"name": "x", "requiredPredecessors": ["nope"]}), 400, "VALIDATION_ERROR")
+    error = assert_error(
+        admin.post(BASE, json={"name": "x", "requiredPredecessors": ["nope"]}), 400, "VALIDATION_ERROR"
+    )
     assert error["validationErrors"][0]["field"] == "requiredPredecessors.0"
     # dev -> qa -> dev would be a cycle
     body = {"name": "dev", "requiredPredecessors": [qa["id"]]}
     error = assert_error(admin.put(f"{BASE}/{dev['id']}", json=body), 400, "VALIDATION_ERROR")
     assert error["validationErrors"][0]["code"] == "cycle"
-    error = assert_error(admin.put(f"{BASE}/{dev['id']}", json={"name": "dev", "requiredPredecessors": [dev["id"]]}), 400, "VALIDATION_ERROR")
+    error = assert_error(
+        admin.put(f"{BASE}/{dev['id']}", json={"name": "dev", "requiredPredecessors": [dev["id"]]}),
+        400,
+        "VALIDATION_ERROR",
+    )
     assert error["validationErrors"][0]["code"] == "self_reference"
 
 
@@ -113,7 +119,9 @@ def test_put_with_stale_if_match_or_body_version_is_409(admin: Caller) -> None:
     env = create(admin, "dev")
     path = f"{BASE}/{env['id']}"
     assert admin.put(path, json={"name": "dev", "order": 1}, headers={"If-Match": '"1"'}).status_code == 200
-    assert_error(admin.put(path, json={"name": "dev", "order": 2}, headers={"If-Match": '"1"'}), 409, "VERSION_CONFLICT")
+    assert_error(
+        admin.put(path, json={"name": "dev", "order": 2}, headers={"If-Match": '"1"'}), 409, "VERSION_CONFLICT"
+    )
     assert_error(admin.put(path, json={"name": "dev", "order": 2, "version": 1}), 409, "VERSION_CONFLICT")
     assert admin.put(path, json={"name": "dev", "order": 2, "version": 2}).status_code == 200
     assert_error(admin.put(path, json={"name": "dev"}, headers={"If-Match": "garbage"}), 400, "VALIDATION_ERROR")
@@ -296,7 +304,9 @@ def test_audit_events_filter_by_action_actor_resource_and_time(admin: Caller) ->
     since = by_action.json()["data"][0]["occurredAt"]
     by_time = admin.get("/api/v1/audit-events", params={"filter": json.dumps({"occurredAt": {"$gte": since}})})
     assert qa["id"] in [e["resourceId"] for e in by_time.json()["data"]]
-    later = admin.get("/api/v1/audit-events", params={"filter": json.dumps({"occurredAt": {"$gt": "2999-01-01T00:00:00Z"}})})
+    later = admin.get(
+        "/api/v1/audit-events", params={"filter": json.dumps({"occurredAt": {"$gt": "2999-01-01T00:00:00Z"}})}
+    )
     assert later.json()["data"] == []
     assert_error(admin.get("/api/v1/audit-events", params={"filter": '{"secret": 1}'}), 400, "INVALID_FILTER")
 
