@@ -10,6 +10,10 @@ from fastapi import FastAPI
 from shiplane import __version__
 from shiplane.audit.api import router as audit_router
 from shiplane.environments.api import router as environments_router
+from shiplane.integrations.api import router as integration_types_router
+from shiplane.plugins.api import router as plugins_router
+from shiplane.progressive.api import router as rollout_strategies_router
+from shiplane.workflows.api import router as step_types_router
 from shiplane.ops import router as ops_router
 from shiplane.platform.http import RequestPipeline, install_error_handlers
 from shiplane.platform.services import Services
@@ -22,6 +26,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await services.start()
         yield
         await services.close()
 
@@ -31,6 +36,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.shiplane = services
     install_error_handlers(app)
     app.add_middleware(RequestPipeline, fastapi_app=app)
-    for router in (ops_router, environments_router, audit_router):
+    for router in (
+        ops_router,
+        environments_router,
+        audit_router,
+        plugins_router,
+        integration_types_router,
+        step_types_router,
+        rollout_strategies_router,
+    ):
         app.include_router(router)
     return app

@@ -1,7 +1,7 @@
 """Capability base classes: what a plugin adds to Shiplane.
 
 A plugin returns instances of these classes from its ``register_*`` hooks. Each
-capability has an ``id`` (a slug, unique per kind within the plugin), a
+capability has an ``id`` (a slug, unique per kind among installed plugins), a
 ``display_name``, a ``description`` and a ``config_schema`` (JSON Schema, draft
 2020-12) that every configuration is validated against before any call.
 
@@ -64,9 +64,7 @@ __all__ = [
     "TrafficRouter",
 ]
 
-CapabilityKind = Literal[
-    "integration_type", "step_type", "gate", "rollout_strategy", "target_type", "traffic_router"
-]
+CapabilityKind = Literal["integration_type", "step_type", "gate", "rollout_strategy", "target_type", "traffic_router"]
 CAPABILITY_KINDS: tuple[CapabilityKind, ...] = (
     "integration_type",
     "step_type",
@@ -76,9 +74,7 @@ CAPABILITY_KINDS: tuple[CapabilityKind, ...] = (
     "traffic_router",
 )
 
-IntegrationCategory = Literal[
-    "registry", "scm", "ci", "notification", "secrets", "monitoring", "router"
-]
+IntegrationCategory = Literal["registry", "scm", "ci", "notification", "secrets", "monitoring", "router"]
 INTEGRATION_CATEGORIES: tuple[IntegrationCategory, ...] = (
     "registry",
     "scm",
@@ -103,8 +99,11 @@ class Capability(ABC):
     Class attributes a subclass sets:
 
     ``id``
-        A slug (:data:`CAPABILITY_ID_PATTERN`), unique per kind within the plugin.
-        Objects that use the capability store it, so never change it.
+        A slug (:data:`CAPABILITY_ID_PATTERN`), unique per kind among all
+        installed plugins: a plugin registering an id another plugin already
+        registered for that kind fails to load, so make ids specific
+        (``acme-jira-ticket`` rather than ``ticket``). Objects that use the
+        capability store it, so never change it.
     ``display_name``, ``description``
         Shown in listings.
     ``config_schema``
@@ -127,12 +126,11 @@ class Capability(ABC):
         (``auth.token``, ``items.0.name``); a missing required property is named
         in the path, an unexpected property (``additionalProperties: false``) as
         well; ``""`` stands for the whole config. ``code`` is the failing
-        JSON Schema keyword. ``format`` is checked for the formats jsonschema
-        knows. Messages about secret fields never quote the value.
+        JSON Schema keyword. ``format`` is checked (``date``, ``email``,
+        ``ipv4``, ...; formats such as ``uri`` only when jsonschema's optional
+        format packages are installed, so don't rely on them). Messages about secret fields never quote the value.
         """
-        validator = Draft202012Validator(
-            self.config_schema, format_checker=Draft202012Validator.FORMAT_CHECKER
-        )
+        validator = Draft202012Validator(self.config_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
         secret_patterns = [path.split(".") for path in self.secret_fields()]
         errors: list[ConfigError] = []
         for error in validator.iter_errors(config):
@@ -212,9 +210,7 @@ class IntegrationType(Capability):
     )
 
     @abstractmethod
-    def test(
-        self, config: dict[str, Any]
-    ) -> ConnectionTestResult | Awaitable[ConnectionTestResult]:
+    def test(self, config: dict[str, Any]) -> ConnectionTestResult | Awaitable[ConnectionTestResult]:
         """Check that ``config`` reaches the system and is accepted by it.
 
         Return ``ConnectionTestResult(ok=False, message=...)`` when the check ran
@@ -233,9 +229,7 @@ class IntegrationType(Capability):
         """
         raise CapabilityNotSupported(f"{self!r} does not support discover")
 
-    def list_versions(
-        self, config: dict[str, Any], reference: str
-    ) -> list[VersionInfo] | Awaitable[list[VersionInfo]]:
+    def list_versions(self, config: dict[str, Any], reference: str) -> list[VersionInfo] | Awaitable[list[VersionInfo]]:
         """List the versions of ``reference`` (a ``DiscoveredItem.reference``).
 
         Any order (the core sorts); include ``digest`` whenever the system
@@ -252,9 +246,7 @@ class IntegrationType(Capability):
         """
         raise CapabilityNotSupported(f"{self!r} does not support health")
 
-    def notify(
-        self, config: dict[str, Any], message: NotificationMessage
-    ) -> None | Awaitable[None]:
+    def notify(self, config: dict[str, Any], message: NotificationMessage) -> None | Awaitable[None]:
         """Send ``message`` through the configured system (notification integrations).
 
         Raise :class:`~shiplane_sdk.PluginError` if it was not delivered; the
@@ -340,9 +332,7 @@ class RolloutStrategy(Capability):
     progressive: bool = False
 
     @abstractmethod
-    def plan(
-        self, targets: list[TargetRef], config: dict[str, Any]
-    ) -> list[Batch] | Awaitable[list[Batch]]:
+    def plan(self, targets: list[TargetRef], config: dict[str, Any]) -> list[Batch] | Awaitable[list[Batch]]:
         """Split ``targets`` into ordered batches. Pure: no I/O, no clock, no randomness.
 
         Every target appears in exactly one batch, batches are numbered 0, 1,
@@ -379,9 +369,7 @@ class TargetType(Capability):
     kind: ClassVar[CapabilityKind] = "target_type"
 
     @abstractmethod
-    def deploy(
-        self, ctx: TargetContext, manifest: dict[str, Any]
-    ) -> DeployResult | Awaitable[DeployResult]:
+    def deploy(self, ctx: TargetContext, manifest: dict[str, Any]) -> DeployResult | Awaitable[DeployResult]:
         """Deploy ``manifest`` (the rendered release: components, digests) to the target.
 
         Return ``DeployResult(ok=False, message=...)`` for an expected failure.
@@ -427,9 +415,7 @@ class TrafficRouter(Capability):
         """Read the weights currently applied by the router."""
 
     @abstractmethod
-    def set_weights(
-        self, config: dict[str, Any], weights: dict[str, int]
-    ) -> None | Awaitable[None]:
+    def set_weights(self, config: dict[str, Any], weights: dict[str, int]) -> None | Awaitable[None]:
         """Apply ``weights``; when this returns, new traffic follows them.
 
         Raise :class:`~shiplane_sdk.PluginError` if they could not be applied.
@@ -463,18 +449,10 @@ def _paths_and_messages(error: ValidationError) -> Iterator[tuple[list[Any], str
             if dependency not in instance and f"{dependency!r} is a dependency of {trigger!r}" == error.message
         ]
         yield path + missing[:1], error.message
-    elif (
-        error.validator == "additionalProperties"
-        and error.validator_value is False
-        and isinstance(instance, dict)
-    ):
+    elif error.validator == "additionalProperties" and error.validator_value is False and isinstance(instance, dict):
         declared = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
         patterns = error.schema.get("patternProperties", {}) if isinstance(error.schema, dict) else {}
-        extras = [
-            name
-            for name in instance
-            if name not in declared and not any(re.search(p, name) for p in patterns)
-        ]
+        extras = [name for name in instance if name not in declared and not any(re.search(p, name) for p in patterns)]
         if not extras:
             yield path, error.message
         for name in extras:

@@ -36,9 +36,7 @@ class StepContext(Protocol):
         """
         ...
 
-    def write_artifact(
-        self, name: str, content: bytes, content_type: str = "application/octet-stream"
-    ) -> None:
+    def write_artifact(self, name: str, content: bytes, content_type: str = "application/octet-stream") -> None:
         """Store a named blob with the run (a rendered manifest, a report).
 
         Writing the same ``name`` twice in one step replaces the first.

@@ -29,9 +29,7 @@ class ConfigValidationError(ShiplaneSDKError, ValueError):
     def __init__(self, errors: list[ConfigError], message: str | None = None) -> None:
         self.errors: list[ConfigError] = list(errors)
         if message is None:
-            described = "; ".join(
-                f"{error.field or '<config>'}: {error.message}" for error in self.errors
-            )
+            described = "; ".join(f"{error.field or '<config>'}: {error.message}" for error in self.errors)
             message = f"invalid configuration ({len(self.errors)} error(s)): {described}"
         super().__init__(message)
 

@@ -68,7 +68,7 @@ def plugin_health() -> HealthReport | Awaitable[HealthReport]:
 
 
 # ---------------------------------------------------------------------------
-# Registration: called once at start-up, results collected from every plugin
+# Registration: called once per plugin at start-up
 # ---------------------------------------------------------------------------
 
 
@@ -76,11 +76,11 @@ def plugin_health() -> HealthReport | Awaitable[HealthReport]:
 def register_integration_types() -> list[IntegrationType]:
     """Return the integration types the plugin adds (registries, SCMs, notifiers...).
 
-    Synchronous, called once after loading, results of all plugins collected.
-    Return instances of ``IntegrationType`` subclasses, with ids unique within the
-    plugin. If the hook raises or returns anything else, the plugin shows
-    ``failed`` and none of its capabilities are registered; other plugins are
-    not affected.
+    Synchronous; called once per plugin after loading. Return a list of
+    ``IntegrationType`` instances whose ids are unique per kind among all installed
+    plugins. If the hook raises, returns anything else, or repeats an id that is
+    already registered, the plugin shows ``failed`` and none of its capabilities
+    are registered; other plugins are not affected.
     """
 
 
@@ -88,10 +88,11 @@ def register_integration_types() -> list[IntegrationType]:
 def register_step_types() -> list[StepType]:
     """Return the workflow step types the plugin adds.
 
-    Synchronous, called once after loading, results of all plugins collected.
-    Return instances of ``StepType`` subclasses, with ids unique within the
-    plugin. If the hook raises or returns anything else, the plugin shows
-    ``failed`` and none of its capabilities are registered.
+    Synchronous; called once per plugin after loading. Return a list of
+    ``StepType`` instances whose ids are unique per kind among all installed
+    plugins. If the hook raises, returns anything else, or repeats an id that is
+    already registered, the plugin shows ``failed`` and none of its capabilities
+    are registered; other plugins are not affected.
     """
 
 
@@ -99,10 +100,11 @@ def register_step_types() -> list[StepType]:
 def register_gates() -> list[Gate]:
     """Return the promotion gates the plugin adds.
 
-    Synchronous, called once after loading, results of all plugins collected.
-    Return instances of ``Gate`` subclasses, with ids unique within the plugin.
-    If the hook raises or returns anything else, the plugin shows ``failed`` and
-    none of its capabilities are registered.
+    Synchronous; called once per plugin after loading. Return a list of
+    ``Gate`` instances whose ids are unique per kind among all installed
+    plugins. If the hook raises, returns anything else, or repeats an id that is
+    already registered, the plugin shows ``failed`` and none of its capabilities
+    are registered; other plugins are not affected.
     """
 
 
@@ -110,10 +112,11 @@ def register_gates() -> list[Gate]:
 def register_rollout_strategies() -> list[RolloutStrategy]:
     """Return the rollout strategies the plugin adds (rolling, canary, ...).
 
-    Synchronous, called once after loading, results of all plugins collected.
-    Return instances of ``RolloutStrategy`` subclasses, with ids unique within
-    the plugin. If the hook raises or returns anything else, the plugin shows
-    ``failed`` and none of its capabilities are registered.
+    Synchronous; called once per plugin after loading. Return a list of
+    ``RolloutStrategy`` instances whose ids are unique per kind among all installed
+    plugins. If the hook raises, returns anything else, or repeats an id that is
+    already registered, the plugin shows ``failed`` and none of its capabilities
+    are registered; other plugins are not affected.
     """
 
 
@@ -121,11 +124,11 @@ def register_rollout_strategies() -> list[RolloutStrategy]:
 def register_target_types() -> list[TargetType]:
     """Return the target types the plugin adds (they run on agents).
 
-    Synchronous, called once after loading (on the server and on each agent),
-    results of all plugins collected. Return instances of ``TargetType``
-    subclasses, with ids unique within the plugin. If the hook raises or returns
-    anything else, the plugin shows ``failed`` and none of its capabilities are
-    registered.
+    Synchronous; called once per plugin after loading (on the server and on each agent). Return a list of
+    ``TargetType`` instances whose ids are unique per kind among all installed
+    plugins. If the hook raises, returns anything else, or repeats an id that is
+    already registered, the plugin shows ``failed`` and none of its capabilities
+    are registered; other plugins are not affected.
     """
 
 
@@ -133,10 +136,11 @@ def register_target_types() -> list[TargetType]:
 def register_traffic_routers() -> list[TrafficRouter]:
     """Return the traffic routers the plugin adds (for A/B releases).
 
-    Synchronous, called once after loading, results of all plugins collected.
-    Return instances of ``TrafficRouter`` subclasses, with ids unique within the
-    plugin. If the hook raises or returns anything else, the plugin shows
-    ``failed`` and none of its capabilities are registered.
+    Synchronous; called once per plugin after loading. Return a list of
+    ``TrafficRouter`` instances whose ids are unique per kind among all installed
+    plugins. If the hook raises, returns anything else, or repeats an id that is
+    already registered, the plugin shows ``failed`` and none of its capabilities
+    are registered; other plugins are not affected.
     """
 
 

@@ -18,6 +18,7 @@ SCHEMA = {
     "properties": {
         "url": {"type": "string", "format": "uri", "minLength": 8},
         "timeout": {"type": "integer", "minimum": 1},
+        "since": {"type": "string", "format": "date"},
         "auth": {
             "type": "object",
             "properties": {
@@ -99,8 +100,8 @@ def test_several_missing_required_properties_each_get_their_path():
 
 
 def test_formats_are_checked():
-    errors = Registry().validate_config({"url": "not a uri at all"})
-    assert [(e.field, e.code) for e in errors] == [("url", "format")]
+    errors = Registry().validate_config({"url": "https://registry.example", "since": "yesterday"})
+    assert [(e.field, e.code) for e in errors] == [("since", "format")]
 
 
 def test_a_non_object_config_is_a_whole_config_error():
@@ -134,7 +135,9 @@ def test_secret_fields_in_combinators_and_maps():
     class Notifier(Registry):
         config_schema = {
             "type": "object",
-            "properties": {"headers": {"type": "object", "additionalProperties": {"type": "string", "writeOnly": True}}},
+            "properties": {
+                "headers": {"type": "object", "additionalProperties": {"type": "string", "writeOnly": True}}
+            },
             "oneOf": [
                 {"properties": {"webhook": {"type": "object", "properties": {"key": {"writeOnly": True}}}}},
                 {"properties": {"apiKey": {"type": "string", "writeOnly": True}}},
@@ -154,7 +157,10 @@ def test_default_schema_accepts_an_empty_object():
     assert Plain().validate_config({}) == []
     assert Plain().secret_fields() == []
     assert Plain().describe() == {
-        "id": "plain", "kind": "gate", "displayName": "", "description": "",
+        "id": "plain",
+        "kind": "gate",
+        "displayName": "",
+        "description": "",
         "configSchema": {"type": "object", "properties": {}},
     }
 

@@ -127,8 +127,12 @@ def test_registered_plugin_registers_for_the_block_only():
         assert manager.hook.plugin_info().name == "Sample"
         assert [[g.id for g in gates] for gates in manager.hook.register_gates()] == [["pass"]]
         event = Event(
-            id="e1", type="release.created", tenant_id="t", occurred_at="2026-01-01T00:00:00Z",
-            resource_type="release", resource_id="r1",
+            id="e1",
+            type="release.created",
+            tenant_id="t",
+            occurred_at="2026-01-01T00:00:00Z",
+            resource_type="release",
+            resource_id="r1",
         )
         for awaitable in manager.hook.on_event(event=event):
             resolve(awaitable)

@@ -77,8 +77,13 @@ def test_plugin_info_rejects_a_bad_specifier():
 
 def test_event_is_immutable():
     event = Event(
-        id="e1", type="promotion.approved", tenant_id="t1", occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
-        resource_type="promotion", resource_id="p1", data={"by": "u1"},
+        id="e1",
+        type="promotion.approved",
+        tenant_id="t1",
+        occurred_at=datetime(2026, 1, 1, tzinfo=UTC),
+        resource_type="promotion",
+        resource_id="p1",
+        data={"by": "u1"},
     )
     with pytest.raises(ValidationError):
         event.type = "x"

@@ -2,18 +2,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from pydantic.alias_generators import to_camel
+from pydantic import Field, StringConstraints
 
 from shiplane.environments.models import Environment
 from shiplane.platform.envelope import rfc3339
+from shiplane.platform.schemas import ApiModel
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
 OptionalId = Annotated[str, StringConstraints(min_length=1, max_length=36)] | None
-
-
-class ApiModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
 class GateConfig(ApiModel):

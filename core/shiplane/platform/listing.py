@@ -243,3 +243,31 @@ async def paginate(
             "hasPrevious": params.page > 1,
         },
     )
+
+
+def page_of(items: list[Any], query: Mapping[str, str]) -> Page:
+    """Paginate an in-memory list (capabilities of loaded plugins: there is no table to query).
+
+    Only ``page`` and ``pageSize`` apply; such lists are ordered by id, and ``sort``
+    or ``filter`` get a 400 that says so rather than being silently ignored.
+    """
+    page = _int_param(query.get("page"), "page", 1, 1, None)
+    page_size = _int_param(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+    if query.get("sort"):
+        raise _bad("sort", "this list is always ordered by id", "INVALID_SORT", "unsupported")
+    if query.get("filter"):
+        raise _filter_error("this list cannot be filtered")
+    total = len(items)
+    total_pages = math.ceil(total / page_size) if total else 0
+    window = items[(page - 1) * page_size : page * page_size]
+    return Page(
+        window,
+        {
+            "page": page,
+            "pageSize": page_size,
+            "totalItems": total,
+            "totalPages": total_pages,
+            "hasNext": page < total_pages,
+            "hasPrevious": page > 1,
+        },
+    )

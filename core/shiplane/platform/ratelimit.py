@@ -50,30 +50,40 @@ def _decision(allowed: bool, tokens: float, now: float, tier_name: str, tier: Ra
 
 
 class MemoryRateLimiter:
-    """One process's buckets. The event loop runs ``take`` without awaiting, so it is atomic."""
+    """One process's buckets. The event loop runs ``take`` without awaiting, so it is atomic.
+
+    A bucket that has refilled completely carries no information (a missing key
+    starts full), so once the table holds ``max_keys`` buckets the full ones are
+    dropped; buckets still refilling are kept, whatever their tier's pace.
+    """
 
     def __init__(self, max_keys: int = 100_000) -> None:
-        self._buckets: dict[str, tuple[float, float]] = {}
+        # key -> (tokens, last update, epoch seconds when the bucket is full again)
+        self._buckets: dict[str, tuple[float, float, float]] = {}
         self._max_keys = max_keys
+        self._sweep_at = max_keys
 
     async def take(self, key: str, tier_name: str, tier: RateTier) -> Decision:
         now = time.time()
         rate = tier.per_minute / 60.0
-        tokens, last = self._buckets.get(key, (float(tier.burst), now))
-        tokens = min(float(tier.burst), tokens + (now - last) * rate)
+        tokens, last, _full_at = self._buckets.get(key, (float(tier.burst), now, now))
+        # max(0, ...): a wall clock stepped backwards must not drain the bucket.
+        tokens = min(float(tier.burst), tokens + max(0.0, now - last) * rate)
         allowed = tokens >= 1.0
         if allowed:
             tokens -= 1.0
-        if len(self._buckets) >= self._max_keys and key not in self._buckets:
+        if key not in self._buckets and len(self._buckets) >= self._sweep_at:
             self._evict_full(now)
-        self._buckets[key] = (tokens, now)
+        self._buckets[key] = (tokens, now, now + (tier.burst - tokens) / rate)
         return _decision(allowed, tokens, now, tier_name, tier)
 
     def _evict_full(self, now: float) -> None:
-        # Buckets idle long enough to be full again carry no information.
-        for key, (_tokens, last) in list(self._buckets.items()):
-            if now - last > 600:
+        for key, (_tokens, _last, full_at) in list(self._buckets.items()):
+            if full_at <= now:
                 del self._buckets[key]
+        # Sweep again only once the table has doubled, so a flood of distinct keys
+        # (all still refilling) costs amortised O(1) per request, not O(n).
+        self._sweep_at = max(self._max_keys, 2 * len(self._buckets))
 
     async def close(self) -> None:
         return None
@@ -94,7 +104,7 @@ if tokens == nil then
   tokens = burst
   ts = now
 end
-tokens = math.min(burst, tokens + (now - ts) / 1000.0 * rate)
+tokens = math.min(burst, tokens + math.max(0, now - ts) / 1000.0 * rate)
 local allowed = 0
 if tokens >= 1 then
   allowed = 1

@@ -10,7 +10,9 @@ from shiplane.platform.database import Database
 from shiplane.platform.http import Metrics
 from shiplane.platform.jwt import TokenVerifier
 from shiplane.platform.ratelimit import Decision, MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from shiplane.platform.settings import Settings
+from shiplane.platform.secrets import SecretBox
+from shiplane.platform.settings import DEFAULT_TIERS, Settings
+from shiplane.plugins.manager import PluginRegistry
 
 
 @dataclass
@@ -19,6 +21,8 @@ class Services:
     db: Database
     verifier: TokenVerifier
     rate_limiter: RateLimiter | None
+    plugins: PluginRegistry
+    secret_box: SecretBox
     metrics: Metrics = field(default_factory=Metrics)
 
     @classmethod
@@ -31,6 +35,8 @@ class Services:
             db=Database(settings.effective_database_url),
             verifier=TokenVerifier(settings),
             rate_limiter=limiter,
+            plugins=PluginRegistry(settings).load(),
+            secret_box=SecretBox(settings.encryption_key or ""),
         )
 
     def tier_for(self, principal: Principal | None) -> str:
@@ -53,9 +59,16 @@ class Services:
             client = scope.get("client") or ("unknown", 0)
             key = f"anon:{client[0]}"
         tier_name = self.tier_for(principal)
-        return await self.rate_limiter.take(key, tier_name, self.settings.rate_limit_tiers[tier_name])
+        # A tier table configured without "standard" keeps the built-in standard tier
+        # rather than failing every request that has no other tier.
+        tier = self.settings.rate_limit_tiers.get(tier_name) or DEFAULT_TIERS["standard"]
+        return await self.rate_limiter.take(key, tier_name, tier)
+
+    async def start(self) -> None:
+        await self.plugins.startup()
 
     async def close(self) -> None:
+        await self.plugins.shutdown()
         if self.rate_limiter is not None:
             await self.rate_limiter.close()
         await self.db.dispose()

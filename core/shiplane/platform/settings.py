@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     rate_limit_tiers: dict[str, RateTier] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
     tenant_tiers: dict[str, str] = Field(default_factory=dict)
 
+    # Plugins (DESIGN §4). Allow/deny lists hold plugin ids (entry-point names).
+    plugins_allow: list[str] | None = None
+    plugins_deny: list[str] = Field(default_factory=list)
+    plugins_enabled_by_default: bool = False
+    plugin_call_timeout_seconds: float = Field(default=10.0, gt=0)
+    plugin_breaker_threshold: int = Field(default=5, ge=1)
+    plugin_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8080

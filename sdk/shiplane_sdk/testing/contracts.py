@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pluggy
@@ -124,12 +125,8 @@ class CapabilityContract:
 
     def test_display_name_and_description_are_set(self) -> None:
         capability = self.make_capability()
-        assert isinstance(capability.display_name, str) and capability.display_name.strip(), (
-            "display_name is empty"
-        )
-        assert isinstance(capability.description, str) and capability.description.strip(), (
-            "description is empty"
-        )
+        assert isinstance(capability.display_name, str) and capability.display_name.strip(), "display_name is empty"
+        assert isinstance(capability.description, str) and capability.description.strip(), "description is empty"
 
     def test_config_schema_is_valid_draft_2020_12(self) -> None:
         schema = self.make_capability().config_schema
@@ -258,16 +255,12 @@ class IntegrationTypeContract(CapabilityContract):
 
     def test_category_is_known(self) -> None:
         category = getattr(self.make_capability(), "category", None)
-        assert category in INTEGRATION_CATEGORIES, (
-            f"category {category!r} is not one of {INTEGRATION_CATEGORIES}"
-        )
+        assert category in INTEGRATION_CATEGORIES, f"category {category!r} is not one of {INTEGRATION_CATEGORIES}"
 
     def test_connection_test_returns_a_result(self) -> None:
         integration = self.make_capability()
         result = resolve(integration.test(self.first_valid_config()))
-        assert isinstance(result, ConnectionTestResult), (
-            f"test() returned {result!r}, not a ConnectionTestResult"
-        )
+        assert isinstance(result, ConnectionTestResult), f"test() returned {result!r}, not a ConnectionTestResult"
 
     def test_discover_returns_discovered_items(self) -> None:
         integration = self.make_capability()
@@ -300,7 +293,7 @@ class IntegrationTypeContract(CapabilityContract):
     def test_unsupported_operations_raise_capability_not_supported(self) -> None:
         integration = self.make_capability()
         config = self.first_valid_config()
-        calls = {
+        calls: dict[str, Callable[[], object]] = {
             "discover": lambda: integration.discover(config, {}),
             "list_versions": lambda: integration.list_versions(config, "x"),
             "health": lambda: integration.health(config),
@@ -328,10 +321,7 @@ class RolloutStrategyContract(CapabilityContract):
 
     def make_targets(self, count: int) -> list[TargetRef]:
         """``count`` distinct targets (override to add labels your strategy reads)."""
-        return [
-            TargetRef(id=f"target-{n}", name=f"target-{n}", labels={"zone": f"zone-{n % 2}"})
-            for n in range(count)
-        ]
+        return [TargetRef(id=f"target-{n}", name=f"target-{n}", labels={"zone": f"zone-{n % 2}"}) for n in range(count)]
 
     def _plan(self, strategy: RolloutStrategy, targets: list[TargetRef], config: dict[str, Any]) -> list[Batch]:
         batches = resolve(strategy.plan(list(targets), config))
@@ -395,9 +385,7 @@ class TargetTypeContract(CapabilityContract):
     #: The manifest passed to ``deploy``.
     sample_manifest: ClassVar[dict[str, Any]] = {
         "release": {"id": "release-1", "name": "release-1"},
-        "components": [
-            {"name": "app", "version": "1.0.0", "digest": "sha256:" + "0" * 64}
-        ],
+        "components": [{"name": "app", "version": "1.0.0", "digest": "sha256:" + "0" * 64}],
     }
     #: The sticker written and read back.
     sample_sticker: ClassVar[dict[str, Any]] = {
@@ -465,8 +453,7 @@ class TrafficRouterContract(CapabilityContract):
         weights = resolve(router.get_weights(config))
         assert isinstance(weights, dict), f"get_weights() returned {weights!r}, not a dict"
         assert all(
-            isinstance(key, str) and isinstance(value, int) and 0 <= value <= 100
-            for key, value in weights.items()
+            isinstance(key, str) and isinstance(value, int) and 0 <= value <= 100 for key, value in weights.items()
         ), f"get_weights() returned {weights!r}; expected str keys and int weights in 0..100"
         assert weights == self.sample_weights, f"get_weights() returned {weights!r} after set_weights()"
 

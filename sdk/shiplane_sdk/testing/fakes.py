@@ -15,9 +15,7 @@ def _sample_release() -> dict[str, Any]:
         "name": "release-1",
         "description": "",
         "state": "ready",
-        "components": [
-            {"componentId": "component-1", "version": "1.0.0", "digest": "sha256:" + "0" * 64}
-        ],
+        "components": [{"componentId": "component-1", "version": "1.0.0", "digest": "sha256:" + "0" * 64}],
     }
 
 
@@ -61,9 +59,7 @@ class FakeStepContext:
     def log(self, line: str) -> None:
         self.logs.append(line)
 
-    def write_artifact(
-        self, name: str, content: bytes, content_type: str = "application/octet-stream"
-    ) -> None:
+    def write_artifact(self, name: str, content: bytes, content_type: str = "application/octet-stream") -> None:
         self.artifacts = [a for a in self.artifacts if a.name != name]
         self.artifacts.append(RecordedArtifact(name, bytes(content), content_type))
 

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from shiplane.platform.auth import Principal, require
+from shiplane.platform.deps import read_session
+from shiplane.platform.envelope import success
+from shiplane.platform.idempotency import run_write
+from shiplane.platform.listing import page_of, parse_list_params
+from shiplane.platform.versioning import etag, expected_version
+from shiplane.plugins.deps import plugin_service
+from shiplane.plugins.schemas import PluginInstanceCreate, PluginInstanceReplace
+from shiplane.plugins.service import INSTANCE_LIST_SPEC
+
+router = APIRouter(prefix="/api/v1", tags=["plugins"])
+
+Reader = Annotated[Principal, require("plugins:read")]
+Session = Annotated[AsyncSession, Depends(read_session)]
+
+
+def _admin(action: str, resource_type: str):  # type: ignore[no-untyped-def]
+    return Annotated[Principal, require("plugins:admin", audit_action=action, resource_type=resource_type)]
+
+
+@router.get("/plugins")
+async def list_plugins(request: Request, principal: Reader, session: Session) -> Response:
+    plugins = await plugin_service(request, session, principal).list_plugins()
+    page = page_of(plugins, request.query_params)
+    return success(page.items, pagination=page.pagination)
+
+
+@router.get("/plugins/{plugin_id}")
+async def get_plugin(plugin_id: str, request: Request, principal: Reader, session: Session) -> Response:
+    return success(await plugin_service(request, session, principal).get_plugin(plugin_id))
+
+
+@router.post("/plugins/{plugin_id}/enable")
+async def enable_plugin(plugin_id: str, request: Request, principal: _admin("plugin.enable", "plugin")) -> Response:
+    return await run_write(request, principal, lambda s: plugin_service(request, s, principal).set_enabled(plugin_id, True))
+
+
+@router.post("/plugins/{plugin_id}/disable")
+async def disable_plugin(plugin_id: str, request: Request, principal: _admin("plugin.disable", "plugin")) -> Response:
+    return await run_write(request, principal, lambda s: plugin_service(request, s, principal).set_enabled(plugin_id, False))
+
+
+@router.get("/plugins/{plugin_id}/health")
+async def plugin_health(plugin_id: str, request: Request, principal: Reader, session: Session) -> Response:
+    return success(await plugin_service(request, session, principal).health(plugin_id))
+
+
+@router.post("/plugin-instances", status_code=201)
+async def create_plugin_instance(
+    body: PluginInstanceCreate,
+    request: Request,
+    principal: _admin("plugin_instance.create", "plugin_instance"),
+) -> Response:
+    return await run_write(request, principal, lambda s: plugin_service(request, s, principal).create_instance(body))
+
+
+@router.get("/plugin-instances")
+async def list_plugin_instances(request: Request, principal: Reader, session: Session) -> Response:
+    params = parse_list_params(request.query_params, INSTANCE_LIST_SPEC)
+    items, pagination = await plugin_service(request, session, principal).list_instances(params)
+    return success(items, pagination=pagination)
+
+
+@router.get("/plugin-instances/{instance_id}")
+async def get_plugin_instance(instance_id: str, request: Request, principal: Reader, session: Session) -> Response:
+    service = plugin_service(request, session, principal)
+    instance = await service.get_instance(instance_id)
+    data = service.instance_out(instance, await service.enabled_plugin_ids())
+    return success(data, headers={"ETag": etag(instance.version)})
+
+
+@router.put("/plugin-instances/{instance_id}")
+async def replace_plugin_instance(
+    instance_id: str,
+    body: PluginInstanceReplace,
+    request: Request,
+    principal: _admin("plugin_instance.update", "plugin_instance"),
+) -> Response:
+    expected = expected_version(request, body.version)
+    return await run_write(
+        request, principal, lambda s: plugin_service(request, s, principal).replace_instance(instance_id, body, expected)
+    )
+
+
+@router.delete("/plugin-instances/{instance_id}", status_code=204)
+async def delete_plugin_instance(
+    instance_id: str, request: Request, principal: _admin("plugin_instance.delete", "plugin_instance")
+) -> Response:
+    expected = expected_version(request, None)
+    return await run_write(
+        request, principal, lambda s: plugin_service(request, s, principal).delete_instance(instance_id, expected)
+    )

@@ -1,0 +1,40 @@
+"""Routes that list one capability kind, as the registry holds it for the tenant.
+
+Used by the modules that own those kinds (integration types, step types, rollout
+strategies): each mounts ``capability_routes`` under its own path.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.responses import Response
+
+from shiplane.platform.auth import Principal, require
+from shiplane.platform.deps import read_session
+from shiplane.platform.envelope import success
+from shiplane.platform.listing import page_of
+from shiplane.plugins.deps import plugin_service
+from shiplane.plugins.service import PluginService
+
+
+def capability_routes(path: str, kind: str, permission: str, *, with_detail: bool = True) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["capabilities"])
+    Reader = Annotated[Principal, require(permission)]
+    Session = Annotated[AsyncSession, Depends(read_session)]
+
+    async def list_capabilities(request: Request, principal: Reader, session: Session) -> Response:
+        found = await plugin_service(request, session, principal).capabilities(kind)
+        page = page_of([PluginService.capability_out(rc) for rc in found], request.query_params)
+        return success(page.items, pagination=page.pagination)
+
+    async def get_capability(capability_id: str, request: Request, principal: Reader, session: Session) -> Response:
+        registered = await plugin_service(request, session, principal).capability(kind, capability_id)
+        return success(PluginService.capability_out(registered))
+
+    router.add_api_route(f"/{path}", list_capabilities, methods=["GET"], name=f"list_{kind}")
+    if with_detail:
+        router.add_api_route(f"/{path}/{{capability_id}}", get_capability, methods=["GET"], name=f"get_{kind}")
+    return router

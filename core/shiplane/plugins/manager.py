@@ -1,0 +1,312 @@
+"""Discovery, loading and the capability registry.
+
+Plugins are the entry points of the group ``shiplane.plugins``, loaded with
+stevedore. A plugin that fails to import, declares an SDK range this SDK does not
+satisfy, implements a hook that does not exist (pluggy's ``check_pending``), or
+whose registration hooks raise or return the wrong thing is recorded as
+``failed`` with the reason, and the server starts anyway. Each loaded plugin is
+registered with pluggy under its entry-point name, which is the plugin id.
+
+Per-plugin hooks (``plugin_info``, ``plugin_health``, the ``register_*`` hooks,
+``on_event``) are called one plugin at a time through its own hook
+implementation, so every result and every failure is attributed to the plugin
+that produced it and every call can be guarded separately.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import Distribution, EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+import shiplane_sdk
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from shiplane_sdk import CAPABILITY_KINDS, REGISTRATION_HOOKS, Capability, PluginInfo, create_plugin_manager
+from stevedore import NamedExtensionManager
+
+from shiplane.platform.settings import Settings
+from shiplane.plugins.guard import PluginGuard
+
+log = logging.getLogger("shiplane.plugins")
+
+ENTRY_POINT_GROUP = shiplane_sdk.ENTRY_POINT_GROUP
+# Distributions that ship with Shiplane: enabled for every tenant unless disabled.
+FIRST_PARTY_DISTRIBUTIONS = frozenset({"shiplane-plugin-builtin"})
+DEFAULT_SDK_REQUIRES = ">=0.1,<1"
+
+# API names of the capability kinds.
+KIND_API_NAMES = {
+    "integration_type": "integrationTypes",
+    "step_type": "stepTypes",
+    "gate": "gates",
+    "rollout_strategy": "rolloutStrategies",
+    "target_type": "targetTypes",
+    "traffic_router": "trafficRouters",
+}
+
+
+@dataclass
+class LoadedPlugin:
+    id: str
+    distribution: str | None
+    version: str | None
+    name: str
+    vendor: str | None
+    description: str
+    homepage: str | None
+    sdk_requires: str | None
+    first_party: bool
+    load_state: str = "loaded"  # loaded | failed
+    load_error: str | None = None
+    obj: Any = None
+    capabilities: dict[str, dict[str, Capability]] = field(default_factory=lambda: {k: {} for k in CAPABILITY_KINDS})
+
+    @property
+    def failed(self) -> bool:
+        return self.load_state == "failed"
+
+
+@dataclass(frozen=True)
+class RegisteredCapability:
+    plugin_id: str
+    capability: Capability
+
+
+def _dist_metadata(entry_point: EntryPoint) -> dict[str, Any]:
+    dist: Distribution | None = getattr(entry_point, "dist", None)
+    if dist is None:
+        return {"distribution": None, "version": None, "vendor": None, "description": "", "homepage": None}
+    meta = dist.metadata
+    homepage = meta.get("Home-page")
+    for url in meta.get_all("Project-URL") or []:
+        label, _, value = url.partition(",")
+        if label.strip().lower() in ("homepage", "home", "source") and not homepage:
+            homepage = value.strip()
+    return {
+        "distribution": meta.get("Name"),
+        "version": dist.version,
+        "vendor": meta.get("Author") or meta.get("Author-email") or meta.get("Maintainer"),
+        "description": meta.get("Summary") or "",
+        "homepage": homepage,
+    }
+
+
+class PluginRegistry:
+    """Every installed plugin, its load state, and what it registered."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.pm: pluggy.PluginManager = create_plugin_manager()
+        self.plugins: dict[str, LoadedPlugin] = {}
+        self._installed: dict[str, EntryPoint] = {}
+        self.capabilities: dict[str, dict[str, RegisteredCapability]] = {k: {} for k in CAPABILITY_KINDS}
+        self.guard = PluginGuard(
+            settings.plugin_call_timeout_seconds,
+            settings.plugin_breaker_threshold,
+            settings.plugin_breaker_reset_seconds,
+        )
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load(self) -> PluginRegistry:
+        failures: dict[str, tuple[EntryPoint, BaseException]] = {}
+
+        def on_failure(_manager: Any, entry_point: EntryPoint, error: BaseException) -> None:
+            failures[entry_point.name] = (entry_point, error)
+
+        # Only permitted plugins are imported at all: a denied plugin's code never runs.
+        # stevedore's cached entry points carry no distribution, so metadata comes from importlib.
+        self._installed = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        names = sorted(name for name in self._installed if self._permitted(name))
+        manager = NamedExtensionManager(
+            namespace=ENTRY_POINT_GROUP,
+            names=names,
+            invoke_on_load=False,
+            on_load_failure_callback=on_failure,
+        )
+        entries: list[tuple[str, EntryPoint, Any, BaseException | None]] = []
+        for extension in manager.extensions:
+            entries.append((extension.name, extension.entry_point, extension.plugin, None))
+        for name, (entry_point, error) in failures.items():
+            entries.append((name, entry_point, None, error))
+        for name, entry_point, obj, error in sorted(entries, key=lambda e: e[0]):
+            if name in self.plugins:
+                log.warning("duplicate plugin id; keeping the first", extra={"plugin": name})
+                continue
+            self._load_one(name, entry_point, obj, error)
+        self._record_denied()
+        return self
+
+    def _permitted(self, plugin_id: str) -> bool:
+        if plugin_id in self.settings.plugins_deny:
+            return False
+        allow = self.settings.plugins_allow
+        return allow is None or plugin_id in allow
+
+    def _record_denied(self) -> None:
+        # Plugins the operator's allow/deny lists keep out are listed as failed, with why.
+        for entry_point in self._installed.values():
+            if entry_point.name not in self.plugins and not self._permitted(entry_point.name):
+                plugin = self._new(entry_point.name, entry_point)
+                self._fail(plugin, "not loaded: excluded by SHIPLANE_PLUGINS_ALLOW / SHIPLANE_PLUGINS_DENY")
+
+    def _new(self, name: str, entry_point: EntryPoint) -> LoadedPlugin:
+        meta = _dist_metadata(self._installed.get(name, entry_point))
+        plugin = LoadedPlugin(
+            id=name,
+            distribution=meta["distribution"],
+            version=meta["version"],
+            name=name,
+            vendor=meta["vendor"],
+            description=meta["description"],
+            homepage=meta["homepage"],
+            sdk_requires=None,
+            first_party=meta["distribution"] in FIRST_PARTY_DISTRIBUTIONS,
+        )
+        self.plugins[name] = plugin
+        return plugin
+
+    def _fail(self, plugin: LoadedPlugin, reason: str) -> None:
+        plugin.load_state = "failed"
+        plugin.load_error = reason
+        plugin.capabilities = {k: {} for k in CAPABILITY_KINDS}
+        if plugin.obj is not None and self.pm.is_registered(plugin.obj):
+            self.pm.unregister(plugin.obj)
+        log.error("plugin failed to load", extra={"plugin": plugin.id, "reason": reason})
+
+    def _load_one(self, name: str, entry_point: EntryPoint, obj: Any, error: BaseException | None) -> None:
+        plugin = self._new(name, entry_point)
+        if error is not None:
+            self._fail(plugin, f"import failed: {type(error).__name__}: {error}")
+            return
+        if inspect.isclass(obj):
+            try:
+                obj = obj()
+            except Exception as exc:
+                self._fail(plugin, f"could not instantiate {entry_point.value}: {type(exc).__name__}: {exc}")
+                return
+        try:
+            self.pm.register(obj, name=name)
+        except Exception as exc:  # PluginValidationError, or a name/object clash
+            self._fail(plugin, f"hook validation failed: {exc}")
+            return
+        plugin.obj = obj
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self._fail(plugin, f"unknown hook: {exc}")
+            return
+        if not self._read_info(plugin):
+            return
+        self._register_capabilities(plugin)
+
+    def hook_impl(self, plugin_id: str, hook_name: str) -> Callable[..., Any] | None:
+        """The plugin's own implementation of a hook, or None if it has none."""
+        plugin = self.plugins.get(plugin_id)
+        if plugin is None or plugin.obj is None or not self.pm.is_registered(plugin.obj):
+            return None
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            if impl.plugin_name == plugin_id:
+                return impl.function  # type: ignore[no-any-return]
+        return None
+
+    def _read_info(self, plugin: LoadedPlugin) -> bool:
+        impl = self.hook_impl(plugin.id, "plugin_info")
+        info: Any = None
+        if impl is not None:
+            try:
+                info = impl()
+            except Exception as exc:
+                self._fail(plugin, f"plugin_info raised {type(exc).__name__}: {exc}")
+                return False
+            if not isinstance(info, PluginInfo):
+                self._fail(plugin, f"plugin_info returned {type(info).__name__}, not PluginInfo")
+                return False
+        requires = info.sdk_requires if info is not None else DEFAULT_SDK_REQUIRES
+        plugin.sdk_requires = requires
+        if info is not None:
+            plugin.name = info.name
+            plugin.version = info.version or plugin.version
+            plugin.vendor = info.vendor or plugin.vendor
+            plugin.description = info.description or plugin.description
+            plugin.homepage = info.homepage or plugin.homepage
+        try:
+            compatible = SpecifierSet(requires).contains(shiplane_sdk.__version__, prereleases=True)
+        except InvalidSpecifier:
+            compatible = False
+        if not compatible:
+            self._fail(
+                plugin,
+                f"incompatible SDK: the plugin requires shiplane-sdk{requires}, installed is {shiplane_sdk.__version__}",
+            )
+            return False
+        return True
+
+    def _register_capabilities(self, plugin: LoadedPlugin) -> None:
+        found: dict[str, dict[str, Capability]] = {k: {} for k in CAPABILITY_KINDS}
+        for hook_name, base in REGISTRATION_HOOKS.items():
+            impl = self.hook_impl(plugin.id, hook_name)
+            if impl is None:
+                continue
+            try:
+                result = impl()
+            except Exception as exc:
+                self._fail(plugin, f"{hook_name} raised {type(exc).__name__}: {exc}")
+                return
+            if not isinstance(result, list | tuple) or not all(isinstance(c, base) for c in result):
+                self._fail(plugin, f"{hook_name} must return a list of {base.__name__} instances")
+                return
+            for capability in result:
+                kind = capability.kind
+                if not capability.id or capability.id in found[kind]:
+                    self._fail(plugin, f"{hook_name}: missing or duplicate id {capability.id!r}")
+                    return
+                owner = self.capabilities[kind].get(capability.id)
+                if owner is not None:
+                    self._fail(plugin, f"{kind} {capability.id!r} is already provided by plugin {owner.plugin_id!r}")
+                    return
+                found[kind][capability.id] = capability
+        plugin.capabilities = found
+        for kind, items in found.items():
+            for cap_id, capability in items.items():
+                self.capabilities[kind][cap_id] = RegisteredCapability(plugin.id, capability)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        for plugin in self.loaded():
+            impl = self.hook_impl(plugin.id, "startup")
+            if impl is None:
+                continue
+            try:
+                await self.guard.call(plugin.id, "startup", impl)
+            except Exception as exc:
+                self._unregister_capabilities(plugin)
+                self._fail(plugin, f"startup failed: {exc}")
+
+    async def shutdown(self) -> None:
+        for plugin in self.loaded():
+            impl = self.hook_impl(plugin.id, "shutdown")
+            if impl is not None:
+                try:
+                    await self.guard.call(plugin.id, "shutdown", impl, timeout=5.0)
+                except Exception:
+                    log.exception("plugin shutdown failed", extra={"plugin": plugin.id})
+        self.guard.shutdown()
+
+    def _unregister_capabilities(self, plugin: LoadedPlugin) -> None:
+        for kind, items in plugin.capabilities.items():
+            for cap_id in items:
+                self.capabilities[kind].pop(cap_id, None)
+
+    # -- queries ---------------------------------------------------------------------------------
+
+    def loaded(self) -> list[LoadedPlugin]:
+        return [p for p in self.plugins.values() if not p.failed]
+
+    def default_enabled(self, plugin: LoadedPlugin) -> bool:
+        return plugin.first_party or self.settings.plugins_enabled_by_default

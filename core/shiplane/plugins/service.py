@@ -1,0 +1,423 @@
+"""Plugins as a tenant sees them: state, health, capabilities, instances, guarded use."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shiplane_sdk import Event, GateResult, HealthReport
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from shiplane.platform.audit import record_audit
+from shiplane.platform.auth import Principal
+from shiplane.platform.context import current_request_id
+from shiplane.platform.database import new_id, utcnow
+from shiplane.platform.envelope import rfc3339
+from shiplane.platform.errors import ApiError, FieldError, not_found
+from shiplane.platform.idempotency import WriteResult
+from shiplane.platform.listing import ListField, ListParams, ListSpec, Page, paginate
+from shiplane.platform.secrets import SecretBox, keep_masked, mask, seal, secret_values, unseal
+from shiplane.platform.versioning import check_version, etag
+from shiplane.plugins.guard import PluginCallFailed
+from shiplane.plugins.manager import KIND_API_NAMES, LoadedPlugin, PluginRegistry, RegisteredCapability
+from shiplane.plugins.models import PluginInstance, PluginTenantState
+from shiplane.plugins.schemas import PluginInstanceFields
+
+log = logging.getLogger("shiplane.plugins")
+
+INSTANCE_LIST_SPEC = ListSpec(
+    fields={
+        "name": ListField(PluginInstance.name, "string"),
+        "pluginId": ListField(PluginInstance.plugin_id, "string"),
+        "capabilityKind": ListField(PluginInstance.capability_kind, "string"),
+        "capabilityId": ListField(PluginInstance.capability_id, "string"),
+        "createdAt": ListField(PluginInstance.created_at, "datetime"),
+        "updatedAt": ListField(PluginInstance.updated_at, "datetime"),
+    },
+    default_sort="name",
+)
+
+
+@dataclass
+class CoreGateContext:
+    """The core's GateContext (the SDK protocol)."""
+
+    tenant_id: str
+    release: dict[str, Any]
+    environment: dict[str, Any]
+    promotion: dict[str, Any] | None
+    now: datetime
+    lines: list[str] = field(default_factory=list)
+
+    def log(self, line: str) -> None:
+        self.lines.append(str(line))
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for value in secrets:
+        if len(value) >= 3:
+            text = text.replace(value, "***")
+    return text
+
+
+class PluginService:
+    def __init__(self, session: AsyncSession, principal: Principal, registry: PluginRegistry, box: SecretBox) -> None:
+        self.session = session
+        self.principal = principal
+        self.registry = registry
+        self.box = box
+
+    # -- state per tenant ------------------------------------------------------------------
+
+    async def _decisions(self) -> dict[str, bool]:
+        rows = (await self.session.scalars(select(PluginTenantState))).all()
+        return {row.plugin_id: row.enabled for row in rows}
+
+    def _state(self, plugin: LoadedPlugin, decisions: dict[str, bool]) -> str:
+        if plugin.failed:
+            return "failed"
+        enabled = decisions.get(plugin.id, self.registry.default_enabled(plugin))
+        return "enabled" if enabled else "disabled"
+
+    async def enabled_plugin_ids(self) -> set[str]:
+        decisions = await self._decisions()
+        return {p.id for p in self.registry.loaded() if self._state(p, decisions) == "enabled"}
+
+    def _plugin(self, plugin_id: str) -> LoadedPlugin:
+        plugin = self.registry.plugins.get(plugin_id)
+        if plugin is None:
+            raise not_found("plugin", plugin_id)
+        return plugin
+
+    def _health_summary(self, plugin: LoadedPlugin) -> str:
+        if plugin.failed:
+            return "failed"
+        breaker = self.registry.guard.breaker(plugin.id)
+        return "degraded" if breaker.state != "closed" else "ok"
+
+    def plugin_out(self, plugin: LoadedPlugin, state: str, *, detail: bool = False) -> dict[str, Any]:
+        capabilities: dict[str, Any] = {}
+        for kind, items in plugin.capabilities.items():
+            if detail:
+                capabilities[KIND_API_NAMES[kind]] = [c.describe() for c in items.values()]
+            else:
+                capabilities[KIND_API_NAMES[kind]] = sorted(items)
+        return {
+            "id": plugin.id,
+            "name": plugin.name,
+            "version": plugin.version,
+            "vendor": plugin.vendor,
+            "description": plugin.description,
+            "homepage": plugin.homepage,
+            "distribution": plugin.distribution,
+            "sdkRequires": plugin.sdk_requires,
+            "firstParty": plugin.first_party,
+            "state": state,
+            "loadError": plugin.load_error,
+            "health": self._health_summary(plugin),
+            "capabilities": capabilities,
+        }
+
+    async def list_plugins(self) -> list[dict[str, Any]]:
+        decisions = await self._decisions()
+        return [self.plugin_out(p, self._state(p, decisions)) for p in sorted(self.registry.plugins.values(), key=lambda p: p.id)]
+
+    async def get_plugin(self, plugin_id: str) -> dict[str, Any]:
+        plugin = self._plugin(plugin_id)
+        return self.plugin_out(plugin, self._state(plugin, await self._decisions()), detail=True)
+
+    async def set_enabled(self, plugin_id: str, enabled: bool) -> WriteResult:
+        plugin = self._plugin(plugin_id)
+        decisions = await self._decisions()
+        before = self._state(plugin, decisions)
+        if enabled and plugin.failed:
+            raise ApiError(
+                "INVALID_STATE",
+                f"plugin {plugin_id!r} failed to load and cannot be enabled: {plugin.load_error}",
+                {"state": "failed", "loadError": plugin.load_error},
+            )
+        row = await self.session.scalar(select(PluginTenantState).where(PluginTenantState.plugin_id == plugin_id))
+        if row is None:
+            row = PluginTenantState(
+                id=new_id(),
+                tenant_id=self.principal.tenant_id,
+                plugin_id=plugin_id,
+                enabled=enabled,
+                changed_by=self.principal.user_id,
+            )
+            self.session.add(row)
+        else:
+            row.enabled = enabled
+            row.changed_by = self.principal.user_id
+        try:
+            await self.session.flush()
+        except (IntegrityError, StaleDataError):
+            raise ApiError("VERSION_CONFLICT", "the plugin's state changed concurrently; retry") from None
+        decisions[plugin_id] = enabled
+        after = self._state(plugin, decisions)
+        await self._audit("plugin.enable" if enabled else "plugin.disable", "plugin", plugin_id, {"state": before}, {"state": after})
+        return WriteResult(self.plugin_out(plugin, after, detail=True), 200)
+
+    async def health(self, plugin_id: str) -> dict[str, Any]:
+        plugin = self._plugin(plugin_id)
+        breaker = self.registry.guard.breaker(plugin.id)
+        own: dict[str, Any] | None = None
+        status = "failed" if plugin.failed else "ok"
+        impl = None if plugin.failed else self.registry.hook_impl(plugin.id, "plugin_health")
+        if impl is not None:
+            try:
+                report = await self.registry.guard.call(plugin.id, "plugin_health", impl)
+                if not isinstance(report, HealthReport):
+                    raise PluginCallFailed(plugin.id, "plugin_health", f"returned {type(report).__name__}")
+                own = report.model_dump(mode="json")
+            except PluginCallFailed as exc:
+                own = {"status": "failing", "message": exc.reason, "details": {}}
+        if not plugin.failed:
+            if own is not None and own["status"] == "failing":
+                status = "failing"
+            elif breaker.state != "closed" or (own is not None and own["status"] == "degraded"):
+                status = "degraded"
+        return {
+            "pluginId": plugin.id,
+            "status": status,
+            "loadState": plugin.load_state,
+            "loadError": plugin.load_error,
+            "state": self._state(plugin, await self._decisions()),
+            "breaker": breaker.as_dict(),
+            "pluginHealth": own,
+            "checkedAt": rfc3339(utcnow()),
+        }
+
+    # -- capabilities --------------------------------------------------------------------------
+
+    async def capabilities(self, kind: str) -> list[RegisteredCapability]:
+        enabled = await self.enabled_plugin_ids()
+        found = [rc for rc in self.registry.capabilities[kind].values() if rc.plugin_id in enabled]
+        return sorted(found, key=lambda rc: rc.capability.id)
+
+    async def capability(self, kind: str, capability_id: str, *, for_new_object: bool = False) -> RegisteredCapability:
+        """The capability if its plugin is enabled for the tenant.
+
+        Reading a hidden capability is a 404; building a new object on a capability
+        whose plugin is installed but disabled is a 422 PLUGIN_DISABLED.
+        """
+        registered = self.registry.capabilities[kind].get(capability_id)
+        if registered is None:
+            raise not_found(kind.replace("_", " "), capability_id)
+        if registered.plugin_id not in await self.enabled_plugin_ids():
+            if for_new_object:
+                raise _plugin_disabled(registered.plugin_id, kind, capability_id)
+            raise not_found(kind.replace("_", " "), capability_id)
+        return registered
+
+    @staticmethod
+    def capability_out(registered: RegisteredCapability) -> dict[str, Any]:
+        return {**registered.capability.describe(), "pluginId": registered.plugin_id}
+
+    async def evaluate_gate(self, gate_id: str, ctx: CoreGateContext, config: dict[str, Any]) -> tuple[GateResult, list[str]]:
+        """Evaluate one gate, failing closed: a gate that cannot answer blocks."""
+        try:
+            registered = await self.capability("gate", gate_id, for_new_object=True)
+        except ApiError as exc:
+            return GateResult.failed(f"gate {gate_id!r} unavailable: {exc.message}", {"gate": gate_id}), []
+        gate = registered.capability
+        errors = gate.validate_config(config)
+        if errors:
+            details = {"gate": gate_id, "configErrors": [e.model_dump() for e in errors]}
+            return GateResult.failed(f"gate {gate_id!r} has an invalid configuration", details), []
+        try:
+            result = await self.registry.guard.call(registered.plugin_id, f"gate {gate_id}", gate.evaluate, ctx, config)  # type: ignore[attr-defined]
+            if not isinstance(result, GateResult):
+                raise PluginCallFailed(registered.plugin_id, f"gate {gate_id}", f"returned {type(result).__name__}")
+        except PluginCallFailed as exc:
+            return GateResult.failed(str(exc), {"gate": gate_id, "plugin": exc.plugin_id, "error": exc.reason}), ctx.lines
+        return result, ctx.lines
+
+    # -- instances -------------------------------------------------------------------------------
+
+    async def list_instances(self, params: ListParams) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        page: Page = await paginate(self.session, select(PluginInstance), params, INSTANCE_LIST_SPEC, PluginInstance.id)
+        enabled = await self.enabled_plugin_ids()
+        return [self.instance_out(i, enabled) for i in page.items], page.pagination
+
+    async def get_instance(self, instance_id: str) -> PluginInstance:
+        instance = await self.session.scalar(select(PluginInstance).where(PluginInstance.id == instance_id))
+        if instance is None:
+            raise not_found("plugin instance", instance_id)
+        return instance
+
+    def _secret_paths(self, instance: PluginInstance) -> list[str]:
+        registered = self.registry.capabilities.get(instance.capability_kind, {}).get(instance.capability_id)
+        if registered is None or registered.plugin_id != instance.plugin_id:
+            # Without the schema we cannot tell secrets apart: hide every value that is sealed.
+            return [f"{k}" for k, v in instance.config.items() if isinstance(v, dict) and "$encrypted" in v]
+        return registered.capability.secret_fields()
+
+    def instance_out(self, instance: PluginInstance, enabled: set[str]) -> dict[str, Any]:
+        problem = None
+        plugin = self.registry.plugins.get(instance.plugin_id)
+        registered = self.registry.capabilities.get(instance.capability_kind, {}).get(instance.capability_id)
+        if plugin is None or plugin.failed:
+            problem = {"code": "PLUGIN_UNAVAILABLE", "message": f"plugin {instance.plugin_id!r} is not installed or failed to load"}
+        elif registered is None or registered.plugin_id != instance.plugin_id:
+            problem = {"code": "CAPABILITY_MISSING", "message": f"plugin {instance.plugin_id!r} no longer provides {instance.capability_id!r}"}
+        elif instance.plugin_id not in enabled:
+            problem = {"code": "PLUGIN_DISABLED", "message": f"plugin {instance.plugin_id!r} is disabled for this tenant"}
+        return {
+            "id": instance.id,
+            "tenantId": instance.tenant_id,
+            "name": instance.name,
+            "description": instance.description,
+            "pluginId": instance.plugin_id,
+            "capabilityKind": instance.capability_kind,
+            "capabilityId": instance.capability_id,
+            "config": mask(instance.config, self._secret_paths(instance)),
+            "status": "active" if problem is None else "unavailable",
+            "problem": problem,
+            "version": instance.version,
+            "createdAt": rfc3339(instance.created_at),
+            "updatedAt": rfc3339(instance.updated_at),
+        }
+
+    async def _checked(self, fields: PluginInstanceFields, stored: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+        registered = await self.capability(fields.capability_kind, fields.capability_id, for_new_object=True)
+        if registered.plugin_id != fields.plugin_id:
+            raise ApiError(
+                "VALIDATION_ERROR",
+                f"plugin {fields.plugin_id!r} does not provide {fields.capability_kind} {fields.capability_id!r}",
+                None,
+                [FieldError("capabilityId", f"provided by plugin {registered.plugin_id!r}", "wrong_plugin")],
+            )
+        capability = registered.capability
+        paths = capability.secret_fields()
+        config = fields.config
+        if stored is not None:
+            config = unseal(keep_masked(config, stored, paths), paths, self.box)
+        errors = capability.validate_config(config)
+        if errors:
+            raise ApiError(
+                "VALIDATION_ERROR",
+                f"config does not match the schema of {fields.capability_kind} {fields.capability_id!r}",
+                None,
+                [FieldError(f"config.{e.field}" if e.field else "config", e.message, e.code) for e in errors],
+            )
+        return seal(config, paths, self.box), paths
+
+    async def create_instance(self, fields: PluginInstanceFields) -> WriteResult:
+        await self._name_free(fields.name, None)
+        sealed, paths = await self._checked(fields, None)
+        instance = PluginInstance(
+            id=new_id(),
+            tenant_id=self.principal.tenant_id,
+            name=fields.name,
+            description=fields.description,
+            plugin_id=fields.plugin_id,
+            capability_kind=fields.capability_kind,
+            capability_id=fields.capability_id,
+            config=sealed,
+        )
+        self.session.add(instance)
+        await self._flush(fields.name)
+        data = self.instance_out(instance, await self.enabled_plugin_ids())
+        await self._audit("plugin_instance.create", "plugin_instance", instance.id, None, data)
+        return WriteResult(data, 201, {"ETag": etag(instance.version), "Location": f"/api/v1/plugin-instances/{instance.id}"})
+
+    async def replace_instance(self, instance_id: str, fields: PluginInstanceFields, expected: int | None) -> WriteResult:
+        instance = await self.get_instance(instance_id)
+        check_version("plugin instance", instance.version, expected)
+        enabled = await self.enabled_plugin_ids()
+        before = self.instance_out(instance, enabled)
+        if fields.name != instance.name:
+            await self._name_free(fields.name, instance.id)
+        same_capability = (fields.plugin_id, fields.capability_kind, fields.capability_id) == (
+            instance.plugin_id,
+            instance.capability_kind,
+            instance.capability_id,
+        )
+        sealed, _paths = await self._checked(fields, instance.config if same_capability else None)
+        instance.name = fields.name
+        instance.description = fields.description
+        instance.plugin_id = fields.plugin_id
+        instance.capability_kind = fields.capability_kind
+        instance.capability_id = fields.capability_id
+        instance.config = sealed
+        await self._flush(fields.name)
+        data = self.instance_out(instance, enabled)
+        await self._audit("plugin_instance.update", "plugin_instance", instance.id, before, data)
+        return WriteResult(data, 200, {"ETag": etag(instance.version)})
+
+    async def delete_instance(self, instance_id: str, expected: int | None) -> WriteResult:
+        instance = await self.get_instance(instance_id)
+        check_version("plugin instance", instance.version, expected)
+        before = self.instance_out(instance, await self.enabled_plugin_ids())
+        await self.session.delete(instance)
+        await self._flush(instance.name)
+        await self._audit("plugin_instance.delete", "plugin_instance", instance.id, before, None)
+        return WriteResult(None, 204)
+
+    def decrypted_config(self, instance: PluginInstance) -> dict[str, Any]:
+        """The clear config, for handing to the plugin; never for output."""
+        return unseal(instance.config, self._secret_paths(instance), self.box)
+
+    def scrub(self, instance: PluginInstance, text: str) -> str:
+        return _scrub(text, secret_values(self.decrypted_config(instance), self._secret_paths(instance)))
+
+    async def _name_free(self, name: str, own_id: str | None) -> None:
+        existing = await self.session.scalar(select(PluginInstance.id).where(PluginInstance.name == name))
+        if existing is not None and existing != own_id:
+            raise ApiError("ALREADY_EXISTS", f"a plugin instance named {name} already exists", {"field": "name"})
+
+    async def _flush(self, name: str) -> None:
+        try:
+            await self.session.flush()
+        except StaleDataError:
+            raise ApiError("VERSION_CONFLICT", "the plugin instance was changed concurrently; re-read and retry") from None
+        except IntegrityError:
+            raise ApiError("ALREADY_EXISTS", f"a plugin instance named {name} already exists", {"field": "name"}) from None
+
+    async def _audit(self, action: str, rtype: str, rid: str, before: Any, after: Any) -> None:
+        # Instance representations are already masked; record_audit redacts secret-looking keys too.
+        await record_audit(
+            self.session,
+            tenant_id=self.principal.tenant_id,
+            actor=self.principal.actor,
+            action=action,
+            resource_type=rtype,
+            resource_id=rid,
+            request_id=current_request_id(),
+            before=before,
+            after=after,
+        )
+
+
+def _plugin_disabled(plugin_id: str, kind: str, capability_id: str) -> ApiError:
+    return ApiError(
+        "PLUGIN_DISABLED",
+        f"{kind.replace('_', ' ')} {capability_id!r} belongs to plugin {plugin_id!r}, which is disabled for this tenant",
+        {"pluginId": plugin_id, "capabilityKind": kind, "capabilityId": capability_id},
+    )
+
+
+async def dispatch_event(registry: PluginRegistry, enabled_plugin_ids: set[str], event: Event) -> list[str]:
+    """Deliver an event to every enabled plugin with ``on_event``; fail open.
+
+    Returns the ids of plugins whose delivery failed (already logged and counted
+    against their breaker); delivery to the others goes on.
+    """
+    failed = []
+    for plugin in registry.loaded():
+        if plugin.id not in enabled_plugin_ids:
+            continue
+        impl = registry.hook_impl(plugin.id, "on_event")
+        if impl is None:
+            continue
+        try:
+            await registry.guard.call(plugin.id, "on_event", impl, event=event)
+        except PluginCallFailed:
+            failed.append(plugin.id)
+    return failed

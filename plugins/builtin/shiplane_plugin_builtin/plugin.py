@@ -1,0 +1,37 @@
+"""The entry point: Shiplane's built-in capabilities, registered like any vendor's."""
+
+from __future__ import annotations
+
+from shiplane_sdk import Gate, PluginInfo, RolloutStrategy, StepType, hookimpl
+
+from shiplane_plugin_builtin import __doc__ as _doc
+from shiplane_plugin_builtin.gates import ReleaseNotDeprecated
+from shiplane_plugin_builtin.steps import Wait
+from shiplane_plugin_builtin.strategies import AB, AllAtOnce, BlueGreen, Canary, Rolling
+
+
+@hookimpl
+def plugin_info() -> PluginInfo:
+    return PluginInfo(
+        name="Shiplane built-ins",
+        version="0.1.0",
+        vendor="Shiplane",
+        description=_doc or "",
+        homepage=None,
+        sdk_requires=">=0.1,<1",
+    )
+
+
+@hookimpl
+def register_rollout_strategies() -> list[RolloutStrategy]:
+    return [AllAtOnce(), Rolling(), Canary(), BlueGreen(), AB()]
+
+
+@hookimpl
+def register_step_types() -> list[StepType]:
+    return [Wait()]
+
+
+@hookimpl
+def register_gates() -> list[Gate]:
+    return [ReleaseNotDeprecated()]
