@@ -58,9 +58,11 @@ class KeySet:
             response = await client.get(url)
             response.raise_for_status()
             document = response.json()
+        if not isinstance(document, dict) or not isinstance(document.get("keys", []), list):
+            raise ValueError("the JWKS document is not a JWK set")
         keys = {}
         for entry in document.get("keys", []):
-            if entry.get("use", "sig") == "sig" and "kid" in entry:
+            if isinstance(entry, dict) and entry.get("use", "sig") == "sig" and isinstance(entry.get("kid"), str):
                 keys[entry["kid"]] = entry
         self._jwks = keys
         self._jwks_fetched_at = time.monotonic()
@@ -133,7 +135,9 @@ class TokenVerifier:
                 raise TokenError("token expired") from exc
             except JWTClaimsError as exc:
                 raise TokenError(f"invalid claims: {exc}") from exc
-            except JOSEError as exc:
+            except (JOSEError, TypeError, ValueError) as exc:
+                # python-jose lets a non-numeric exp/iat/nbf (TypeError) and a JWK with
+                # malformed members (ValueError) escape as plain errors: a 401, not a 500.
                 last_error = exc
         raise TokenError("signature verification failed") from last_error
 

@@ -40,12 +40,16 @@ async def get_plugin(plugin_id: str, request: Request, principal: Reader, sessio
 
 @router.post("/plugins/{plugin_id}/enable")
 async def enable_plugin(plugin_id: str, request: Request, principal: _admin("plugin.enable", "plugin")) -> Response:
-    return await run_write(request, principal, lambda s: plugin_service(request, s, principal).set_enabled(plugin_id, True))
+    return await run_write(
+        request, principal, lambda s: plugin_service(request, s, principal).set_enabled(plugin_id, True)
+    )
 
 
 @router.post("/plugins/{plugin_id}/disable")
 async def disable_plugin(plugin_id: str, request: Request, principal: _admin("plugin.disable", "plugin")) -> Response:
-    return await run_write(request, principal, lambda s: plugin_service(request, s, principal).set_enabled(plugin_id, False))
+    return await run_write(
+        request, principal, lambda s: plugin_service(request, s, principal).set_enabled(plugin_id, False)
+    )
 
 
 @router.get("/plugins/{plugin_id}/health")
@@ -86,7 +90,9 @@ async def replace_plugin_instance(
 ) -> Response:
     expected = expected_version(request, body.version)
     return await run_write(
-        request, principal, lambda s: plugin_service(request, s, principal).replace_instance(instance_id, body, expected)
+        request,
+        principal,
+        lambda s: plugin_service(request, s, principal).replace_instance(instance_id, body, expected),
     )
 
 

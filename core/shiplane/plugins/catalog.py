@@ -4,8 +4,6 @@ Used by the modules that own those kinds (integration types, step types, rollout
 strategies): each mounts ``capability_routes`` under its own path.
 """
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request

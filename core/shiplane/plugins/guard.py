@@ -97,7 +97,7 @@ class PluginGuard:
         operation: str,
         function: Callable[..., Any],
         *args: Any,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - applied per call with asyncio.wait_for
         **kwargs: Any,
     ) -> Any:
         """Call ``function`` on behalf of ``plugin_id``; raise ``PluginCallFailed`` on any failure."""

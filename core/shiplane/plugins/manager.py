@@ -241,7 +241,8 @@ class PluginRegistry:
         if not compatible:
             self._fail(
                 plugin,
-                f"incompatible SDK: the plugin requires shiplane-sdk{requires}, installed is {shiplane_sdk.__version__}",
+                f"incompatible SDK: the plugin requires shiplane-sdk{requires}, "
+                f"installed is {shiplane_sdk.__version__}",
             )
             return False
         return True

@@ -125,7 +125,10 @@ class PluginService:
 
     async def list_plugins(self) -> list[dict[str, Any]]:
         decisions = await self._decisions()
-        return [self.plugin_out(p, self._state(p, decisions)) for p in sorted(self.registry.plugins.values(), key=lambda p: p.id)]
+        return [
+            self.plugin_out(p, self._state(p, decisions))
+            for p in sorted(self.registry.plugins.values(), key=lambda p: p.id)
+        ]
 
     async def get_plugin(self, plugin_id: str) -> dict[str, Any]:
         plugin = self._plugin(plugin_id)
@@ -160,7 +163,9 @@ class PluginService:
             raise ApiError("VERSION_CONFLICT", "the plugin's state changed concurrently; retry") from None
         decisions[plugin_id] = enabled
         after = self._state(plugin, decisions)
-        await self._audit("plugin.enable" if enabled else "plugin.disable", "plugin", plugin_id, {"state": before}, {"state": after})
+        await self._audit(
+            "plugin.enable" if enabled else "plugin.disable", "plugin", plugin_id, {"state": before}, {"state": after}
+        )
         return WriteResult(self.plugin_out(plugin, after, detail=True), 200)
 
     async def health(self, plugin_id: str) -> dict[str, Any]:
@@ -219,7 +224,9 @@ class PluginService:
     def capability_out(registered: RegisteredCapability) -> dict[str, Any]:
         return {**registered.capability.describe(), "pluginId": registered.plugin_id}
 
-    async def evaluate_gate(self, gate_id: str, ctx: CoreGateContext, config: dict[str, Any]) -> tuple[GateResult, list[str]]:
+    async def evaluate_gate(
+        self, gate_id: str, ctx: CoreGateContext, config: dict[str, Any]
+    ) -> tuple[GateResult, list[str]]:
         """Evaluate one gate, failing closed: a gate that cannot answer blocks."""
         try:
             registered = await self.capability("gate", gate_id, for_new_object=True)
@@ -235,7 +242,9 @@ class PluginService:
             if not isinstance(result, GateResult):
                 raise PluginCallFailed(registered.plugin_id, f"gate {gate_id}", f"returned {type(result).__name__}")
         except PluginCallFailed as exc:
-            return GateResult.failed(str(exc), {"gate": gate_id, "plugin": exc.plugin_id, "error": exc.reason}), ctx.lines
+            return GateResult.failed(
+                str(exc), {"gate": gate_id, "plugin": exc.plugin_id, "error": exc.reason}
+            ), ctx.lines
         return result, ctx.lines
 
     # -- instances -------------------------------------------------------------------------------
@@ -263,11 +272,20 @@ class PluginService:
         plugin = self.registry.plugins.get(instance.plugin_id)
         registered = self.registry.capabilities.get(instance.capability_kind, {}).get(instance.capability_id)
         if plugin is None or plugin.failed:
-            problem = {"code": "PLUGIN_UNAVAILABLE", "message": f"plugin {instance.plugin_id!r} is not installed or failed to load"}
+            problem = {
+                "code": "PLUGIN_UNAVAILABLE",
+                "message": f"plugin {instance.plugin_id!r} is not installed or failed to load",
+            }
         elif registered is None or registered.plugin_id != instance.plugin_id:
-            problem = {"code": "CAPABILITY_MISSING", "message": f"plugin {instance.plugin_id!r} no longer provides {instance.capability_id!r}"}
+            problem = {
+                "code": "CAPABILITY_MISSING",
+                "message": f"plugin {instance.plugin_id!r} no longer provides {instance.capability_id!r}",
+            }
         elif instance.plugin_id not in enabled:
-            problem = {"code": "PLUGIN_DISABLED", "message": f"plugin {instance.plugin_id!r} is disabled for this tenant"}
+            problem = {
+                "code": "PLUGIN_DISABLED",
+                "message": f"plugin {instance.plugin_id!r} is disabled for this tenant",
+            }
         return {
             "id": instance.id,
             "tenantId": instance.tenant_id,
@@ -284,7 +302,9 @@ class PluginService:
             "updatedAt": rfc3339(instance.updated_at),
         }
 
-    async def _checked(self, fields: PluginInstanceFields, stored: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+    async def _checked(
+        self, fields: PluginInstanceFields, stored: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], list[str]]:
         registered = await self.capability(fields.capability_kind, fields.capability_id, for_new_object=True)
         if registered.plugin_id != fields.plugin_id:
             raise ApiError(
@@ -325,9 +345,13 @@ class PluginService:
         await self._flush(fields.name)
         data = self.instance_out(instance, await self.enabled_plugin_ids())
         await self._audit("plugin_instance.create", "plugin_instance", instance.id, None, data)
-        return WriteResult(data, 201, {"ETag": etag(instance.version), "Location": f"/api/v1/plugin-instances/{instance.id}"})
+        return WriteResult(
+            data, 201, {"ETag": etag(instance.version), "Location": f"/api/v1/plugin-instances/{instance.id}"}
+        )
 
-    async def replace_instance(self, instance_id: str, fields: PluginInstanceFields, expected: int | None) -> WriteResult:
+    async def replace_instance(
+        self, instance_id: str, fields: PluginInstanceFields, expected: int | None
+    ) -> WriteResult:
         instance = await self.get_instance(instance_id)
         check_version("plugin instance", instance.version, expected)
         enabled = await self.enabled_plugin_ids()
@@ -376,9 +400,13 @@ class PluginService:
         try:
             await self.session.flush()
         except StaleDataError:
-            raise ApiError("VERSION_CONFLICT", "the plugin instance was changed concurrently; re-read and retry") from None
+            raise ApiError(
+                "VERSION_CONFLICT", "the plugin instance was changed concurrently; re-read and retry"
+            ) from None
         except IntegrityError:
-            raise ApiError("ALREADY_EXISTS", f"a plugin instance named {name} already exists", {"field": "name"}) from None
+            raise ApiError(
+                "ALREADY_EXISTS", f"a plugin instance named {name} already exists", {"field": "name"}
+            ) from None
 
     async def _audit(self, action: str, rtype: str, rid: str, before: Any, after: Any) -> None:
         # Instance representations are already masked; record_audit redacts secret-looking keys too.
@@ -398,7 +426,8 @@ class PluginService:
 def _plugin_disabled(plugin_id: str, kind: str, capability_id: str) -> ApiError:
     return ApiError(
         "PLUGIN_DISABLED",
-        f"{kind.replace('_', ' ')} {capability_id!r} belongs to plugin {plugin_id!r}, which is disabled for this tenant",
+        f"{kind.replace('_', ' ')} {capability_id!r} belongs to plugin {plugin_id!r}, "
+        "which is disabled for this tenant",
         {"pluginId": plugin_id, "capabilityKind": kind, "capabilityId": capability_id},
     )
 

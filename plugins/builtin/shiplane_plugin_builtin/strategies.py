@@ -45,7 +45,10 @@ class Rolling(RolloutStrategy):
             size = max(1, math.ceil(len(ordered) * config["batchPercent"] / 100))
         else:
             size = int(config.get("batchSize", 1))
-        return [Batch(index=i, targets=ordered[start : start + size]) for i, start in enumerate(range(0, len(ordered), size))]
+        return [
+            Batch(index=i, targets=ordered[start : start + size])
+            for i, start in enumerate(range(0, len(ordered), size))
+        ]
 
 
 _STEPS_SCHEMA = {

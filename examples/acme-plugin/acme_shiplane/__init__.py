@@ -1,0 +1,1 @@
+"""Acme's Shiplane plugin (an example vendor distribution built on shiplane-sdk alone)."""
