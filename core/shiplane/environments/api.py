@@ -35,7 +35,7 @@ async def create_environment(
 @router.get("")
 async def list_environments(request: Request, principal: Reader, session: Session) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
-    page = await EnvironmentService(session, principal).list(params)
+    page = await EnvironmentService(session, principal).list_page(params)
     return success([environment_out(e) for e in page.items], pagination=page.pagination)
 
 

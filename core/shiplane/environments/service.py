@@ -44,7 +44,7 @@ class EnvironmentService:
             raise not_found("environment", environment_id)
         return env
 
-    async def list(self, params: ListParams) -> Page:
+    async def list_page(self, params: ListParams) -> Page:
         return await paginate(self.session, select(Environment), params, LIST_SPEC, Environment.id)
 
     async def create(self, fields: EnvironmentFields) -> WriteResult:

@@ -110,7 +110,7 @@ def chain_hash(prev_hash: str, canonical: str) -> str:
 
 
 async def _lock_head(session: AsyncSession, tenant_id: str) -> AuditChainHead:
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(
         insert(AuditChainHead)
         .values(tenant_id=tenant_id, sequence=0, hash=GENESIS_HASH)

@@ -22,8 +22,17 @@ Reader = Annotated[Principal, require("plugins:read")]
 Session = Annotated[AsyncSession, Depends(read_session)]
 
 
-def _admin(action: str, resource_type: str):  # type: ignore[no-untyped-def]
-    return Annotated[Principal, require("plugins:admin", audit_action=action, resource_type=resource_type)]
+EnableAdmin = Annotated[Principal, require("plugins:admin", audit_action="plugin.enable", resource_type="plugin")]
+DisableAdmin = Annotated[Principal, require("plugins:admin", audit_action="plugin.disable", resource_type="plugin")]
+CreateAdmin = Annotated[
+    Principal, require("plugins:admin", audit_action="plugin_instance.create", resource_type="plugin_instance")
+]
+UpdateAdmin = Annotated[
+    Principal, require("plugins:admin", audit_action="plugin_instance.update", resource_type="plugin_instance")
+]
+DeleteAdmin = Annotated[
+    Principal, require("plugins:admin", audit_action="plugin_instance.delete", resource_type="plugin_instance")
+]
 
 
 @router.get("/plugins")
@@ -39,14 +48,14 @@ async def get_plugin(plugin_id: str, request: Request, principal: Reader, sessio
 
 
 @router.post("/plugins/{plugin_id}/enable")
-async def enable_plugin(plugin_id: str, request: Request, principal: _admin("plugin.enable", "plugin")) -> Response:
+async def enable_plugin(plugin_id: str, request: Request, principal: EnableAdmin) -> Response:
     return await run_write(
         request, principal, lambda s: plugin_service(request, s, principal).set_enabled(plugin_id, True)
     )
 
 
 @router.post("/plugins/{plugin_id}/disable")
-async def disable_plugin(plugin_id: str, request: Request, principal: _admin("plugin.disable", "plugin")) -> Response:
+async def disable_plugin(plugin_id: str, request: Request, principal: DisableAdmin) -> Response:
     return await run_write(
         request, principal, lambda s: plugin_service(request, s, principal).set_enabled(plugin_id, False)
     )
@@ -61,7 +70,7 @@ async def plugin_health(plugin_id: str, request: Request, principal: Reader, ses
 async def create_plugin_instance(
     body: PluginInstanceCreate,
     request: Request,
-    principal: _admin("plugin_instance.create", "plugin_instance"),
+    principal: CreateAdmin,
 ) -> Response:
     return await run_write(request, principal, lambda s: plugin_service(request, s, principal).create_instance(body))
 
@@ -86,7 +95,7 @@ async def replace_plugin_instance(
     instance_id: str,
     body: PluginInstanceReplace,
     request: Request,
-    principal: _admin("plugin_instance.update", "plugin_instance"),
+    principal: UpdateAdmin,
 ) -> Response:
     expected = expected_version(request, body.version)
     return await run_write(
@@ -97,9 +106,7 @@ async def replace_plugin_instance(
 
 
 @router.delete("/plugin-instances/{instance_id}", status_code=204)
-async def delete_plugin_instance(
-    instance_id: str, request: Request, principal: _admin("plugin_instance.delete", "plugin_instance")
-) -> Response:
+async def delete_plugin_instance(instance_id: str, request: Request, principal: DeleteAdmin) -> Response:
     expected = expected_version(request, None)
     return await run_write(
         request, principal, lambda s: plugin_service(request, s, principal).delete_instance(instance_id, expected)

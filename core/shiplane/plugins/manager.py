@@ -80,7 +80,7 @@ def _dist_metadata(entry_point: EntryPoint) -> dict[str, Any]:
     dist: Distribution | None = getattr(entry_point, "dist", None)
     if dist is None:
         return {"distribution": None, "version": None, "vendor": None, "description": "", "homepage": None}
-    meta = dist.metadata
+    meta: Any = dist.metadata  # an email.message.Message in practice
     homepage = meta.get("Home-page")
     for url in meta.get_all("Project-URL") or []:
         label, _, value = url.partition(",")
@@ -131,8 +131,8 @@ class PluginRegistry:
         entries: list[tuple[str, EntryPoint, Any, BaseException | None]] = []
         for extension in manager.extensions:
             entries.append((extension.name, extension.entry_point, extension.plugin, None))
-        for name, (entry_point, error) in failures.items():
-            entries.append((name, entry_point, None, error))
+        for name, (entry_point, load_error) in failures.items():
+            entries.append((name, entry_point, None, load_error))
         for name, entry_point, obj, error in sorted(entries, key=lambda e: e[0]):
             if name in self.plugins:
                 log.warning("duplicate plugin id; keeping the first", extra={"plugin": name})
