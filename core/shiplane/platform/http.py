@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shiplane.platform.auth import Principal
@@ -63,58 +64,55 @@ class RequestPipeline:
         request_id = incoming if _REQUEST_ID.match(incoming) else str(uuid.uuid4())
         tokens = [request_id_var.set(request_id), tenant_var.set(None), user_var.set(None)]
         state = scope.setdefault("state", {})
-        principal: Principal | None = None
-        authorization = headers.get("authorization")
-        if authorization is not None:
-            scheme, _, token = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                state["auth_error"] = "the Authorization header must be 'Bearer <token>'"
-            else:
-                try:
-                    principal = Principal.from_claims(await services.verifier.verify(token.strip()))
-                except TokenError as exc:
-                    state["auth_error"] = str(exc)
-        state["principal"] = principal
-        if principal is not None:
-            tenant_var.set(principal.tenant_id)
-            user_var.set(principal.user_id)
-
         extra_headers: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
-        path = scope["path"]
         status_holder = {"status": 500}
-        if services.rate_limiter is not None and path not in UNLIMITED_PATHS:
-            decision = await services.take_rate_token(principal, scope)
-            extra_headers += [(k.lower().encode(), v.encode()) for k, v in rate_limit_headers(decision).items()]
-            if not decision.allowed:
-                services.metrics.rate_limited.inc()
-                error = ApiError(
-                    "RATE_LIMITED",
-                    f"rate limit of {decision.per_minute}/min (burst {decision.limit}) exceeded",
-                    {"tier": decision.tier, "retryAfterSeconds": decision.retry_after},
-                    headers={"Retry-After": str(decision.retry_after)},
-                )
-                await self._send_error(error, extra_headers, send, status_holder)
-                self._finish(scope, started, status_holder["status"], tokens)
-                return
-
-        async def send_wrapper(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
-                message["headers"] = list(message.get("headers", [])) + extra_headers
-            await send(message)
-
         response_started = False
 
         async def tracking_send(message: Message) -> None:
             nonlocal response_started
             if message["type"] == "http.response.start":
                 response_started = True
-            await send_wrapper(message)
+                status_holder["status"] = message["status"]
+                message["headers"] = list(message.get("headers", [])) + extra_headers
+            await send(message)
 
+        # One try around everything, authentication and the rate limiter included: a
+        # failure there (a Redis outage, say) is still the 500 envelope with the request id.
         try:
+            principal: Principal | None = None
+            authorization = headers.get("authorization")
+            if authorization is not None:
+                scheme, _, token = authorization.partition(" ")
+                if scheme.lower() != "bearer" or not token.strip():
+                    state["auth_error"] = "the Authorization header must be 'Bearer <token>'"
+                else:
+                    try:
+                        principal = Principal.from_claims(await services.verifier.verify(token.strip()))
+                    except TokenError as exc:
+                        state["auth_error"] = str(exc)
+            state["principal"] = principal
+            if principal is not None:
+                tenant_var.set(principal.tenant_id)
+                user_var.set(principal.user_id)
+
+            path = scope["path"]
+            if services.rate_limiter is not None and path not in UNLIMITED_PATHS:
+                decision = await services.take_rate_token(principal, scope)
+                extra_headers += [(k.lower().encode(), v.encode()) for k, v in rate_limit_headers(decision).items()]
+                if not decision.allowed:
+                    services.metrics.rate_limited.inc()
+                    error = ApiError(
+                        "RATE_LIMITED",
+                        f"rate limit of {decision.per_minute}/min (burst {decision.limit}) exceeded",
+                        {"tier": decision.tier, "retryAfterSeconds": decision.retry_after},
+                        headers={"Retry-After": str(decision.retry_after)},
+                    )
+                    await self._send_error(error, extra_headers, send, status_holder)
+                    return
+
             await self.app(scope, receive, tracking_send)
         except Exception:
-            log.exception("unhandled error", extra={"path": path, "method": scope["method"]})
+            log.exception("unhandled error", extra={"path": scope["path"], "method": scope["method"]})
             if not response_started:
                 error = ApiError(
                     "INTERNAL_ERROR", "internal error; quote the requestId when reporting it", {"requestId": request_id}
@@ -157,6 +155,16 @@ class RequestPipeline:
         user_var.reset(tokens[2])
 
 
+def _allow_header(request: Request, headers: dict[str, str]) -> dict[str, str]:
+    """Every method the path supports: Starlette's own Allow names only the first route that matched."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route_methods
+    return {**headers, "Allow": ", ".join(sorted(methods))} if methods else headers
+
+
 def _dotted(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header", "cookie"):
@@ -193,7 +201,7 @@ def install_error_handlers(app: FastAPI) -> None:
             error = ApiError(
                 "METHOD_NOT_ALLOWED",
                 f"{request.method} is not allowed on {request.url.path}",
-                headers=dict(exc.headers or {}),
+                headers=_allow_header(request, dict(exc.headers or {})),
             )
         elif exc.status_code == 413:
             error = ApiError("PAYLOAD_TOO_LARGE", "request body too large")

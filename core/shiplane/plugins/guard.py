@@ -21,6 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -119,6 +120,26 @@ class PluginGuard:
             raise
         except Exception as exc:  # plugin code may raise anything; it must not escape
             raise self._failed(breaker, plugin_id, operation, f"{type(exc).__name__}: {exc}") from None
+        breaker.consecutive_failures = 0
+        breaker.state = "closed"
+        return result
+
+    def call_blocking(self, plugin_id: str, operation: str, function: Callable[..., Any], *args: Any) -> Any:
+        """The same guard for the few calls made before the event loop runs (loading hooks)."""
+        breaker = self._admit(plugin_id, operation)
+        breaker.total_calls += 1
+        future = self._pool.submit(function, *args)
+        try:
+            result = future.result(timeout=self.timeout)
+        except FutureTimeout:
+            raise self._failed(breaker, plugin_id, operation, f"timed out after {self.timeout:g}s") from None
+        except Exception as exc:
+            raise self._failed(breaker, plugin_id, operation, f"{type(exc).__name__}: {exc}") from None
+        if inspect.isawaitable(result):
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+            raise self._failed(breaker, plugin_id, operation, "must be synchronous, returned an awaitable")
         breaker.consecutive_failures = 0
         breaker.state = "closed"
         return result

@@ -29,7 +29,7 @@ from shiplane_sdk import CAPABILITY_KINDS, REGISTRATION_HOOKS, Capability, Plugi
 from stevedore import NamedExtensionManager
 
 from shiplane.platform.settings import Settings
-from shiplane.plugins.guard import PluginGuard
+from shiplane.plugins.guard import PluginCallFailed, PluginGuard
 
 log = logging.getLogger("shiplane.plugins")
 
@@ -219,9 +219,9 @@ class PluginRegistry:
         info: Any = None
         if impl is not None:
             try:
-                info = impl()
-            except Exception as exc:
-                self._fail(plugin, f"plugin_info raised {type(exc).__name__}: {exc}")
+                info = self.guard.call_blocking(plugin.id, "plugin_info", impl)
+            except PluginCallFailed as exc:
+                self._fail(plugin, f"plugin_info failed: {exc.reason}")
                 return False
             if not isinstance(info, PluginInfo):
                 self._fail(plugin, f"plugin_info returned {type(info).__name__}, not PluginInfo")
@@ -254,9 +254,9 @@ class PluginRegistry:
             if impl is None:
                 continue
             try:
-                result = impl()
-            except Exception as exc:
-                self._fail(plugin, f"{hook_name} raised {type(exc).__name__}: {exc}")
+                result = self.guard.call_blocking(plugin.id, hook_name, impl)
+            except PluginCallFailed as exc:
+                self._fail(plugin, f"{hook_name} failed: {exc.reason}")
                 return
             if not isinstance(result, list | tuple) or not all(isinstance(c, base) for c in result):
                 self._fail(plugin, f"{hook_name} must return a list of {base.__name__} instances")
