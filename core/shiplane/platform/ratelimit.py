@@ -7,12 +7,15 @@ seconds until one token is back.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
 from typing import Protocol
 
 from shiplane.platform.settings import RateTier
+
+log = logging.getLogger("shiplane.ratelimit")
 
 
 @dataclass(frozen=True)
@@ -122,16 +125,31 @@ class RedisRateLimiter:
     def __init__(self, url: str, prefix: str = "shiplane:rl:") -> None:
         import redis.asyncio as redis_asyncio
 
-        self._redis = redis_asyncio.Redis.from_url(url)
+        self._redis = redis_asyncio.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=1.0)
         self._script = self._redis.register_script(_TAKE_SCRIPT)
         self._prefix = prefix
+        # Redis only speeds up sharing; it is not the source of truth. While it is
+        # unreachable each replica limits on its own, rather than refusing traffic.
+        self._fallback = MemoryRateLimiter()
+        self._last_warning = 0.0
+        self.degraded = False
 
     async def take(self, key: str, tier_name: str, tier: RateTier) -> Decision:
+        from redis.exceptions import RedisError
+
         rate = tier.per_minute / 60.0
         ttl = math.ceil(tier.burst / rate) + 60
-        allowed, milli_tokens, now_ms = await self._script(
-            keys=[self._prefix + key], args=[tier.burst, repr(rate), ttl]
-        )
+        try:
+            allowed, milli_tokens, now_ms = await self._script(
+                keys=[self._prefix + key], args=[tier.burst, repr(rate), ttl]
+            )
+        except (RedisError, OSError) as exc:
+            self.degraded = True
+            if time.monotonic() - self._last_warning > 30:
+                self._last_warning = time.monotonic()
+                log.warning("redis unreachable; rate limiting per process", extra={"error": type(exc).__name__})
+            return await self._fallback.take(key, tier_name, tier)
+        self.degraded = False
         return _decision(bool(allowed), int(milli_tokens) / 1000.0, int(now_ms) / 1000.0, tier_name, tier)
 
     async def close(self) -> None:
