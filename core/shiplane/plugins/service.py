@@ -183,10 +183,12 @@ class PluginService:
             except PluginCallFailed as exc:
                 own = {"status": "failing", "message": exc.reason, "details": {}}
         if not plugin.failed:
-            if own is not None and own["status"] == "failing":
-                status = "failing"
-            elif breaker.state != "closed" or (own is not None and own["status"] == "degraded"):
+            # An open (or half-open) breaker is reported as degraded (DESIGN §4), even though
+            # the health call it refused shows up as failing in pluginHealth.
+            if breaker.state != "closed":
                 status = "degraded"
+            elif own is not None and own["status"] in ("failing", "degraded"):
+                status = own["status"]
         return {
             "pluginId": plugin.id,
             "status": status,
@@ -305,6 +307,7 @@ class PluginService:
     async def _checked(
         self, fields: PluginInstanceFields, stored: dict[str, Any] | None
     ) -> tuple[dict[str, Any], list[str]]:
+        self._plugin(fields.plugin_id)  # an unknown plugin is a 404, like an unknown capability
         registered = await self.capability(fields.capability_kind, fields.capability_id, for_new_object=True)
         if registered.plugin_id != fields.plugin_id:
             raise ApiError(
