@@ -157,12 +157,14 @@ class RequestPipeline:
 
 def _allow_header(request: Request, headers: dict[str, str]) -> dict[str, str]:
     """Every method the path supports: Starlette's own Allow names only the first route that matched."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        route_methods = getattr(route, "methods", None)
-        if route_methods and route.matches(request.scope)[0] != Match.NONE:
-            methods |= route_methods
-    return {**headers, "Allow": ", ".join(sorted(methods))} if methods else headers
+    methods = [
+        method
+        for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in request.app.router.routes
+        )
+    ]
+    return {**headers, "Allow": ", ".join(methods)} if methods else headers
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:
