@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from jose import jwt as jose_jwt
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 from shiplane.app import create_app
 from shiplane.platform.jwt import mint_token
 from shiplane.platform.logging import JsonFormatter, configure_logging
@@ -188,8 +189,11 @@ def test_failure_before_the_endpoint_is_also_the_500_envelope(database_url: str,
     ).decode()
     claims = {"sub": "u1", "tenant_id": "t1", "iss": "shiplane-dev", "aud": "shiplane", "exp": int(time.time()) + 60}
     token = jose_jwt.encode(claims, pem, algorithm="RS256", headers={"kid": "k1"})
-    overrides = {"mode": "production", "auth_hs_secret": None, "auth_jwks_url": jwks_url}
-    with app_client(database_url, tmp_path, **overrides) as (client, _), json_logs() as stream:
+    overrides = {"mode": "production", "auth_hs_secret": None, "auth_jwks_url": "http://127.0.0.1:9/jwks.json"}
+    with app_client(database_url, tmp_path, **overrides) as (client, settings), json_logs() as stream:
+        # Settings refuse such URLs at start-up (next test); break it behind their back to
+        # exercise a failure inside the pipeline itself.
+        settings.auth_jwks_url = jwks_url
         response = client.get(BASE, headers={"Authorization": f"Bearer {token}", "X-Request-ID": "misconfigured"})
         error = assert_error(response, 500, "INTERNAL_ERROR")
         assert error["details"] == {"requestId": "misconfigured"}
@@ -200,6 +204,12 @@ def test_failure_before_the_endpoint_is_also_the_500_envelope(database_url: str,
     assert [e["requestId"] for e in lines if e["msg"] == "unhandled error"] == ["misconfigured"]
     assert access_line(lines, "misconfigured")["status"] == 500
     assert 'route="unmatched",status="500"' in metrics
+
+
+@pytest.mark.parametrize("jwks_url", ["http://[::1/jwks.json", "http://127.0.0.1:99999/jwks.json", "file:///etc/x"])
+def test_a_malformed_jwks_url_is_refused_at_start_up(jwks_url: str) -> None:
+    with pytest.raises(ValidationError, match="auth_jwks_url"):
+        Settings(auth_jwks_url=jwks_url)
 
 
 # --- rate-limit headers ---------------------------------------------------------
