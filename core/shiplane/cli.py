@@ -79,6 +79,8 @@ def cmd_token_create(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from shiplane.platform.audit import verify_chains
     from shiplane.platform.database import Database
 
@@ -89,6 +91,11 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         try:
             async with db.session(None, write=False) as session:
                 report = await verify_chains(session, args.tenant)
+        except (SQLAlchemyError, OSError) as exc:
+            # Exit 2, not 1: "could not check" must not read as "the chain is broken".
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            print(f"shiplane: cannot read the audit trail: {reason}", file=sys.stderr)
+            return 2
         finally:
             await db.dispose()
         if report.broken:
@@ -128,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(func=cmd_token_create)
 
     audit = sub.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
-    verify = audit.add_parser("verify", help="check every tenant's hash chain; exit 1 at the first broken link")
+    verify = audit.add_parser(
+        "verify", help="check every tenant's hash chain; exit 1 at the first broken link, 2 if it cannot be read"
+    )
     verify.add_argument("--tenant", default=None)
     verify.set_defaults(func=cmd_audit_verify)
     return parser

@@ -220,6 +220,10 @@ async def verify_tenant_chain(
         prev = event.hash
         expected_seq += 1
     last_seq = expected_seq - 1
+    if head is None and count:
+        # Every append writes the head, so stored events without one mean it was deleted,
+        # which would otherwise hide a truncated tail.
+        return count, BrokenLink(tenant_id, last_seq, None, "the chain head row is missing")
     if head is not None and (head.sequence != last_seq or head.hash != prev):
         return count, BrokenLink(
             tenant_id,

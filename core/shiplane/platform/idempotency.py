@@ -106,18 +106,24 @@ async def run_write(request: Request, principal: Principal, operation: Operation
             record = await _stored(session, principal, key)
             if record is not None:
                 return _replay(record, request_hash)
-            result = await operation(session)
-            session.add(
-                IdempotencyRecord(
-                    tenant_id=principal.tenant_id,
-                    user_id=principal.user_id,
-                    key=key,
-                    request_hash=request_hash,
-                    status_code=result.status_code,
-                    response=result.data,
-                    headers=result.headers,
-                )
+            # Reserve the key before doing the work: a concurrent request with the same
+            # key then waits on the unique index until this transaction ends, and either
+            # replays what it committed or, if it rolled back, does the work itself.
+            record = IdempotencyRecord(
+                tenant_id=principal.tenant_id,
+                user_id=principal.user_id,
+                key=key,
+                request_hash=request_hash,
+                status_code=0,
+                response=None,
+                headers={},
             )
+            session.add(record)
+            await session.flush()
+            result = await operation(session)
+            record.status_code = result.status_code
+            record.response = result.data
+            record.headers = result.headers
     except IntegrityError:
         # A concurrent request with the same key committed first: answer as a retry would.
         async with db.session(principal.tenant_id, write=False) as session:
