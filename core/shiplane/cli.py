@@ -102,6 +102,9 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
             print(f"BROKEN: {report.broken.describe()}")
             print(f"checked {report.tenants} tenant(s), {report.events} event(s) up to the break")
             return 1
+        if args.tenant is not None and report.tenants == 0:
+            print(f"OK: tenant {args.tenant!r} has no audit events (check the tenant id)")
+            return 0
         print(f"OK: {report.tenants} tenant chain(s), {report.events} event(s) verified")
         return 0
 
