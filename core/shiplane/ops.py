@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from shiplane.platform.envelope import success
 from shiplane.platform.errors import ApiError
-from shiplane.platform.migrate import current_revision, head_revision
+from shiplane.platform.migrate import current_revision, head_revision, is_current
 
 router = APIRouter(tags=["operations"])
 
@@ -29,7 +29,7 @@ async def readyz(request: Request) -> Response:
     except Exception as exc:  # any driver error means not ready
         raise ApiError("SERVICE_UNAVAILABLE", "database unreachable", {"error": type(exc).__name__}) from None
     head = head_revision()
-    if current != head:
+    if not is_current(current):
         raise ApiError("SERVICE_UNAVAILABLE", "database migrations are not current", {"current": current, "head": head})
     return success({"status": "ready", "database": db.dialect, "migration": current})
 

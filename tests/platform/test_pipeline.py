@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from shiplane.app import create_app
 from shiplane.platform.jwt import mint_token
 from shiplane.platform.logging import JsonFormatter, configure_logging
-from shiplane.platform.migrate import head_revision
+from shiplane.platform.migrate import head_revision, upgrade
 from shiplane.platform.settings import InsecureSettingsError, RateTier, Settings
 
 from tests.conftest import PG_URL, Caller, _pg_admin, assert_error, make_settings
@@ -265,6 +265,23 @@ def test_readyz_on_an_unmigrated_sqlite_database(database_url: str, tmp_path: Pa
         error = assert_error(response, 503, "SERVICE_UNAVAILABLE")
         assert error["details"] == {"current": None, "head": head_revision()}
         assert client.get("/healthz").status_code == 200  # alive, just not ready
+
+
+@pytest.mark.parametrize(("revision", "ready"), [("0001", False), ("9999_from_a_newer_release", True)])
+def test_readyz_behind_and_ahead_of_the_code(tmp_path: Path, revision: str, ready: bool) -> None:
+    """Pending migrations make a replica unready; a database a newer release migrated does not."""
+    db_file = tmp_path / "versions.db"
+    url = f"sqlite+aiosqlite:///{db_file}"
+    upgrade(url)
+    with sqlite3.connect(db_file) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = ?", (revision,))
+    with app_client(url, tmp_path) as (client, _):
+        response = client.get("/readyz")
+        if ready:
+            assert response.status_code == 200 and response.json()["data"]["migration"] == revision
+        else:
+            error = assert_error(response, 503, "SERVICE_UNAVAILABLE")
+            assert error["details"] == {"current": revision, "head": head_revision()}
 
 
 @pytest.mark.skipif(not PG_URL, reason="needs SHIPLANE_TEST_DATABASE_URL")

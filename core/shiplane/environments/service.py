@@ -96,7 +96,9 @@ class EnvironmentService:
             raise _name_taken(name)
 
     async def _apply(self, env: Environment, fields: EnvironmentFields) -> None:
-        if fields.order is None:
+        if fields.order is None and env.position is not None:
+            order = env.position  # a PUT that leaves order out keeps the environment where it is
+        elif fields.order is None:
             highest = await self.session.scalar(select(func.max(Environment.position)).where(Environment.id != env.id))
             order = 0 if highest is None else highest + 1
         else:
@@ -141,8 +143,10 @@ class EnvironmentService:
         except StaleDataError:
             raise ApiError("VERSION_CONFLICT", "the environment was changed concurrently; re-read and retry") from None
         except IntegrityError as exc:
-            if "name" in str(exc.orig).lower() or "unique" in str(exc.orig).lower():
-                raise _name_taken("(concurrent)") from None
+            if "uq_environments_tenant_name" in str(exc.orig) or "environments.name" in str(exc.orig):
+                raise ApiError(
+                    "ALREADY_EXISTS", "an environment with that name was created concurrently", {"field": "name"}
+                ) from None
             raise
 
     async def _audit(

@@ -127,6 +127,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # LIKE ($contains, $startsWith) is case-sensitive on PostgreSQL; make SQLite agree.
+    cursor.execute("PRAGMA case_sensitive_like=ON")
     cursor.close()
 
 

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 from shiplane.platform.context import request_id_var, tenant_var, user_var
 
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# uvicorn adds color_message (the message with terminal colour codes) to its records.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from functools import lru_cache
 from pathlib import Path
 
 from alembic import command
@@ -30,8 +31,31 @@ async def upgrade_async(database_url: str) -> None:
     await asyncio.to_thread(upgrade, database_url)
 
 
+@lru_cache(maxsize=1)
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config("sqlite://"))
+
+
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return _scripts().get_current_head()
+
+
+def is_current(revision: str | None) -> bool:
+    """Whether a database at ``revision`` can be served by this code.
+
+    The head, or a revision this code does not know: a newer release has migrated
+    the database during a rolling upgrade (migrations are written expand-first, so
+    the older code keeps working). A known older revision means migrations are
+    pending; None means the database was never migrated.
+    """
+    if revision is None:
+        return False
+    if revision == head_revision():
+        return True
+    try:
+        return _scripts().get_revision(revision) is None
+    except Exception:  # alembic raises for unknown revision ids
+        return True
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

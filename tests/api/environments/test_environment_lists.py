@@ -114,7 +114,9 @@ def test_filters_compile_to_sql(admin: Caller) -> None:
     assert len(names({"createdAt": {"$lt": "2999-01-01T00:00:00Z"}})) == 12
     assert names({"createdAt": {"$gt": "2999-01-01T00:00:00Z"}}) == []
     assert len(names({"name": {"$exists": True}})) == 12
-    # LIKE wildcards in the value are literal characters
+    # case-sensitive on every database, and LIKE wildcards in the value are literal characters
+    assert names({"name": {"$contains": "ENV"}}) == []
+    assert names({"name": {"$startsWith": "Env"}}) == []
     assert names({"name": {"$contains": "%"}}) == []
     assert names({"name": {"$startsWith": "env_"}}) == []
     meta = page(admin, filter=json.dumps({"isProduction": True}), pageSize=2)["meta"]["pagination"]

@@ -128,6 +128,14 @@ def test_put_with_stale_if_match_or_body_version_is_409(admin: Caller) -> None:
     assert admin.get(path).json()["data"]["order"] == 2
 
 
+def test_put_without_order_keeps_the_place(admin: Caller) -> None:
+    create(admin, "dev", order=1)
+    qa = create(admin, "qa", order=2)
+    create(admin, "prod", order=3)
+    data = admin.put(f"{BASE}/{qa['id']}", json={"name": "qa", "description": "changed"}).json()["data"]
+    assert data["order"] == 2 and data["description"] == "changed"
+
+
 def test_put_without_changes_keeps_the_version(admin: Caller) -> None:
     env = create(admin, "dev", order=1)
     response = admin.put(f"{BASE}/{env['id']}", json={"name": "dev", "order": 1})
