@@ -31,6 +31,7 @@ INSTALLED = {
     "test-raising",
     "test-hanging",
     "test-events",
+    "test-raising-register",
 }
 
 # -- listing ---------------------------------------------------------------------------------------
@@ -123,6 +124,15 @@ def test_plugin_with_a_misspelled_hook_is_failed_and_names_the_hook(viewer: Call
     plugin = plugins_by_id(viewer)["test-misspelled"]
     assert plugin["state"] == "failed"
     assert "register_gatez" in plugin["loadError"]
+
+
+def test_plugin_whose_registration_hook_raises_is_failed_with_nothing_registered(viewer: Caller) -> None:
+    plugin = plugins_by_id(viewer)["test-raising-register"]
+    assert plugin["state"] == "failed"
+    assert "register_step_types" in plugin["loadError"] and "cannot build step types" in plugin["loadError"]
+    # the gate its other hook returned is not registered either
+    assert plugin["capabilities"]["gates"] == []
+    assert "orphan-gate" not in [g["id"] for g in viewer.get("/api/v1/step-types").json()["data"]]
 
 
 def test_list_pagination(viewer: Caller) -> None:
