@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shiplane.platform.database import Base, TenantScoped, UTCDateTime, new_id, utcnow
 from shiplane.platform.envelope import rfc3339
+from shiplane.platform.events import emit
 
 GENESIS_HASH = "0" * 64
 REDACTED = "***"
@@ -168,6 +169,18 @@ async def record_audit(
     )
     event.hash = chain_hash(event.prev_hash, canonical_event(event))
     session.add(event)
+    if outcome == "success" and resource_id is not None:
+        # The change's domain event rides in the same transaction as its audit record,
+        # so no committed change lacks either (the transactional outbox).
+        emit(
+            session,
+            tenant_id=tenant_id,
+            type=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            data=event.changes,
+            occurred_at=event.occurred_at,
+        )
     head.sequence = event.sequence
     head.hash = event.hash
     await session.flush()

@@ -15,7 +15,7 @@ tenant's rows.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +33,10 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 from sqlalchemy.types import TypeDecorator
+
+# Set in a session's info when it wrote outbox events; after commit the database
+# wakes whoever delivers them (see Database.on_outbox_commit).
+OUTBOX_MARK = "shiplane_outbox_written"
 
 
 def utcnow() -> datetime:
@@ -157,6 +161,7 @@ class Database:
             self.write_engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
             self.read_engine = self.write_engine
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=True)
+        self.outbox_listeners: list[Callable[[], None]] = []
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=True)
 
     @property
@@ -175,6 +180,9 @@ class Database:
             session.info["tenant_id"] = tenant_id
             async with session.begin():
                 yield session
+            if session.info.pop(OUTBOX_MARK, False):
+                for listener in self.outbox_listeners:
+                    listener()
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()

@@ -12,6 +12,7 @@ from shiplane.platform.jwt import TokenVerifier
 from shiplane.platform.ratelimit import Decision, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from shiplane.platform.secrets import SecretBox
 from shiplane.platform.settings import DEFAULT_TIERS, Settings
+from shiplane.plugins.delivery import EventDelivery
 from shiplane.plugins.manager import PluginRegistry
 
 
@@ -23,6 +24,7 @@ class Services:
     rate_limiter: RateLimiter | None
     plugins: PluginRegistry
     secret_box: SecretBox
+    events: EventDelivery
     metrics: Metrics = field(default_factory=Metrics)
 
     @classmethod
@@ -30,13 +32,16 @@ class Services:
         limiter: RateLimiter | None = None
         if settings.rate_limit_enabled:
             limiter = RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
+        db = Database(settings.effective_database_url)
+        plugins = PluginRegistry(settings).load()
         return cls(
             settings=settings,
-            db=Database(settings.effective_database_url),
+            db=db,
             verifier=TokenVerifier(settings),
             rate_limiter=limiter,
-            plugins=PluginRegistry(settings).load(),
+            plugins=plugins,
             secret_box=SecretBox(settings.encryption_key or ""),
+            events=EventDelivery(db, plugins),
         )
 
     def tier_for(self, principal: Principal | None) -> str:
@@ -66,8 +71,10 @@ class Services:
 
     async def start(self) -> None:
         await self.plugins.startup()
+        await self.events.start()
 
     async def close(self) -> None:
+        await self.events.stop()
         await self.plugins.shutdown()
         if self.rate_limiter is not None:
             await self.rate_limiter.close()

@@ -75,18 +75,13 @@ class PluginService:
     # -- state per tenant ------------------------------------------------------------------
 
     async def _decisions(self) -> dict[str, bool]:
-        rows = (await self.session.scalars(select(PluginTenantState))).all()
-        return {row.plugin_id: row.enabled for row in rows}
+        return await _decisions(self.session)
 
     def _state(self, plugin: LoadedPlugin, decisions: dict[str, bool]) -> str:
-        if plugin.failed:
-            return "failed"
-        enabled = decisions.get(plugin.id, self.registry.default_enabled(plugin))
-        return "enabled" if enabled else "disabled"
+        return _state(self.registry, plugin, decisions)
 
     async def enabled_plugin_ids(self) -> set[str]:
-        decisions = await self._decisions()
-        return {p.id for p in self.registry.loaded() if self._state(p, decisions) == "enabled"}
+        return await enabled_plugin_ids(self.session, self.registry)
 
     def _plugin(self, plugin_id: str) -> LoadedPlugin:
         plugin = self.registry.plugins.get(plugin_id)
@@ -424,6 +419,24 @@ class PluginService:
             before=before,
             after=after,
         )
+
+
+async def _decisions(session: AsyncSession) -> dict[str, bool]:
+    rows = (await session.scalars(select(PluginTenantState))).all()
+    return {row.plugin_id: row.enabled for row in rows}
+
+
+def _state(registry: PluginRegistry, plugin: LoadedPlugin, decisions: dict[str, bool]) -> str:
+    if plugin.failed:
+        return "failed"
+    enabled = decisions.get(plugin.id, registry.default_enabled(plugin))
+    return "enabled" if enabled else "disabled"
+
+
+async def enabled_plugin_ids(session: AsyncSession, registry: PluginRegistry) -> set[str]:
+    """Ids of the plugins enabled for the session's tenant (loaded, and not disabled by its admin)."""
+    decisions = await _decisions(session)
+    return {p.id for p in registry.loaded() if _state(registry, p, decisions) == "enabled"}
 
 
 def _plugin_disabled(plugin_id: str, kind: str, capability_id: str) -> ApiError:
