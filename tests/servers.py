@@ -54,10 +54,23 @@ def run_cli(args: Sequence[str], env: dict[str, str], cwd: Path, timeout: float 
     )
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on, never one handed out before in this test run.
+
+    The kernel may offer a just-released port again before the server given it has
+    bound it; a second server on the same port would then pass its health check by
+    reaching the first one.
+    """
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def port_is_open(port: int) -> bool:

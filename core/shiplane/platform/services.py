@@ -71,7 +71,8 @@ class Services:
 
     async def start(self) -> None:
         await self.plugins.startup()
-        await self.events.start()
+        if self.settings.event_delivery_enabled:
+            await self.events.start()
 
     async def close(self) -> None:
         await self.events.stop()

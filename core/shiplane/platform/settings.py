@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     plugin_call_timeout_seconds: float = Field(default=10.0, gt=0)
     plugin_breaker_threshold: int = Field(default=5, ge=1)
     plugin_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    event_delivery_enabled: bool = True
 
     log_level: str = "INFO"
     host: str = "127.0.0.1"

@@ -36,7 +36,13 @@ FAILED_PLUGINS = ("test-broken-import", "test-old-sdk", "test-misspelled")
 
 @contextmanager
 def app_client(database_url: str, data_dir: Path, **overrides: Any) -> Iterator[TestClient]:
-    """A separate app (own plugin registry, guard and breakers) on the shared database."""
+    """A separate app (own plugin registry, guard and breakers) on the shared database.
+
+    Event delivery is off unless asked for: these apps count a plugin's failures
+    exactly, and delivering the tenant's events (plugin.enable, ...) to a failing
+    plugin's on_event would add failures of its own.
+    """
+    overrides.setdefault("event_delivery_enabled", False)
     settings = make_settings(database_url, data_dir, **overrides)
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield client

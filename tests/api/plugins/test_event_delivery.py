@@ -68,7 +68,7 @@ def test_refused_and_failed_writes_emit_nothing(admin: Caller, make_caller) -> N
 
 
 def test_a_failing_plugin_does_not_stop_delivery_to_others(database_url: str, tmp_path: Path) -> None:
-    with app_client(database_url, tmp_path) as client:
+    with app_client(database_url, tmp_path, event_delivery_enabled=True) as client:
         caller = caller_for(client)
         enable(caller, "test-raising", "test-events")
         caller.post("/api/v1/environments", json={"name": "dev"})
