@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+from tests.plugin_site import pip_install_into
 
 ROOT = Path(__file__).resolve().parent
 PLUGIN_SOURCES = [ROOT / "examples" / "acme-plugin", ROOT / "tests" / "fixtures" / "plugins"]
@@ -38,21 +39,7 @@ def install_test_plugins() -> Path:
     if not marker.exists():
         for old in (ROOT / ".test-site").glob("*"):
             shutil.rmtree(old, ignore_errors=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-deps",
-                "--no-build-isolation",
-                "--target",
-                str(site),
-                *map(str, PLUGIN_SOURCES),
-            ],
-            check=True,
-        )
+        pip_install_into(site, *PLUGIN_SOURCES)
         for leftover in ROOT.glob("examples/acme-plugin/build"):
             shutil.rmtree(leftover, ignore_errors=True)
         marker.write_text("ok")

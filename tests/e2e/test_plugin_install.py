@@ -13,8 +13,6 @@ The test process itself has the suite's plugin site (SHIPLANE_TEST_PLUGIN_SITE) 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +24,7 @@ from shiplane.platform.jwt import mint_token
 from shiplane.platform.settings import Settings
 
 from tests.conftest import make_database
+from tests.plugin_site import pip_install_into
 from tests.servers import Server, clean_env, start_server
 
 pytestmark = pytest.mark.slow
@@ -41,24 +40,7 @@ def install_example(site: Path, scratch: Path) -> None:
     """pip-install ONLY the example distribution into ``site`` (from a copy, so the repo stays clean)."""
     source = scratch / "acme-plugin"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests"))
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "--target",
-            str(site),
-            str(source),
-        ],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
+    pip_install_into(site, source)
 
 
 def uninstall_example(site: Path) -> None:
