@@ -4,8 +4,9 @@ SQLite is used as it is meant to be: WAL, a busy timeout, foreign keys on, and
 every write transaction opened with ``BEGIN IMMEDIATE`` on a single-connection
 writer engine, so writers queue in the pool instead of failing with "database is
 locked" (and across processes they queue on the busy timeout). Reads use a
-separate engine with ordinary deferred transactions, which WAL lets run beside
-the writer. PostgreSQL needs none of that: one engine serves both.
+separate engine without explicit transactions (each statement reads a committed
+snapshot, which WAL lets run beside the writer; a list page is one statement).
+PostgreSQL needs none of that: one engine serves both.
 
 The tenant filter is added by the session itself (``do_orm_execute`` with
 ``with_loader_criteria``), so a query written without it still cannot see another
@@ -156,7 +157,9 @@ class Database:
             )
             self.read_engine: AsyncEngine = create_async_engine(url, echo=echo, pool_size=5, max_overflow=10)
             _install_sqlite_begin(self.write_engine.sync_engine, "IMMEDIATE")
-            _install_sqlite_begin(self.read_engine.sync_engine, "DEFERRED")
+            # Reads run without an explicit transaction: each statement sees a committed
+            # snapshot (WAL), and list pages are one statement (count(*) OVER ()).
+            event.listen(self.read_engine.sync_engine, "connect", _sqlite_on_connect)
         else:
             self.write_engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
             self.read_engine = self.write_engine

@@ -222,15 +222,28 @@ async def paginate(
     """Apply filter, sort (with the id as tie-breaker for stable pages) and the page window."""
     if params.filter is not None:
         statement = statement.where(params.filter)
-    count_stmt = select(func.count()).select_from(statement.order_by(None).subquery())
-    total = (await session.execute(count_stmt)).scalar_one()
     order = []
     for name, descending in params.sort:
         column = spec.fields[name].column
         order.append(column.desc() if descending else column.asc())
     order.append(id_column.asc())
-    statement = statement.order_by(*order).offset((params.page - 1) * params.page_size).limit(params.page_size)
-    items = list((await session.scalars(statement)).all())
+    # One query for the page and the total: count(*) OVER () is computed before
+    # LIMIT/OFFSET applies. Only a page past the end (no rows) needs a separate count.
+    windowed = (
+        statement.add_columns(func.count().over().label("total_items"))
+        .order_by(*order)
+        .offset((params.page - 1) * params.page_size)
+        .limit(params.page_size)
+    )
+    rows = (await session.execute(windowed)).all()
+    items = [row[0] for row in rows]
+    if rows:
+        total = int(rows[0][-1])
+    elif params.page == 1:
+        total = 0
+    else:
+        count_stmt = select(func.count()).select_from(statement.order_by(None).subquery())
+        total = (await session.execute(count_stmt)).scalar_one()
     total_pages = math.ceil(total / params.page_size) if total else 0
     return Page(
         items,
