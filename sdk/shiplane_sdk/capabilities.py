@@ -25,9 +25,10 @@ audit records and evidence. Capabilities receive them decrypted.
 
 from __future__ import annotations
 
+import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Iterable, Iterator
 from typing import Any, ClassVar, Literal
 
 from jsonschema import Draft202012Validator, ValidationError
@@ -128,20 +129,33 @@ class Capability(ABC):
         well; ``""`` stands for the whole config. ``code`` is the failing
         JSON Schema keyword. ``format`` is checked (``date``, ``email``,
         ``ipv4``, ...; formats such as ``uri`` only when jsonschema's optional
-        format packages are installed, so don't rely on them). Messages about secret fields never quote the value.
+        format packages are installed, so don't rely on them). No message quotes
+        the value of a secret field: an error on a secret, or on an object or
+        array holding one, gets a neutral message naming the keyword only.
         """
         validator = Draft202012Validator(self.config_schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
         secret_patterns = [path.split(".") for path in self.secret_fields()]
+        # The secrets actually present in this config, at concrete paths.
+        secrets = _secrets_in(config, secret_patterns)
+        masks = _mask_strings(value for _, value in secrets)
         errors: list[ConfigError] = []
         for error in validator.iter_errors(config):
+            instance_path = [str(part) for part in error.absolute_path]
+            # Only errors about a value can quote it; a missing or unexpected
+            # property has no secret value to leak (those messages name keys only).
+            about_value = error.validator not in _STRUCTURAL_KEYWORDS
+            is_secret = any(_path_matches(instance_path, p) for p in secret_patterns)
+            holds_secret = _holds_secret(error, config, instance_path, secrets)
             for path, message in _paths_and_messages(error):
                 field = ".".join(str(part) for part in path)
-                # Only errors about a value can quote it; a missing or unexpected
-                # property has no secret value to leak.
-                about_value = error.validator not in _STRUCTURAL_KEYWORDS
-                if about_value and any(_path_matches(path, p) for p in secret_patterns):
+                if about_value and is_secret:
                     message = _SECRET_PLACEHOLDER_MESSAGE
-                errors.append(ConfigError(field=field, message=message, code=str(error.validator)))
+                elif about_value and holds_secret:
+                    # An error on an object or array holding a secret: jsonschema's
+                    # message would print the whole instance, secret included.
+                    message = _neutral_message(error, instance_path)
+                # Defense in depth: whatever the message, no secret value in it.
+                errors.append(ConfigError(field=field, message=_mask(message, masks), code=str(error.validator)))
         return errors
 
     def require_valid_config(self, config: Any) -> None:
@@ -459,6 +473,131 @@ def _paths_and_messages(error: ValidationError) -> Iterator[tuple[list[Any], str
             yield path + [name], f"additional property {name!r} is not allowed"
     else:
         yield path, error.message
+
+
+def _secrets_in(config: Any, patterns: list[list[str]]) -> list[tuple[list[str], Any]]:
+    """The values at the secret paths of ``config``, each with its concrete path."""
+    found: list[tuple[list[str], Any]] = []
+
+    def walk(node: Any, pattern: list[str], prefix: list[str]) -> None:
+        if not pattern:
+            found.append((prefix, node))
+            return
+        head, rest = pattern[0], pattern[1:]
+        children: list[tuple[Any, Any]] = []
+        if isinstance(node, dict):
+            if head == "*":
+                children = list(node.items())
+            elif head in node:
+                children = [(head, node[head])]
+        elif isinstance(node, list):
+            if head == "*":
+                children = list(enumerate(node))
+            elif head.isdigit() and int(head) < len(node):
+                children = [(int(head), node[int(head)])]
+        for key, child in children:
+            walk(child, rest, [*prefix, str(key)])
+
+    for pattern in patterns:
+        walk(config, pattern, [])
+    return found
+
+
+def _value_at(config: Any, path: list[str]) -> tuple[bool, Any]:
+    node = config
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False, None
+    return True, node
+
+
+def _holds_secret(
+    error: ValidationError, config: Any, instance_path: list[str], secrets: list[tuple[list[str], Any]]
+) -> bool:
+    """Whether the error's instance is, or contains, a secret present in ``config``."""
+    depth = len(instance_path)
+    if not any(path[:depth] == instance_path for path, _ in secrets):
+        return False
+    # ``propertyNames`` validates the keys of an object without moving the path:
+    # the instance is then a property name (never a secret), not the object.
+    found, value = _value_at(config, instance_path)
+    is_property_name = (
+        found
+        and isinstance(value, dict)
+        and isinstance(error.instance, str)
+        and error.instance is not value
+        and error.instance in value
+    )
+    return not is_property_name
+
+
+def _neutral_message(error: ValidationError, instance_path: list[str]) -> str:
+    """A message for an error on a value holding a secret: keyword and path, no value."""
+    subject = f"the value of {'.'.join(instance_path)}" if instance_path else "the configuration"
+    keyword = str(error.validator)
+    limit = error.validator_value
+    if keyword == "maxProperties":
+        problem = f"has too many properties (maxProperties {limit}"
+    elif keyword == "minProperties":
+        problem = f"has too few properties (minProperties {limit}"
+    elif keyword == "maxItems":
+        problem = f"has too many items (maxItems {limit}"
+    elif keyword == "minItems":
+        problem = f"has too few items (minItems {limit}"
+    elif keyword == "uniqueItems":
+        problem = "has non-unique items (uniqueItems"
+    elif keyword == "enum":
+        problem = "is not one of the allowed values (enum"
+    elif keyword == "const":
+        problem = "is not the allowed value (const"
+    elif keyword == "type":
+        types = limit if isinstance(limit, list) else [limit]
+        problem = f"is not of type {', '.join(repr(t) for t in types)} (type"
+    elif keyword in ("contains", "minContains", "maxContains"):
+        problem = f"does not contain the expected number of matching items ({keyword}"
+    elif keyword == "unevaluatedProperties":
+        problem = "has properties that are not allowed (unevaluatedProperties"
+    elif keyword == "unevaluatedItems":
+        problem = "has items that are not allowed (unevaluatedItems"
+    else:
+        problem = f"does not match the schema ({keyword}"
+    return f"{subject} {problem}; value not shown)"
+
+
+def _mask_strings(values: Iterable[Any]) -> list[str]:
+    """The strings to hide from messages: every secret string or number, as is
+    and as ``repr``/JSON would print it; longest first. Shorter than 3: kept."""
+    leaves: list[str] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, str):
+            leaves.append(value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            leaves.append(repr(value))
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                collect(item)
+
+    for value in values:
+        collect(value)
+    variants: set[str] = set()
+    for leaf in leaves:
+        if len(leaf) >= 3:
+            variants.update({leaf, repr(leaf), repr(leaf)[1:-1], json.dumps(leaf), json.dumps(leaf)[1:-1]})
+    return sorted((v for v in variants if len(v) >= 3), key=len, reverse=True)
+
+
+def _mask(message: str, masks: list[str]) -> str:
+    for secret in masks:
+        message = message.replace(secret, "***")
+    return message
 
 
 def _path_matches(path: list[Any], pattern: list[str]) -> bool:

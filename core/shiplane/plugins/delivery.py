@@ -85,7 +85,7 @@ class EventDelivery:
                 handled = await self.deliver_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a database hiccup must not end the loop
+            except BaseException:  # noqa: BLE001 - nothing (not even SystemExit) may end the loop
                 log.exception("event delivery failed; retrying")
                 handled = 0
             if handled:

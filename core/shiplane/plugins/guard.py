@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,11 +33,15 @@ log = logging.getLogger("shiplane.plugins")
 
 
 class PluginCallFailed(Exception):
-    def __init__(self, plugin_id: str, operation: str, reason: str) -> None:
+    """A guarded call failed. ``reason`` may quote the plugin's own error text (shown
+    only to the tenant the call was made for, after scrubbing); ``kind`` never does."""
+
+    def __init__(self, plugin_id: str, operation: str, reason: str, kind: str | None = None) -> None:
         super().__init__(f"plugin {plugin_id!r} failed in {operation}: {reason}")
         self.plugin_id = plugin_id
         self.operation = operation
         self.reason = reason
+        self.kind = kind or reason
 
 
 @dataclass
@@ -46,6 +51,9 @@ class Breaker:
     total_failures: int = 0
     total_calls: int = 0
     opened_at: float = 0.0
+    trial_running: bool = False
+    # Shared by every tenant, so it holds the kind of failure (exception type, timeout),
+    # never the plugin's error text, which may carry one tenant's data.
     last_error: str | None = None
     last_failure_at: datetime | None = None
 
@@ -62,35 +70,97 @@ class Breaker:
         }
 
 
+def scrub(text: str, secrets: list[str]) -> str:
+    """``text`` with every known secret value replaced by ``***``."""
+    for value in sorted(secrets, key=len, reverse=True):
+        if len(value) >= 3:
+            text = text.replace(value, "***")
+    return text
+
+
+class PluginExited(Exception):
+    """A plugin raised SystemExit or KeyboardInterrupt."""
+
+
+async def _contained(awaitable: Any) -> Any:
+    # asyncio re-raises SystemExit/KeyboardInterrupt out of the event loop from any task
+    # they escape, so they must be caught inside the task, in the plugin's own frame.
+    try:
+        return await awaitable
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise PluginExited(f"{type(exc).__name__}: {exc}") from None
+
+
 class PluginGuard:
-    def __init__(self, timeout: float, threshold: int, reset_seconds: float, max_threads: int = 16) -> None:
+    def __init__(
+        self,
+        timeout: float,
+        threshold: int,
+        reset_seconds: float,
+        max_threads: int = 16,
+        max_in_flight_per_plugin: int = 4,
+    ) -> None:
         self.timeout = timeout
         self.threshold = threshold
         self.reset_seconds = reset_seconds
+        self.max_in_flight = max_in_flight_per_plugin
         self.breakers: dict[str, Breaker] = {}
+        # Calls still running per plugin, including sync calls that timed out but whose
+        # thread has not returned: one hanging plugin must not take every pool thread.
+        self._in_flight: dict[str, int] = {}
+        self._in_flight_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="shiplane-plugin")
 
     def breaker(self, plugin_id: str) -> Breaker:
         return self.breakers.setdefault(plugin_id, Breaker())
 
-    def _admit(self, plugin_id: str, operation: str) -> Breaker:
+    def in_flight(self, plugin_id: str) -> int:
+        with self._in_flight_lock:
+            return self._in_flight.get(plugin_id, 0)
+
+    def _enter(self, plugin_id: str, operation: str) -> None:
+        with self._in_flight_lock:
+            running = self._in_flight.get(plugin_id, 0)
+            if running >= self.max_in_flight:
+                raise PluginCallFailed(plugin_id, operation, f"{running} calls still running", "too many calls running")
+            self._in_flight[plugin_id] = running + 1
+
+    def _leave(self, plugin_id: str) -> None:
+        with self._in_flight_lock:
+            self._in_flight[plugin_id] = max(0, self._in_flight.get(plugin_id, 0) - 1)
+
+    def _admit(self, plugin_id: str, operation: str) -> tuple[Breaker, bool]:
+        """The breaker, and whether this call is the half-open trial."""
         breaker = self.breaker(plugin_id)
         if breaker.state == "open":
             if time.monotonic() - breaker.opened_at < self.reset_seconds:
-                raise PluginCallFailed(plugin_id, operation, "circuit open after repeated failures")
+                raise PluginCallFailed(plugin_id, operation, "circuit open after repeated failures", "circuit open")
             breaker.state = "half_open"
-        return breaker
+        if breaker.state == "half_open":
+            if breaker.trial_running:  # one trial call at a time decides
+                raise PluginCallFailed(plugin_id, operation, "circuit half-open, trial call running", "circuit open")
+            breaker.trial_running = True
+            return breaker, True
+        return breaker, False
 
-    def _failed(self, breaker: Breaker, plugin_id: str, operation: str, reason: str) -> PluginCallFailed:
-        breaker.consecutive_failures += 1
-        breaker.total_failures += 1
-        breaker.last_error = f"{operation}: {reason}"
-        breaker.last_failure_at = utcnow()
-        if breaker.state == "half_open" or breaker.consecutive_failures >= self.threshold:
-            breaker.state = "open"
-            breaker.opened_at = time.monotonic()
+    def _failed(
+        self, breaker: Breaker, plugin_id: str, operation: str, reason: str, kind: str, count: bool
+    ) -> PluginCallFailed:
+        if count:
+            breaker.consecutive_failures += 1
+            breaker.total_failures += 1
+            breaker.last_error = f"{operation}: {kind}"
+            breaker.last_failure_at = utcnow()
+            if breaker.state == "half_open" or breaker.consecutive_failures >= self.threshold:
+                breaker.state = "open"
+                breaker.opened_at = time.monotonic()
         log.warning("plugin call failed", extra={"plugin": plugin_id, "operation": operation, "reason": reason})
-        return PluginCallFailed(plugin_id, operation, reason)
+        return PluginCallFailed(plugin_id, operation, reason, kind)
+
+    def _succeeded(self, breaker: Breaker, count: bool) -> None:
+        if count:
+            breaker.consecutive_failures = 0
+            breaker.state = "closed"
 
     async def call(
         self,
@@ -99,49 +169,91 @@ class PluginGuard:
         function: Callable[..., Any],
         *args: Any,
         timeout: float | None = None,  # noqa: ASYNC109 - applied per call with asyncio.wait_for
+        secrets: list[str] | None = None,
+        count: bool = True,
         **kwargs: Any,
     ) -> Any:
-        """Call ``function`` on behalf of ``plugin_id``; raise ``PluginCallFailed`` on any failure."""
-        breaker = self._admit(plugin_id, operation)
+        """Call ``function`` on behalf of ``plugin_id``; raise ``PluginCallFailed`` on any failure.
+
+        ``secrets`` are scrubbed from the error text; ``count=False`` keeps the call out
+        of the breaker (read-only probes such as health, which any tenant may trigger).
+        """
+        breaker, trial = self._admit(plugin_id, operation)
+        try:
+            self._enter(plugin_id, operation)
+        except PluginCallFailed:
+            if trial:
+                breaker.trial_running = False
+            raise
         breaker.total_calls += 1
         limit = self.timeout if timeout is None else timeout
+        released = False
         try:
             if inspect.iscoroutinefunction(function):
-                result = await asyncio.wait_for(function(*args, **kwargs), limit)
+                result = await asyncio.wait_for(_contained(function(*args, **kwargs)), limit)
             else:
                 loop = asyncio.get_running_loop()
-                future = loop.run_in_executor(self._pool, lambda: function(*args, **kwargs))
+
+                def run() -> Any:
+                    try:
+                        return function(*args, **kwargs)
+                    finally:
+                        self._leave(plugin_id)  # when the thread really returns
+
+                released = True
+                future = loop.run_in_executor(self._pool, run)
                 result = await asyncio.wait_for(future, limit)
                 if inspect.isawaitable(result):  # a sync function may hand back an awaitable
-                    result = await asyncio.wait_for(result, limit)
+                    result = await asyncio.wait_for(_contained(result), limit)
         except TimeoutError:
-            raise self._failed(breaker, plugin_id, operation, f"timed out after {limit:g}s") from None
+            raise self._failed(breaker, plugin_id, operation, f"timed out after {limit:g}s", "timeout", count) from None
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # plugin code may raise anything; it must not escape
-            raise self._failed(breaker, plugin_id, operation, f"{type(exc).__name__}: {exc}") from None
-        breaker.consecutive_failures = 0
-        breaker.state = "closed"
+        except PluginExited as exc:
+            reason = scrub(str(exc), secrets or [])
+            raise self._failed(breaker, plugin_id, operation, reason, reason.split(":")[0], count) from None
+        except BaseException as exc:  # noqa: BLE001 - plugin code may raise anything, even SystemExit
+            reason = scrub(f"{type(exc).__name__}: {exc}", secrets or [])
+            raise self._failed(breaker, plugin_id, operation, reason, type(exc).__name__, count) from None
+        finally:
+            if not released:
+                self._leave(plugin_id)
+            if trial:
+                breaker.trial_running = False
+        self._succeeded(breaker, count)
         return result
 
     def call_blocking(self, plugin_id: str, operation: str, function: Callable[..., Any], *args: Any) -> Any:
         """The same guard for the few calls made before the event loop runs (loading hooks)."""
-        breaker = self._admit(plugin_id, operation)
+        breaker, trial = self._admit(plugin_id, operation)
         breaker.total_calls += 1
         future = self._pool.submit(function, *args)
         try:
             result = future.result(timeout=self.timeout)
         except FutureTimeout:
-            raise self._failed(breaker, plugin_id, operation, f"timed out after {self.timeout:g}s") from None
-        except Exception as exc:
-            raise self._failed(breaker, plugin_id, operation, f"{type(exc).__name__}: {exc}") from None
+            raise self._failed(
+                breaker, plugin_id, operation, f"timed out after {self.timeout:g}s", "timeout", True
+            ) from None
+        except BaseException as exc:  # noqa: BLE001 - even SystemExit must not stop start-up
+            raise self._failed(
+                breaker, plugin_id, operation, f"{type(exc).__name__}: {exc}", type(exc).__name__, True
+            ) from None
+        finally:
+            if trial:
+                breaker.trial_running = False
         if inspect.isawaitable(result):
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-            raise self._failed(breaker, plugin_id, operation, "must be synchronous, returned an awaitable")
-        breaker.consecutive_failures = 0
-        breaker.state = "closed"
+            raise self._failed(
+                breaker,
+                plugin_id,
+                operation,
+                "must be synchronous, returned an awaitable",
+                "returned an awaitable",
+                True,
+            )
+        self._succeeded(breaker, True)
         return result
 
     def shutdown(self) -> None:

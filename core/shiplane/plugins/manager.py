@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import Distribution, EntryPoint, entry_points
@@ -25,7 +26,14 @@ from typing import Any
 import pluggy
 import shiplane_sdk
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from shiplane_sdk import CAPABILITY_KINDS, REGISTRATION_HOOKS, Capability, PluginInfo, create_plugin_manager
+from shiplane_sdk import (
+    CAPABILITY_KINDS,
+    REGISTRATION_HOOKS,
+    Capability,
+    HealthReport,
+    PluginInfo,
+    create_plugin_manager,
+)
 from stevedore import NamedExtensionManager
 
 from shiplane.platform.settings import Settings
@@ -37,6 +45,7 @@ ENTRY_POINT_GROUP = shiplane_sdk.ENTRY_POINT_GROUP
 # Distributions that ship with Shiplane: enabled for every tenant unless disabled.
 FIRST_PARTY_DISTRIBUTIONS = frozenset({"shiplane-plugin-builtin"})
 DEFAULT_SDK_REQUIRES = ">=0.1,<1"
+HEALTH_CACHE_SECONDS = 10.0
 
 # API names of the capability kinds.
 KIND_API_NAMES = {
@@ -103,6 +112,7 @@ class PluginRegistry:
         self.pm: pluggy.PluginManager = create_plugin_manager()
         self.plugins: dict[str, LoadedPlugin] = {}
         self._installed: dict[str, EntryPoint] = {}
+        self._health: dict[str, tuple[float, dict[str, Any]]] = {}
         self.capabilities: dict[str, dict[str, RegisteredCapability]] = {k: {} for k in CAPABILITY_KINDS}
         self.guard = PluginGuard(
             settings.plugin_call_timeout_seconds,
@@ -308,6 +318,34 @@ class PluginRegistry:
 
     def loaded(self) -> list[LoadedPlugin]:
         return [p for p in self.plugins.values() if not p.failed]
+
+    def cached_health(self, plugin_id: str) -> dict[str, Any] | None:
+        """The plugin's last own health report (any age), without calling it."""
+        entry = self._health.get(plugin_id)
+        return entry[1] if entry else None
+
+    async def plugin_health(self, plugin_id: str) -> dict[str, Any] | None:
+        """The plugin's own ``plugin_health``, at most every HEALTH_CACHE_SECONDS.
+
+        Health probes do not count against the breaker: any tenant may ask for a
+        plugin's health, and asking must not trip the breaker that decides whether
+        another tenant's gates can run.
+        """
+        impl = self.hook_impl(plugin_id, "plugin_health")
+        if impl is None:
+            return None
+        entry = self._health.get(plugin_id)
+        if entry is not None and time.monotonic() - entry[0] < HEALTH_CACHE_SECONDS:
+            return entry[1]
+        try:
+            report = await self.guard.call(plugin_id, "plugin_health", impl, count=False)
+            if not isinstance(report, HealthReport):
+                raise PluginCallFailed(plugin_id, "plugin_health", f"returned {type(report).__name__}")
+            own: dict[str, Any] = report.model_dump(mode="json")
+        except PluginCallFailed as exc:
+            own = {"status": "failing", "message": exc.reason, "details": {}}
+        self._health[plugin_id] = (time.monotonic(), own)
+        return own
 
     def default_enabled(self, plugin: LoadedPlugin) -> bool:
         return plugin.first_party or self.settings.plugins_enabled_by_default

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shiplane_sdk import Event, GateResult, HealthReport
+from shiplane_sdk import Event, GateResult
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -58,13 +60,6 @@ class CoreGateContext:
         self.lines.append(str(line))
 
 
-def _scrub(text: str, secrets: list[str]) -> str:
-    for value in secrets:
-        if len(value) >= 3:
-            text = text.replace(value, "***")
-    return text
-
-
 class PluginService:
     def __init__(self, session: AsyncSession, principal: Principal, registry: PluginRegistry, box: SecretBox) -> None:
         self.session = session
@@ -89,11 +84,17 @@ class PluginService:
             raise not_found("plugin", plugin_id)
         return plugin
 
-    def _health_summary(self, plugin: LoadedPlugin) -> str:
+    def _health_summary(self, plugin: LoadedPlugin, own: dict[str, Any] | None = None) -> str:
+        """One rule for the list and the health endpoint: failed, degraded (breaker), the plugin's own."""
         if plugin.failed:
             return "failed"
-        breaker = self.registry.guard.breaker(plugin.id)
-        return "degraded" if breaker.state != "closed" else "ok"
+        if self.registry.guard.breaker(plugin.id).state != "closed":
+            return "degraded"
+        if own is None:
+            own = self.registry.cached_health(plugin.id)
+        if own is not None and own["status"] in ("failing", "degraded"):
+            return str(own["status"])
+        return "ok"
 
     def plugin_out(self, plugin: LoadedPlugin, state: str, *, detail: bool = False) -> dict[str, Any]:
         capabilities: dict[str, Any] = {}
@@ -139,23 +140,30 @@ class PluginService:
                 f"plugin {plugin_id!r} failed to load and cannot be enabled: {plugin.load_error}",
                 {"state": "failed", "loadError": plugin.load_error},
             )
-        row = await self.session.scalar(select(PluginTenantState).where(PluginTenantState.plugin_id == plugin_id))
-        if row is None:
-            row = PluginTenantState(
-                id=new_id(),
-                tenant_id=self.principal.tenant_id,
-                plugin_id=plugin_id,
-                enabled=enabled,
-                changed_by=self.principal.user_id,
+        # An upsert: enabling twice, or two admins at once, is not a conflict.
+        dialect_insert = pg_insert if self.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        now = utcnow()
+        statement = dialect_insert(PluginTenantState).values(
+            id=new_id(),
+            tenant_id=self.principal.tenant_id,
+            plugin_id=plugin_id,
+            enabled=enabled,
+            changed_by=self.principal.user_id,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["tenant_id", "plugin_id"],
+                set_={
+                    "enabled": enabled,
+                    "changed_by": self.principal.user_id,
+                    "updated_at": now,
+                    "version": PluginTenantState.version + 1,
+                },
             )
-            self.session.add(row)
-        else:
-            row.enabled = enabled
-            row.changed_by = self.principal.user_id
-        try:
-            await self.session.flush()
-        except (IntegrityError, StaleDataError):
-            raise ApiError("VERSION_CONFLICT", "the plugin's state changed concurrently; retry") from None
+        )
         decisions[plugin_id] = enabled
         after = self._state(plugin, decisions)
         await self._audit(
@@ -165,25 +173,9 @@ class PluginService:
 
     async def health(self, plugin_id: str) -> dict[str, Any]:
         plugin = self._plugin(plugin_id)
+        own = None if plugin.failed else await self.registry.plugin_health(plugin.id)
+        status = self._health_summary(plugin, own)
         breaker = self.registry.guard.breaker(plugin.id)
-        own: dict[str, Any] | None = None
-        status = "failed" if plugin.failed else "ok"
-        impl = None if plugin.failed else self.registry.hook_impl(plugin.id, "plugin_health")
-        if impl is not None:
-            try:
-                report = await self.registry.guard.call(plugin.id, "plugin_health", impl)
-                if not isinstance(report, HealthReport):
-                    raise PluginCallFailed(plugin.id, "plugin_health", f"returned {type(report).__name__}")
-                own = report.model_dump(mode="json")
-            except PluginCallFailed as exc:
-                own = {"status": "failing", "message": exc.reason, "details": {}}
-        if not plugin.failed:
-            # An open (or half-open) breaker is reported as degraded (DESIGN §4), even though
-            # the health call it refused shows up as failing in pluginHealth.
-            if breaker.state != "closed":
-                status = "degraded"
-            elif own is not None and own["status"] in ("failing", "degraded"):
-                status = own["status"]
         return {
             "pluginId": plugin.id,
             "status": status,
@@ -234,8 +226,16 @@ class PluginService:
         if errors:
             details = {"gate": gate_id, "configErrors": [e.model_dump() for e in errors]}
             return GateResult.failed(f"gate {gate_id!r} has an invalid configuration", details), []
+        secrets = secret_values(config, gate.secret_fields())
         try:
-            result = await self.registry.guard.call(registered.plugin_id, f"gate {gate_id}", gate.evaluate, ctx, config)  # type: ignore[attr-defined]
+            result = await self.registry.guard.call(
+                registered.plugin_id,
+                f"gate {gate_id}",
+                gate.evaluate,  # type: ignore[attr-defined]
+                ctx,
+                config,
+                secrets=secrets,
+            )
             if not isinstance(result, GateResult):
                 raise PluginCallFailed(registered.plugin_id, f"gate {gate_id}", f"returned {type(result).__name__}")
         except PluginCallFailed as exc:
@@ -385,9 +385,6 @@ class PluginService:
     def decrypted_config(self, instance: PluginInstance) -> dict[str, Any]:
         """The clear config, for handing to the plugin; never for output."""
         return unseal(instance.config, self._secret_paths(instance), self.box)
-
-    def scrub(self, instance: PluginInstance, text: str) -> str:
-        return _scrub(text, secret_values(self.decrypted_config(instance), self._secret_paths(instance)))
 
     async def _name_free(self, name: str, own_id: str | None) -> None:
         existing = await self.session.scalar(select(PluginInstance.id).where(PluginInstance.name == name))

@@ -77,7 +77,7 @@ def test_a_failing_plugin_does_not_stop_delivery_to_others(database_url: str, tm
         assert [e.type for e in events][-2:] == ["environment.create", "environment.create"]
         breaker = client.app.state.shiplane.plugins.guard.breaker("test-raising")  # type: ignore[attr-defined]
         assert breaker.total_failures >= 2
-        assert breaker.last_error == "on_event: RuntimeError: event handler exploded"
+        assert breaker.last_error == "on_event: RuntimeError"
 
 
 def test_every_change_has_its_outbox_row_in_the_same_transaction(admin: Caller, database_url: str) -> None:

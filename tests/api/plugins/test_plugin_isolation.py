@@ -230,7 +230,7 @@ def test_events_fail_open_delivery_goes_on_past_a_failing_plugin(guarded: TestCl
     assert [e.id for e in recorder.RECEIVED if e.id == event.id] == [event.id]
     breaker = registry.guard.breaker("test-raising")
     assert breaker.total_failures == failures_before + 1
-    assert "event handler exploded" in breaker.last_error
+    assert breaker.last_error == "on_event: RuntimeError"  # the kind, not the text (shared by tenants)
 
 
 def test_events_go_only_to_plugins_enabled_for_the_tenant(guarded: TestClient, tenant_admin: Caller) -> None:

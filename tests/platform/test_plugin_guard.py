@@ -1,0 +1,138 @@
+"""The plugin guard on its own: what a misbehaving plugin can and cannot do to the server."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from shiplane.plugins.guard import PluginCallFailed, PluginGuard
+from shiplane.plugins.service import CoreGateContext, PluginService
+
+from tests.api.plugins import app_client, caller_for, enable, with_service
+
+
+def test_system_exit_in_plugin_code_is_a_failed_call() -> None:
+    guard = PluginGuard(timeout=1.0, threshold=5, reset_seconds=30)
+
+    def sync_exit() -> None:
+        sys.exit(2)
+
+    async def async_exit() -> None:
+        raise SystemExit("bye")
+
+    async def run() -> None:
+        for function in (sync_exit, async_exit):
+            with pytest.raises(PluginCallFailed) as failure:
+                await guard.call("p", "op", function)
+            assert failure.value.kind == "SystemExit"
+
+    asyncio.run(run())
+    assert guard.breaker("p").total_failures == 2
+    guard.shutdown()
+
+
+def test_a_hanging_plugin_cannot_take_every_thread() -> None:
+    guard = PluginGuard(timeout=0.1, threshold=100, reset_seconds=30, max_threads=4, max_in_flight_per_plugin=2)
+    release = threading.Event()
+
+    def hang() -> str:
+        release.wait(10)
+        return "late"
+
+    def quick() -> str:
+        return "fine"
+
+    async def run() -> None:
+        for _ in range(2):
+            with pytest.raises(PluginCallFailed, match="timed out"):
+                await guard.call("slow", "op", hang)
+        # both threads are still blocked: the third call is refused at once
+        assert guard.in_flight("slow") == 2
+        with pytest.raises(PluginCallFailed) as refused:
+            await guard.call("slow", "op", hang)
+        assert refused.value.kind == "too many calls running"
+        # another plugin still gets a thread
+        assert await guard.call("other", "op", quick) == "fine"
+        release.set()
+        for _ in range(100):
+            if guard.in_flight("slow") == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert guard.in_flight("slow") == 0
+        assert await guard.call("slow", "op", quick) == "fine"
+
+    asyncio.run(run())
+    guard.shutdown()
+
+
+def test_half_open_lets_one_trial_call_through() -> None:
+    guard = PluginGuard(timeout=2.0, threshold=1, reset_seconds=0.1)
+
+    async def boom() -> None:
+        raise RuntimeError("x")
+
+    async def slow_boom() -> None:
+        await asyncio.sleep(0.3)
+        raise RuntimeError("x")
+
+    async def run() -> None:
+        with pytest.raises(PluginCallFailed):
+            await guard.call("p", "op", boom)
+        assert guard.breaker("p").state == "open"
+        await asyncio.sleep(0.15)
+        trial = asyncio.create_task(guard.call("p", "op", slow_boom))
+        await asyncio.sleep(0.05)
+        assert guard.breaker("p").state == "half_open"
+        with pytest.raises(PluginCallFailed) as second:
+            await guard.call("p", "op", boom)
+        assert "trial call running" in second.value.reason
+        with pytest.raises(PluginCallFailed):
+            await trial
+        assert guard.breaker("p").state == "open"
+
+    asyncio.run(run())
+    guard.shutdown()
+
+
+def test_secrets_are_scrubbed_from_the_error_and_never_reach_the_shared_breaker() -> None:
+    guard = PluginGuard(timeout=1.0, threshold=5, reset_seconds=30)
+
+    def leak() -> None:
+        raise RuntimeError("login to https://user:S3CRET-VALUE@vault failed")
+
+    async def run() -> PluginCallFailed:
+        with pytest.raises(PluginCallFailed) as failure:
+            await guard.call("p", "gate g", leak, secrets=["S3CRET-VALUE"])
+        return failure.value
+
+    failure = asyncio.run(run())
+    assert "S3CRET-VALUE" not in failure.reason and "***" in failure.reason
+    assert guard.breaker("p").last_error == "gate g: RuntimeError"
+    guard.shutdown()
+
+
+def test_the_server_survives_plugin_code_calling_sys_exit(database_url: str, tmp_path: Path) -> None:
+    with app_client(database_url, tmp_path, event_delivery_enabled=True) as client:
+        admin = caller_for(client)
+        enable(admin, "test-exiting")
+        # its on_event raises SystemExit for every event of this tenant
+        for name in ("dev", "qa"):
+            assert admin.post("/api/v1/environments", json={"name": name}).status_code == 201
+        ctx = CoreGateContext(admin.tenant_id, {"id": "r"}, {"id": "e"}, None, __import__("datetime").datetime.now())
+
+        async def work(service: PluginService):  # type: ignore[no-untyped-def]
+            return (await service.evaluate_gate("exiting-gate", ctx, {}))[0]
+
+        result = with_service(client, admin, work)
+        assert result.status == "fail" and "SystemExit" in result.message
+        deadline = time.monotonic() + 10
+        while client.app.state.shiplane.plugins.guard.breaker("test-exiting").total_failures < 3:  # type: ignore[attr-defined]
+            assert time.monotonic() < deadline, "the events never reached the plugin"
+            time.sleep(0.05)
+        # still serving, and the delivery loop is still alive
+        assert admin.get("/api/v1/environments").status_code == 200
+        assert not client.app.state.shiplane.events._task.done()  # type: ignore[attr-defined]
