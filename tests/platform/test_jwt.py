@@ -624,6 +624,20 @@ def test_jwks_outage_keeps_the_keys_already_fetched(database_url: str, tmp_path:
         assert_accepted(client.get(BASE, headers=bearer(rs_token(key_a, headers={"kid": "a"}))))
 
 
+def test_an_identity_provider_outage_does_not_make_every_request_refetch(
+    database_url: str, tmp_path: Path, jwks: JwksServer
+) -> None:
+    key_a = rsa_key("a")
+    jwks.document = {"keys": [public_jwk(key_a, "RS256", "a")]}
+    overrides = {"auth_jwks_cache_seconds": 0, "auth_jwks_min_refresh_seconds": 3600}
+    with jwks_app(database_url, tmp_path, jwks, **overrides) as (client, _):
+        assert_accepted(client.get(BASE, headers=bearer(rs_token(key_a, headers={"kid": "a"}))))
+        jwks.status = 500
+        for _ in range(5):  # stale cache, provider down: the keys fetched last still verify
+            assert_accepted(client.get(BASE, headers=bearer(rs_token(key_a, headers={"kid": "a"}))))
+        assert jwks.hits == 1
+
+
 @pytest.mark.parametrize(
     "body",
     [

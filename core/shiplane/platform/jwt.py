@@ -75,19 +75,19 @@ class KeySet:
         if kid in self._jwks and not stale:
             return self._jwks[kid]
         async with self._lock:
-            # An unknown kid triggers one refresh, but not more often than the floor,
-            # so a flood of forged kids cannot hammer the identity provider.
-            if kid not in self._jwks or stale:
-                if (
-                    time.monotonic() - self._last_refresh_attempt >= self._settings.auth_jwks_min_refresh_seconds
-                    or stale
-                ):
-                    self._last_refresh_attempt = time.monotonic()
-                    try:
-                        await self._fetch_jwks()
-                    except (httpx.HTTPError, ValueError) as exc:
-                        if not self._jwks:
-                            raise TokenError("signing keys are unavailable") from exc
+            # A refresh (unknown kid, or stale cache) happens at most once per floor
+            # interval, whatever its outcome, so neither a flood of forged kids nor an
+            # identity-provider outage makes every request wait on a fetch. While the
+            # provider is down, the keys fetched last keep verifying.
+            since_attempt = time.monotonic() - self._last_refresh_attempt
+            stale = time.monotonic() - self._jwks_fetched_at > self._settings.auth_jwks_cache_seconds
+            if (kid not in self._jwks or stale) and since_attempt >= self._settings.auth_jwks_min_refresh_seconds:
+                self._last_refresh_attempt = time.monotonic()
+                try:
+                    await self._fetch_jwks()
+                except (httpx.HTTPError, ValueError) as exc:
+                    if not self._jwks:
+                        raise TokenError("signing keys are unavailable") from exc
         return self._jwks.get(kid)
 
     def pem_keys(self) -> list[str]:
