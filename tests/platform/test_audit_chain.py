@@ -212,8 +212,21 @@ def test_unicode_and_nested_changes_hash_the_same_after_storage(world: World) ->
         "description": 'quotes " and \\ backslash, tabs\tand newlines\n, ümlauts, 中文',
         "isProduction": True,
         "gates": [
-            {"type": "policy", "name": "no-criticals", "config": {"max": 0, "ratio": 0.1, "big": 2**53, "z": None}},
-            {"type": "freeze-window", "config": {"nested": {"b": [1, 2.5, True, None, {"k": "ü"}], "a": {}}}},
+            {
+                "type": "policy",
+                "name": "no-criticals",
+                "config": {
+                    "name": "Größe ✓",
+                    "rules": {
+                        "maximum": 0,
+                        "multipleOf": 0.1,
+                        "x-big": 2**53,
+                        "x-z": None,
+                        "x-nested": {"b": [1, 2.5, True, None, {"k": "ü"}], "a": {}},
+                    },
+                },
+            },
+            {"type": "freeze-window", "config": {"allowOverride": False}},
         ],
     }
     created = a.post(BASE, json=body)
@@ -223,7 +236,7 @@ def test_unicode_and_nested_changes_hash_the_same_after_storage(world: World) ->
     assert replaced.status_code == 200, replaced.text
     stored = as_json(world.events("tenant-u")[1].changes)
     assert stored["before"]["displayName"] == "Produktion Zürich ✓ 🚀"
-    assert stored["after"]["gates"][0]["config"]["big"] == 2**53
+    assert stored["after"]["gates"][0]["config"]["rules"]["x-big"] == 2**53
     code, output = world.verify("--tenant", "tenant-u")
     assert code == 0, output
     assert "2 event(s)" in output

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from shiplane.environments.schemas import EnvironmentCreate, EnvironmentReplace, environment_out
+from shiplane.environments.schemas import EnvironmentCreate, EnvironmentReplace
 from shiplane.environments.service import LIST_SPEC, EnvironmentService
 from shiplane.platform.auth import Principal, require
 from shiplane.platform.deps import read_session
@@ -14,8 +14,14 @@ from shiplane.platform.envelope import success
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import parse_list_params
 from shiplane.platform.versioning import etag, expected_version
+from shiplane.plugins.deps import plugin_service
 
 router = APIRouter(prefix="/api/v1/environments", tags=["environments"])
+
+
+def _service(request: Request, session: AsyncSession, principal: Principal) -> EnvironmentService:
+    return EnvironmentService(session, principal, plugin_service(request, session, principal))
+
 
 Reader = Annotated[Principal, require("environments:read")]
 Session = Annotated[AsyncSession, Depends(read_session)]
@@ -29,20 +35,26 @@ async def create_environment(
         Principal, require("environments:write", audit_action="environment.create", resource_type="environment")
     ],
 ) -> Response:
-    return await run_write(request, principal, lambda s: EnvironmentService(s, principal).create(body))
+    return await run_write(
+        request,
+        principal,
+        lambda s: _service(request, s, principal).create(body),
+    )
 
 
 @router.get("")
 async def list_environments(request: Request, principal: Reader, session: Session) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
-    page = await EnvironmentService(session, principal).list_page(params)
-    return success([environment_out(e) for e in page.items], pagination=page.pagination)
+    service = _service(request, session, principal)
+    page = await service.list_page(params)
+    return success([await service.out(e) for e in page.items], pagination=page.pagination)
 
 
 @router.get("/{environment_id}")
-async def get_environment(environment_id: str, principal: Reader, session: Session) -> Response:
-    env = await EnvironmentService(session, principal).get(environment_id)
-    return success(environment_out(env), headers={"ETag": etag(env.version)})
+async def get_environment(environment_id: str, request: Request, principal: Reader, session: Session) -> Response:
+    service = _service(request, session, principal)
+    env = await service.get(environment_id)
+    return success(await service.out(env), headers={"ETag": etag(env.version)})
 
 
 @router.put("/{environment_id}")
@@ -56,7 +68,9 @@ async def replace_environment(
 ) -> Response:
     expected = expected_version(request, body.version)
     return await run_write(
-        request, principal, lambda s: EnvironmentService(s, principal).replace(environment_id, body, expected)
+        request,
+        principal,
+        lambda s: _service(request, s, principal).replace(environment_id, body, expected),
     )
 
 
@@ -70,5 +84,7 @@ async def delete_environment(
 ) -> Response:
     expected = expected_version(request, None)
     return await run_write(
-        request, principal, lambda s: EnvironmentService(s, principal).delete(environment_id, expected)
+        request,
+        principal,
+        lambda s: _service(request, s, principal).delete(environment_id, expected),
     )

@@ -7,6 +7,7 @@ from pydantic import Field, StringConstraints
 from shiplane.environments.models import Environment
 from shiplane.platform.envelope import rfc3339
 from shiplane.platform.schemas import ApiModel
+from shiplane.platform.secrets import mask_sealed
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
 OptionalId = Annotated[str, StringConstraints(min_length=1, max_length=36)] | None
@@ -18,6 +19,8 @@ class GateConfig(ApiModel):
     type: Slug
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+    # Read-only (the server reports it); accepted and ignored so a GET can be PUT back.
+    problem: dict[str, Any] | None = Field(default=None, exclude=True)
 
 
 class EnvironmentFields(ApiModel):
@@ -44,7 +47,14 @@ class EnvironmentReplace(EnvironmentFields):
     version: Annotated[int, Field(ge=1)] | None = Field(default=None, description="Expected version (or If-Match)")
 
 
-def environment_out(env: Environment) -> dict[str, Any]:
+def gate_out(gate: dict[str, Any], problem: dict[str, str] | None) -> dict[str, Any]:
+    out = {**gate, "config": mask_sealed(gate.get("config", {}))}
+    if problem is not None:
+        out["problem"] = problem
+    return out
+
+
+def environment_out(env: Environment, gate_problems: list[dict[str, str] | None] | None = None) -> dict[str, Any]:
     return {
         "id": env.id,
         "tenantId": env.tenant_id,
@@ -54,7 +64,7 @@ def environment_out(env: Environment) -> dict[str, Any]:
         "order": env.position,
         "isProduction": env.is_production,
         "requiredPredecessors": env.required_predecessors,
-        "gates": env.gates,
+        "gates": [gate_out(g, (gate_problems or [None] * len(env.gates))[i]) for i, g in enumerate(env.gates)],
         "approvalPolicyId": env.approval_policy_id,
         "deploymentWorkflowTemplateId": env.deployment_template_id,
         "currentReleaseId": env.current_release_id,

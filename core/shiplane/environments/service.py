@@ -18,7 +18,9 @@ from shiplane.platform.database import new_id
 from shiplane.platform.errors import ApiError, FieldError, not_found
 from shiplane.platform.idempotency import WriteResult
 from shiplane.platform.listing import ListField, ListParams, ListSpec, Page, paginate
+from shiplane.platform.secrets import mask_sealed
 from shiplane.platform.versioning import check_version, etag
+from shiplane.plugins.service import PluginService
 
 LIST_SPEC = ListSpec(
     fields={
@@ -34,9 +36,19 @@ LIST_SPEC = ListSpec(
 
 
 class EnvironmentService:
-    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+    def __init__(self, session: AsyncSession, principal: Principal, plugins: PluginService) -> None:
         self.session = session
         self.principal = principal
+        # Gates are capabilities of plugins: checked and sealed through the plugin service.
+        self.plugins = plugins
+        self._enabled: set[str] | None = None
+
+    async def out(self, env: Environment) -> dict[str, Any]:
+        """The API representation: secrets in gate configs masked, unusable gates flagged."""
+        if self._enabled is None:
+            self._enabled = await self.plugins.enabled_plugin_ids()
+        problems = [self.plugins.config_problem("gate", g.get("type", ""), self._enabled) for g in env.gates]
+        return environment_out(env, problems)
 
     async def get(self, environment_id: str) -> Environment:
         env = await self.session.scalar(select(Environment).where(Environment.id == environment_id))
@@ -53,7 +65,7 @@ class EnvironmentService:
         await self._apply(env, fields)
         self.session.add(env)
         await self._flush()
-        data = environment_out(env)
+        data = await self.out(env)
         await self._audit("environment.create", env.id, None, data)
         return WriteResult(data, 201, {"ETag": etag(env.version), "Location": f"/api/v1/environments/{env.id}"})
 
@@ -62,12 +74,12 @@ class EnvironmentService:
     ) -> WriteResult:
         env = await self.get(environment_id)
         check_version("environment", env.version, expected_version)
-        before = environment_out(env)
+        before = await self.out(env)
         if fields.name != env.name:
             await self._check_name_free(fields.name, env.id)
         await self._apply(env, fields)
         await self._flush()
-        data = environment_out(env)
+        data = await self.out(env)
         await self._audit("environment.update", env.id, before, data)
         return WriteResult(data, 200, {"ETag": etag(env.version)})
 
@@ -81,7 +93,7 @@ class EnvironmentService:
                 f"environment {env.name!r} is a required predecessor of {', '.join(sorted(dependants))}",
                 {"requiredBy": sorted(dependants)},
             )
-        before = environment_out(env)
+        before = await self.out(env)
         await self.session.delete(env)
         await self._flush()
         await self._audit("environment.delete", env.id, before, None)
@@ -112,9 +124,26 @@ class EnvironmentService:
         env.position = order
         env.is_production = fields.is_production
         env.required_predecessors = predecessors
-        env.gates = [g.model_dump(by_alias=True, exclude_none=True) for g in fields.gates]
+        env.gates = await self._checked_gates(env, fields)
         env.approval_policy_id = fields.approval_policy_id
         env.deployment_template_id = fields.deployment_workflow_template_id
+
+    async def _checked_gates(self, env: Environment, fields: EnvironmentFields) -> list[dict[str, Any]]:
+        stored = {(i, g.get("type")): g.get("config", {}) for i, g in enumerate(env.gates or [])}
+        gates = []
+        for index, gate in enumerate(fields.gates):
+            kept = stored.get((index, gate.type))
+            if kept is not None and mask_sealed(kept) == gate.config:
+                # An unchanged gate stays as stored, even if its plugin is disabled now:
+                # editing another field must not force the gate out (it reports its problem).
+                gates.append({**gate.model_dump(by_alias=True, exclude_none=True), "config": kept})
+                continue
+            registered = await self.plugins.usable_capability("gate", gate.type, f"gates.{index}.type")
+            sealed, _ = await self.plugins.validated_config(
+                registered, gate.config, stored.get((index, gate.type)), f"gates.{index}.config"
+            )
+            gates.append({**gate.model_dump(by_alias=True, exclude_none=True), "config": sealed})
+        return gates
 
     async def _checked_predecessors(self, env: Environment, ids: list[str]) -> list[str]:
         everyone = {e.id: e for e in await self._all()}

@@ -79,6 +79,17 @@ def mask(config: dict[str, Any], paths: Iterable[str]) -> dict[str, Any]:
     return at_paths(config, paths, lambda v: None if v is None else MASK)
 
 
+def mask_sealed(value: Any) -> Any:
+    """A copy of ``value`` with every sealed secret shown as ``***`` (no schema needed)."""
+    if is_sealed(value):
+        return MASK
+    if isinstance(value, dict):
+        return {key: mask_sealed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_sealed(item) for item in value]
+    return value
+
+
 def secret_values(config: dict[str, Any], paths: Iterable[str]) -> list[str]:
     """The clear-text secret values in ``config`` (to scrub them from error messages)."""
     found: list[str] = []

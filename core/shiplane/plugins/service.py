@@ -311,20 +311,57 @@ class PluginService:
                 None,
                 [FieldError("capabilityId", f"provided by plugin {registered.plugin_id!r}", "wrong_plugin")],
             )
+        return await self.validated_config(registered, fields.config, stored, "config")
+
+    async def validated_config(
+        self, registered: RegisteredCapability, config: dict[str, Any], stored: dict[str, Any] | None, field: str
+    ) -> tuple[dict[str, Any], list[str]]:
+        """``config`` checked against the capability's schema and sealed for storage.
+
+        ``stored`` is the sealed config being replaced: a secret sent back as ``***``
+        keeps its stored value. Errors name ``<field>.<path>`` and never quote a secret.
+        """
         capability = registered.capability
         paths = capability.secret_fields()
-        config = fields.config
         if stored is not None:
             config = unseal(keep_masked(config, stored, paths), paths, self.box)
         errors = capability.validate_config(config)
         if errors:
             raise ApiError(
                 "VALIDATION_ERROR",
-                f"config does not match the schema of {fields.capability_kind} {fields.capability_id!r}",
+                f"{field} does not match the schema of {capability.kind} {capability.id!r}",
                 None,
-                [FieldError(f"config.{e.field}" if e.field else "config", e.message, e.code) for e in errors],
+                [FieldError(f"{field}.{e.field}" if e.field else field, e.message, e.code) for e in errors],
             )
         return seal(config, paths, self.box), paths
+
+    async def usable_capability(self, kind: str, capability_id: str, field: str) -> RegisteredCapability:
+        """The capability a new or changed object refers to: unknown is a 400 naming ``field``,
+        installed but disabled for the tenant is a 422 PLUGIN_DISABLED."""
+        try:
+            return await self.capability(kind, capability_id, for_new_object=True)
+        except ApiError as exc:
+            if exc.code != "NOT_FOUND":
+                raise
+            label = kind.replace("_", " ")
+            raise ApiError(
+                "VALIDATION_ERROR",
+                f"unknown {label} {capability_id!r}",
+                None,
+                [FieldError(field, f"no enabled plugin provides the {label} {capability_id!r}", "unknown_capability")],
+            ) from None
+
+    def config_problem(self, kind: str, capability_id: str, enabled: set[str]) -> dict[str, str] | None:
+        """Why a stored object's capability cannot be used now, or None."""
+        registered = self.registry.capabilities.get(kind, {}).get(capability_id)
+        if registered is None:
+            return {"code": "CAPABILITY_MISSING", "message": f"no installed plugin provides {capability_id!r}"}
+        if registered.plugin_id not in enabled:
+            return {
+                "code": "PLUGIN_DISABLED",
+                "message": f"plugin {registered.plugin_id!r} is disabled for this tenant",
+            }
+        return None
 
     async def create_instance(self, fields: PluginInstanceFields) -> WriteResult:
         await self._name_free(fields.name, None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from shiplane_sdk import Gate, PluginInfo, RolloutStrategy, StepType, hookimpl
 
 from shiplane_plugin_builtin import __doc__ as _doc
-from shiplane_plugin_builtin.gates import ReleaseNotDeprecated
+from shiplane_plugin_builtin.gates import Approval, FreezeWindow, PipelineOrder, Policy, ReleaseNotDeprecated
 from shiplane_plugin_builtin.steps import Wait
 from shiplane_plugin_builtin.strategies import AB, AllAtOnce, BlueGreen, Canary, Rolling
 
@@ -34,4 +34,4 @@ def register_step_types() -> list[StepType]:
 
 @hookimpl
 def register_gates() -> list[Gate]:
-    return [ReleaseNotDeprecated()]
+    return [PipelineOrder(), FreezeWindow(), Approval(), Policy(), ReleaseNotDeprecated()]

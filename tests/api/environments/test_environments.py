@@ -96,12 +96,50 @@ def test_required_predecessors_are_checked(admin: Caller) -> None:
 
 
 def test_gates_and_policy_fields_are_stored(admin: Caller) -> None:
-    gates = [{"type": "pipeline-order"}, {"type": "policy", "name": "no-critical", "config": {"maxCritical": 0}}]
+    rules = {"properties": {"components": {"minItems": 1}}}
+    gates = [{"type": "pipeline-order"}, {"type": "policy", "name": "has-components", "config": {"rules": rules}}]
     env = create(admin, "prod", isProduction=True, gates=gates, approvalPolicyId="policy-1")
     fetched = admin.get(f"{BASE}/{env['id']}").json()["data"]
     assert fetched["gates"] == [{"type": "pipeline-order", "config": {}}, gates[1]]
     assert fetched["approvalPolicyId"] == "policy-1"
     assert fetched["isProduction"] is True
+
+
+def test_gates_are_checked_against_the_gate_plugins(admin: Caller) -> None:
+    # an unknown gate type names the field
+    error = assert_error(
+        admin.post(BASE, json={"name": "a", "gates": [{"type": "no-such-gate"}]}), 400, "VALIDATION_ERROR"
+    )
+    assert error["validationErrors"][0]["field"] == "gates.0.type"
+    # every config violation, with its dotted path under the gate
+    bad = {"name": "b", "gates": [{"type": "pipeline-order"}, {"type": "approval", "config": {"requiredApprovals": 0}}]}
+    error = assert_error(admin.post(BASE, json=bad), 400, "VALIDATION_ERROR")
+    assert [e["field"] for e in error["validationErrors"]] == ["gates.1.config.requiredApprovals"]
+    # a gate of an installed plugin the tenant has not enabled is refused with 422
+    error = assert_error(
+        admin.post(BASE, json={"name": "c", "gates": [{"type": "change-ticket"}]}), 422, "PLUGIN_DISABLED"
+    )
+    assert error["details"]["pluginId"] == "acme"
+    assert admin.get(BASE).json()["meta"]["pagination"]["totalItems"] == 0
+
+
+def test_an_environment_reports_a_gate_whose_plugin_was_disabled(admin: Caller, other_admin: Caller) -> None:
+    for caller in (admin, other_admin):
+        assert caller.post("/api/v1/plugins/acme/enable").status_code == 200
+    mine = create(admin, "prod", gates=[{"type": "change-ticket", "config": {"pattern": "CHG-[0-9]+"}}])
+    theirs = create(other_admin, "prod", gates=[{"type": "change-ticket"}])
+    assert "problem" not in mine["gates"][0]
+    assert admin.post("/api/v1/plugins/acme/disable").status_code == 200
+    gate = admin.get(f"{BASE}/{mine['id']}").json()["data"]["gates"][0]
+    assert gate["problem"]["code"] == "PLUGIN_DISABLED"
+    assert gate["config"] == {"pattern": "CHG-[0-9]+"}  # still stored as it was
+    assert "problem" not in other_admin.get(f"{BASE}/{theirs['id']}").json()["data"]["gates"][0]
+    # other fields can still be edited with the gate kept as it is; changing the gate is refused
+    as_read = admin.get(f"{BASE}/{mine['id']}").json()["data"]["gates"]  # with its problem, read-only
+    kept = admin.put(f"{BASE}/{mine['id']}", json={"name": "prod", "description": "x", "gates": as_read})
+    assert kept.status_code == 200 and kept.json()["data"]["gates"][0]["problem"]["code"] == "PLUGIN_DISABLED"
+    changed = [{"type": "change-ticket", "config": {"pattern": "OPS-[0-9]+"}}]
+    assert_error(admin.put(f"{BASE}/{mine['id']}", json={"name": "prod", "gates": changed}), 422, "PLUGIN_DISABLED")
 
 
 def test_put_replaces_mutable_fields_and_bumps_version(admin: Caller) -> None:

@@ -68,7 +68,7 @@ def test_builtin_is_first_party_and_enabled_by_default(viewer: Caller) -> None:
     assert builtin["capabilities"] == {
         "integrationTypes": [],
         "stepTypes": ["wait"],
-        "gates": ["release-not-deprecated"],
+        "gates": ["approval", "freeze-window", "pipeline-order", "policy", "release-not-deprecated"],
         "rolloutStrategies": BUILTIN_STRATEGIES,
         "targetTypes": [],
         "trafficRouters": [],
