@@ -5,21 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
 from shiplane.environments.models import Environment
 from shiplane.environments.schemas import EnvironmentFields, environment_out
-from shiplane.platform.audit import record_audit
 from shiplane.platform.auth import Principal
-from shiplane.platform.context import current_request_id
 from shiplane.platform.database import new_id
 from shiplane.platform.errors import ApiError, FieldError, not_found
 from shiplane.platform.idempotency import WriteResult
 from shiplane.platform.listing import ListField, ListParams, ListSpec, Page, paginate
 from shiplane.platform.secrets import mask_sealed
 from shiplane.platform.versioning import check_version, etag
+from shiplane.platform.writes import audit_change, ensure_name_free, flush_change
 from shiplane.plugins.service import PluginService
 
 LIST_SPEC = ListSpec(
@@ -60,13 +57,13 @@ class EnvironmentService:
         return await paginate(self.session, select(Environment), params, LIST_SPEC, Environment.id)
 
     async def create(self, fields: EnvironmentFields) -> WriteResult:
-        await self._check_name_free(fields.name, None)
+        await ensure_name_free(self.session, Environment, fields.name, None, "environment")
         env = Environment(id=new_id(), tenant_id=self.principal.tenant_id)
         await self._apply(env, fields)
         self.session.add(env)
-        await self._flush()
+        await flush_change(self.session, "environment", "uq_environments_tenant_name", env.name)
         data = await self.out(env)
-        await self._audit("environment.create", env.id, None, data)
+        await audit_change(self.session, self.principal, "environment.create", "environment", env.id, None, data)
         return WriteResult(data, 201, {"ETag": etag(env.version), "Location": f"/api/v1/environments/{env.id}"})
 
     async def replace(
@@ -76,11 +73,11 @@ class EnvironmentService:
         check_version("environment", env.version, expected_version)
         before = await self.out(env)
         if fields.name != env.name:
-            await self._check_name_free(fields.name, env.id)
+            await ensure_name_free(self.session, Environment, fields.name, env.id, "environment")
         await self._apply(env, fields)
-        await self._flush()
+        await flush_change(self.session, "environment", "uq_environments_tenant_name", env.name)
         data = await self.out(env)
-        await self._audit("environment.update", env.id, before, data)
+        await audit_change(self.session, self.principal, "environment.update", "environment", env.id, before, data)
         return WriteResult(data, 200, {"ETag": etag(env.version)})
 
     async def delete(self, environment_id: str, expected_version: int | None) -> WriteResult:
@@ -95,17 +92,12 @@ class EnvironmentService:
             )
         before = await self.out(env)
         await self.session.delete(env)
-        await self._flush()
-        await self._audit("environment.delete", env.id, before, None)
+        await flush_change(self.session, "environment", "uq_environments_tenant_name", env.name)
+        await audit_change(self.session, self.principal, "environment.delete", "environment", env.id, before, None)
         return WriteResult(None, 204)
 
     async def _all(self) -> list[Environment]:
         return list((await self.session.scalars(select(Environment))).all())
-
-    async def _check_name_free(self, name: str, own_id: str | None) -> None:
-        existing = await self.session.scalar(select(Environment.id).where(Environment.name == name))
-        if existing is not None and existing != own_id:
-            raise _name_taken(name)
 
     async def _apply(self, env: Environment, fields: EnvironmentFields) -> None:
         if fields.order is None and env.position is not None:
@@ -165,37 +157,6 @@ class EnvironmentService:
         if errors:
             raise ApiError("VALIDATION_ERROR", "invalid requiredPredecessors", None, errors)
         return ids
-
-    async def _flush(self) -> None:
-        try:
-            await self.session.flush()
-        except StaleDataError:
-            raise ApiError("VERSION_CONFLICT", "the environment was changed concurrently; re-read and retry") from None
-        except IntegrityError as exc:
-            if "uq_environments_tenant_name" in str(exc.orig) or "environments.name" in str(exc.orig):
-                raise ApiError(
-                    "ALREADY_EXISTS", "an environment with that name was created concurrently", {"field": "name"}
-                ) from None
-            raise
-
-    async def _audit(
-        self, action: str, env_id: str, before: dict[str, Any] | None, after: dict[str, Any] | None
-    ) -> None:
-        await record_audit(
-            self.session,
-            tenant_id=self.principal.tenant_id,
-            actor=self.principal.actor,
-            action=action,
-            resource_type="environment",
-            resource_id=env_id,
-            request_id=current_request_id(),
-            before=before,
-            after=after,
-        )
-
-
-def _name_taken(name: str) -> ApiError:
-    return ApiError("ALREADY_EXISTS", f"an environment named {name} already exists", {"field": "name"})
 
 
 def _cycle_through(start: str, new_predecessors: list[str], everyone: dict[str, Environment]) -> list[str]:

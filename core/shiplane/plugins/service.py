@@ -11,13 +11,9 @@ from shiplane_sdk import Event, GateResult
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
-from shiplane.platform.audit import record_audit
 from shiplane.platform.auth import Principal
-from shiplane.platform.context import current_request_id
 from shiplane.platform.database import new_id, utcnow
 from shiplane.platform.envelope import rfc3339
 from shiplane.platform.errors import ApiError, FieldError, not_found
@@ -25,6 +21,7 @@ from shiplane.platform.idempotency import WriteResult
 from shiplane.platform.listing import ListField, ListParams, ListSpec, Page, paginate
 from shiplane.platform.secrets import SecretBox, keep_masked, mask, seal, secret_values, unseal
 from shiplane.platform.versioning import check_version, etag
+from shiplane.platform.writes import audit_change, ensure_name_free, flush_change
 from shiplane.plugins.guard import PluginCallFailed
 from shiplane.plugins.manager import KIND_API_NAMES, LoadedPlugin, PluginRegistry, RegisteredCapability
 from shiplane.plugins.models import PluginInstance, PluginTenantState
@@ -364,7 +361,7 @@ class PluginService:
         return None
 
     async def create_instance(self, fields: PluginInstanceFields) -> WriteResult:
-        await self._name_free(fields.name, None)
+        await ensure_name_free(self.session, PluginInstance, fields.name, None, "plugin instance")
         sealed, paths = await self._checked(fields, None)
         instance = PluginInstance(
             id=new_id(),
@@ -377,7 +374,7 @@ class PluginService:
             config=sealed,
         )
         self.session.add(instance)
-        await self._flush(fields.name)
+        await flush_change(self.session, "plugin instance", "uq_plugin_instances_tenant_name", fields.name)
         data = self.instance_out(instance, await self.enabled_plugin_ids())
         await self._audit("plugin_instance.create", "plugin_instance", instance.id, None, data)
         return WriteResult(
@@ -392,7 +389,7 @@ class PluginService:
         enabled = await self.enabled_plugin_ids()
         before = self.instance_out(instance, enabled)
         if fields.name != instance.name:
-            await self._name_free(fields.name, instance.id)
+            await ensure_name_free(self.session, PluginInstance, fields.name, instance.id, "plugin instance")
         same_capability = (fields.plugin_id, fields.capability_kind, fields.capability_id) == (
             instance.plugin_id,
             instance.capability_kind,
@@ -405,7 +402,7 @@ class PluginService:
         instance.capability_kind = fields.capability_kind
         instance.capability_id = fields.capability_id
         instance.config = sealed
-        await self._flush(fields.name)
+        await flush_change(self.session, "plugin instance", "uq_plugin_instances_tenant_name", fields.name)
         data = self.instance_out(instance, enabled)
         await self._audit("plugin_instance.update", "plugin_instance", instance.id, before, data)
         return WriteResult(data, 200, {"ETag": etag(instance.version)})
@@ -415,7 +412,7 @@ class PluginService:
         check_version("plugin instance", instance.version, expected)
         before = self.instance_out(instance, await self.enabled_plugin_ids())
         await self.session.delete(instance)
-        await self._flush(instance.name)
+        await flush_change(self.session, "plugin instance", "uq_plugin_instances_tenant_name", instance.name)
         await self._audit("plugin_instance.delete", "plugin_instance", instance.id, before, None)
         return WriteResult(None, 204)
 
@@ -423,36 +420,9 @@ class PluginService:
         """The clear config, for handing to the plugin; never for output."""
         return unseal(instance.config, self._secret_paths(instance), self.box)
 
-    async def _name_free(self, name: str, own_id: str | None) -> None:
-        existing = await self.session.scalar(select(PluginInstance.id).where(PluginInstance.name == name))
-        if existing is not None and existing != own_id:
-            raise ApiError("ALREADY_EXISTS", f"a plugin instance named {name} already exists", {"field": "name"})
-
-    async def _flush(self, name: str) -> None:
-        try:
-            await self.session.flush()
-        except StaleDataError:
-            raise ApiError(
-                "VERSION_CONFLICT", "the plugin instance was changed concurrently; re-read and retry"
-            ) from None
-        except IntegrityError:
-            raise ApiError(
-                "ALREADY_EXISTS", f"a plugin instance named {name} already exists", {"field": "name"}
-            ) from None
-
     async def _audit(self, action: str, rtype: str, rid: str, before: Any, after: Any) -> None:
-        # Instance representations are already masked; record_audit redacts secret-looking keys too.
-        await record_audit(
-            self.session,
-            tenant_id=self.principal.tenant_id,
-            actor=self.principal.actor,
-            action=action,
-            resource_type=rtype,
-            resource_id=rid,
-            request_id=current_request_id(),
-            before=before,
-            after=after,
-        )
+        # Representations are already masked; record_audit redacts secret-looking keys too.
+        await audit_change(self.session, self.principal, action, rtype, rid, before, after)
 
 
 async def _decisions(session: AsyncSession) -> dict[str, bool]:
