@@ -61,7 +61,12 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to UTCDateTime")
-        value = value.astimezone(UTC)
+        try:
+            value = value.astimezone(UTC)
+        except OverflowError:
+            # e.g. 0001-01-01T00:00:00+01:00: its UTC instant is before year 1. Callers
+            # validate at the edge (the filter compiler does); this keeps it a ValueError.
+            raise ValueError(f"datetime {value.isoformat()} is out of range in UTC") from None
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:

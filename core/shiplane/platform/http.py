@@ -24,9 +24,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shiplane.platform.auth import Principal
 from shiplane.platform.context import request_id_var, tenant_var, user_var
 from shiplane.platform.envelope import JSONEnvelopeResponse, error_body, failure
-from shiplane.platform.errors import ApiError, FieldError
+from shiplane.platform.errors import ApiError, FieldError, validation_error
 from shiplane.platform.jwt import TokenError
 from shiplane.platform.ratelimit import rate_limit_headers
+from shiplane.platform.schemas import NUL_ERROR_TYPE
 
 log = logging.getLogger("shiplane.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -46,6 +47,33 @@ class Metrics:
             registry=self.registry,
         )
         self.rate_limited = Counter("shiplane_rate_limited_total", "Requests refused with 429", registry=self.registry)
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """Raised by the pipeline's ``receive`` once a body passes ``max_body_bytes``.
+
+    An HTTPException, so FastAPI's body parsing re-raises it as it is (any other
+    exception there becomes a 400) and the 413 handler below answers it.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"the request body exceeds the limit of {limit} bytes")
+        self.limit = limit
+
+
+def payload_too_large(limit: int) -> ApiError:
+    return ApiError(
+        "PAYLOAD_TOO_LARGE", f"the request body exceeds the limit of {limit} bytes", {"maxBodyBytes": limit}
+    )
+
+
+def _content_length(value: str | None) -> int | None:
+    """The declared body length, or None when absent or not a plain number (the
+    server refuses those itself; the streamed count below still applies)."""
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 class RequestPipeline:
@@ -76,9 +104,35 @@ class RequestPipeline:
                 message["headers"] = list(message.get("headers", [])) + extra_headers
             await send(message)
 
+        # The body limit: a declared Content-Length above it is refused before any
+        # authentication work; a body without one (chunked) is counted as the app
+        # reads it, and refused as soon as it passes the limit, without reading on.
+        max_body = services.settings.max_body_bytes
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            if received > max_body:
+                raise BodyTooLarge(max_body)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > max_body:
+                    raise BodyTooLarge(max_body)
+            return message
+
         # One try around everything, authentication and the rate limiter included: a
         # failure there (a Redis outage, say) is still the 500 envelope with the request id.
         try:
+            declared = _content_length(headers.get("content-length"))
+            if declared is not None and declared > max_body:
+                # Not authenticated (the token is not even verified), so it is counted
+                # like any unauthenticated request: in the client address's bucket.
+                if await self._rate_limited(None, scope, extra_headers, send, status_holder):
+                    return
+                await self._send_error(payload_too_large(max_body), extra_headers, send, status_holder)
+                return
+
             principal: Principal | None = None
             authorization = headers.get("authorization")
             if authorization is not None:
@@ -95,22 +149,22 @@ class RequestPipeline:
                 tenant_var.set(principal.tenant_id)
                 user_var.set(principal.user_id)
 
-            path = scope["path"]
-            if services.rate_limiter is not None and path not in UNLIMITED_PATHS:
-                decision = await services.take_rate_token(principal, scope)
-                extra_headers += [(k.lower().encode(), v.encode()) for k, v in rate_limit_headers(decision).items()]
-                if not decision.allowed:
-                    services.metrics.rate_limited.inc()
-                    error = ApiError(
-                        "RATE_LIMITED",
-                        f"rate limit of {decision.per_minute}/min (burst {decision.limit}) exceeded",
-                        {"tier": decision.tier, "retryAfterSeconds": decision.retry_after},
-                        headers={"Retry-After": str(decision.retry_after)},
-                    )
-                    await self._send_error(error, extra_headers, send, status_holder)
-                    return
+            if await self._rate_limited(principal, scope, extra_headers, send, status_holder):
+                return
 
-            await self.app(scope, receive, tracking_send)
+            if "\x00" in scope["path"]:
+                # A %00 in a path parameter (a resource id) would reach PostgreSQL,
+                # which cannot hold NUL in text; no route or resource can match it.
+                error = validation_error("path", "must not contain the NUL character (\\u0000)", NUL_ERROR_TYPE)
+                await self._send_error(error, extra_headers, send, status_holder)
+                return
+
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            # Normally answered inside the app (FastAPI re-raises it to the 413
+            # handler); this catches a read outside any route.
+            if not response_started:
+                await self._send_error(payload_too_large(max_body), extra_headers, send, status_holder)
         except Exception:
             log.exception("unhandled error", extra={"path": scope["path"], "method": scope["method"]})
             if not response_started:
@@ -120,6 +174,32 @@ class RequestPipeline:
                 await self._send_error(error, extra_headers, send, status_holder)
         finally:
             self._finish(scope, started, status_holder["status"], tokens)
+
+    async def _rate_limited(
+        self,
+        principal: Principal | None,
+        scope: Scope,
+        extra_headers: list[tuple[bytes, bytes]],
+        send: Send,
+        status_holder: dict[str, int],
+    ) -> bool:
+        """Take a rate-limit token; adds the rate-limit headers, and answers 429 (True) when refused."""
+        services = self.fastapi_app.state.shiplane
+        if services.rate_limiter is None or scope["path"] in UNLIMITED_PATHS:
+            return False
+        decision = await services.take_rate_token(principal, scope)
+        extra_headers += [(k.lower().encode(), v.encode()) for k, v in rate_limit_headers(decision).items()]
+        if decision.allowed:
+            return False
+        services.metrics.rate_limited.inc()
+        error = ApiError(
+            "RATE_LIMITED",
+            f"rate limit of {decision.per_minute}/min (burst {decision.limit}) exceeded",
+            {"tier": decision.tier, "retryAfterSeconds": decision.retry_after},
+            headers={"Retry-After": str(decision.retry_after)},
+        )
+        await self._send_error(error, extra_headers, send, status_holder)
+        return True
 
     async def _send_error(
         self, error: ApiError, extra: list[tuple[bytes, bytes]], send: Send, holder: dict[str, int]
@@ -189,6 +269,12 @@ def install_error_handlers(app: FastAPI) -> None:
                 continue
             field = _dotted(tuple(item.get("loc", ())))
             message = item.get("msg", "invalid value")
+            if code == NUL_ERROR_TYPE:
+                # One error per offending string, named by its full dotted path.
+                base = "" if field == "body" else field
+                for path in (item.get("ctx") or {}).get("paths") or [""]:
+                    errors.append(FieldError(".".join(p for p in (base, path) if p) or "body", message, code))
+                continue
             if code == "missing":
                 message = "field required"
             errors.append(FieldError(field, message, code))
@@ -205,6 +291,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 f"{request.method} is not allowed on {request.url.path}",
                 headers=_allow_header(request, dict(exc.headers or {})),
             )
+        elif isinstance(exc, BodyTooLarge):
+            error = payload_too_large(exc.limit)
         elif exc.status_code == 413:
             error = ApiError("PAYLOAD_TOO_LARGE", "request body too large")
         elif exc.status_code == 415:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, func, not_, or_, select
+from sqlalchemy import BigInteger, Select, SmallInteger, and_, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -24,6 +25,13 @@ FieldKind = Literal["string", "integer", "boolean", "datetime"]
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 MAX_FILTER_DEPTH = 8
+# (page - 1) * pageSize becomes a SQL OFFSET: keep it far inside a signed 64-bit
+# integer (SQLite's driver raises OverflowError beyond that).
+MAX_PAGE = 1_000_000_000
+INT32 = (-(2**31), 2**31 - 1)
+INT64 = (-(2**63), 2**63 - 1)
+INT16 = (-(2**15), 2**15 - 1)
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,30}")
 
 COMPARISON_OPS = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$contains", "$startsWith", "$exists"}
 ORDERED_OPS = {"$gt", "$gte", "$lt", "$lte"}
@@ -32,10 +40,30 @@ STRING_OPS = {"$contains", "$startsWith"}
 
 @dataclass(frozen=True)
 class ListField:
+    """One sortable/filterable field.
+
+    For ``integer`` fields, ``int_range`` bounds the filter values accepted (a value
+    outside the column's range would overflow in the database driver). When it is not
+    given it follows the column type: BigInteger is signed 64-bit, SmallInteger
+    16-bit, any other integer column signed 32-bit.
+    """
+
     column: Any  # an InstrumentedAttribute
     kind: FieldKind
     sortable: bool = True
     filterable: bool = True
+    int_range: tuple[int, int] | None = None
+
+    @property
+    def integer_bounds(self) -> tuple[int, int]:
+        if self.int_range is not None:
+            return self.int_range
+        column_type = getattr(self.column, "type", None)
+        if isinstance(column_type, BigInteger):
+            return INT64
+        if isinstance(column_type, SmallInteger):
+            return INT16
+        return INT32
 
 
 @dataclass(frozen=True)
@@ -59,10 +87,11 @@ def _bad(param: str, message: str, code: str = "VALIDATION_ERROR", field_code: s
 def _int_param(raw: str | None, name: str, default: int, low: int, high: int | None) -> int:
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _bad(name, "must be an integer", field_code="int_parsing") from None
+    # Digits only: int() would also take "1_000", " 7 " and non-ASCII digits, and
+    # a huge number of digits would only make a larger integer to refuse.
+    if not _INTEGER_TEXT.fullmatch(raw):
+        raise _bad(name, "must be an integer", field_code="int_parsing")
+    value = int(raw)
     if value < low or (high is not None and value > high):
         bound = f"between {low} and {high}" if high is not None else f"at least {low}"
         raise _bad(name, f"must be {bound}", field_code="out_of_range")
@@ -70,7 +99,7 @@ def _int_param(raw: str | None, name: str, default: int, low: int, high: int | N
 
 
 def parse_list_params(query: Mapping[str, str], spec: ListSpec) -> ListParams:
-    page = _int_param(query.get("page"), "page", 1, 1, None)
+    page = _int_param(query.get("page"), "page", 1, 1, MAX_PAGE)
     page_size = _int_param(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
     sort = _parse_sort(query.get("sort"), spec)
     raw_filter = query.get("filter")
@@ -103,9 +132,13 @@ def _filter_error(message: str) -> ApiError:
 
 
 def compile_filter(raw: str, spec: ListSpec) -> ColumnElement[bool]:
+    if "\x00" in raw:
+        # PostgreSQL text cannot hold NUL: refuse it here rather than in the driver.
+        raise _filter_error("must not contain the NUL character (\\u0000)")
     try:
         document = json.loads(raw)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError and integers longer than Python converts.
         raise _filter_error("not valid JSON") from None
     if not isinstance(document, dict):
         raise _filter_error("must be a JSON object")
@@ -170,6 +203,7 @@ def _compile_op(name: str, field: ListField, op: str, value: Any) -> ColumnEleme
     if op in STRING_OPS:
         if field.kind != "string" or not isinstance(value, str):
             raise _filter_error(f"{op} needs a string field and a string value ({name!r})")
+        _check_text(name, value)
         pattern = f"%{_like_escape(value)}%" if op == "$contains" else f"{_like_escape(value)}%"
         return column.like(pattern, escape="\\")
     if op in ORDERED_OPS and field.kind == "boolean":
@@ -191,23 +225,42 @@ def _compile_op(name: str, field: ListField, op: str, value: Any) -> ColumnEleme
     }[op](coerced)
 
 
+def _check_text(name: str, value: str) -> None:
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL: asyncpg would refuse the query with a 500.
+        raise _filter_error(f"the value for {name!r} contains the NUL character (\\u0000)")
+
+
 def _coerce(name: str, field: ListField, value: Any) -> Any:
     if value is None:
         return None
     kind = field.kind
     if kind == "string" and isinstance(value, str):
+        _check_text(name, value)
         return value
     if kind == "integer" and isinstance(value, int) and not isinstance(value, bool):
+        low, high = field.integer_bounds
+        if not low <= value <= high:
+            raise _filter_error(f"{name!r} takes an integer between {low} and {high}, got {value}")
         return value
     if kind == "boolean" and isinstance(value, bool):
         return value
     if kind == "datetime" and isinstance(value, str):
+        _check_text(name, value)
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             raise _filter_error(f"{name!r} takes an RFC 3339 timestamp, got {value!r}") from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise _filter_error(f"{name!r} takes a {kind} value, got {json.dumps(value)}")
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        try:
+            # Year 1 with a positive offset (or 9999 with a negative one) has no UTC
+            # equivalent a datetime can hold.
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise _filter_error(f"{name!r}: {value!r} is out of range once converted to UTC") from None
+    article = "an" if kind == "integer" else "a"
+    raise _filter_error(f"{name!r} takes {article} {kind} value, got {json.dumps(value)}")
 
 
 @dataclass
@@ -264,7 +317,7 @@ def page_of(items: list[Any], query: Mapping[str, str]) -> Page:
     Only ``page`` and ``pageSize`` apply; such lists are ordered by id, and ``sort``
     or ``filter`` get a 400 that says so rather than being silently ignored.
     """
-    page = _int_param(query.get("page"), "page", 1, 1, None)
+    page = _int_param(query.get("page"), "page", 1, 1, MAX_PAGE)
     page_size = _int_param(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
     if query.get("sort"):
         raise _bad("sort", "this list is always ordered by id", "INVALID_SORT", "unsupported")

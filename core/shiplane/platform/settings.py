@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     plugin_breaker_reset_seconds: float = Field(default=30.0, gt=0)
     event_delivery_enabled: bool = True
 
+    # Largest request body accepted, in bytes (413 PAYLOAD_TOO_LARGE above it).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = 8080
