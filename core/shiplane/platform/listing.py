@@ -297,18 +297,20 @@ async def paginate(
     else:
         count_stmt = select(func.count()).select_from(statement.order_by(None).subquery())
         total = (await session.execute(count_stmt)).scalar_one()
-    total_pages = math.ceil(total / params.page_size) if total else 0
-    return Page(
-        items,
-        {
-            "page": params.page,
-            "pageSize": params.page_size,
-            "totalItems": total,
-            "totalPages": total_pages,
-            "hasNext": params.page < total_pages,
-            "hasPrevious": params.page > 1,
-        },
-    )
+    return Page(items, pagination_meta(params.page, params.page_size, total))
+
+
+def pagination_meta(page: int, page_size: int, total: int) -> dict[str, Any]:
+    """``meta.pagination`` of the spec, the same for every list."""
+    total_pages = math.ceil(total / page_size) if total else 0
+    return {
+        "page": page,
+        "pageSize": page_size,
+        "totalItems": total,
+        "totalPages": total_pages,
+        "hasNext": page < total_pages,
+        "hasPrevious": page > 1,
+    }
 
 
 def page_of(items: list[Any], query: Mapping[str, str]) -> Page:
@@ -323,17 +325,5 @@ def page_of(items: list[Any], query: Mapping[str, str]) -> Page:
         raise _bad("sort", "this list is always ordered by id", "INVALID_SORT", "unsupported")
     if query.get("filter"):
         raise _filter_error("this list cannot be filtered")
-    total = len(items)
-    total_pages = math.ceil(total / page_size) if total else 0
     window = items[(page - 1) * page_size : page * page_size]
-    return Page(
-        window,
-        {
-            "page": page,
-            "pageSize": page_size,
-            "totalItems": total,
-            "totalPages": total_pages,
-            "hasNext": page < total_pages,
-            "hasPrevious": page > 1,
-        },
-    )
+    return Page(window, pagination_meta(page, page_size, len(items)))
