@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
+from typing import Any
 
 from shiplane.platform.settings import InsecureSettingsError, Settings
 
@@ -78,19 +80,98 @@ def cmd_token_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_checkpoints(path: str, signer: Any) -> list[dict[str, Any]]:
+    """Signed checkpoints from a file written by ``audit checkpoint``; refuses a bad signature."""
+    from shiplane.platform.audit import checkpoint_payload
+
+    checkpoints = []
+    for number, line in enumerate(open(path, encoding="utf-8").read().splitlines(), start=1):
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        payload = checkpoint_payload(entry["tenantId"], entry["sequence"], entry["hash"], entry["at"])
+        if entry.get("keyId") != signer.key_id or not signer.verify(payload, entry.get("signature", "")):
+            raise ValueError(f"{path}:{number}: the checkpoint's signature does not verify with key {signer.key_id}")
+        checkpoints.append(entry)
+    return checkpoints
+
+
+def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
+    from shiplane.platform.audit import chain_heads, checkpoint_payload
+    from shiplane.platform.database import Database, utcnow
+    from shiplane.platform.envelope import rfc3339
+    from shiplane.platform.signing import Signer, SigningKeyUnavailable
+
+    settings = _settings()
+    try:
+        signer = Signer.from_settings(settings)
+    except SigningKeyUnavailable as exc:
+        print(f"shiplane: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> list[str]:
+        db = Database(settings.effective_database_url)
+        try:
+            async with db.session(None, write=False) as session:
+                heads = await chain_heads(session, args.tenant)
+        finally:
+            await db.dispose()
+        at = rfc3339(utcnow())
+        lines = []
+        for head in heads:
+            payload = checkpoint_payload(head.tenant_id, head.sequence, head.hash, at)
+            entry = {
+                "tenantId": head.tenant_id,
+                "sequence": head.sequence,
+                "hash": head.hash,
+                "at": at,
+                "keyId": signer.key_id,
+                "signature": signer.sign(payload),
+            }
+            lines.append(json.dumps(entry, sort_keys=True))
+        return lines
+
+    lines = asyncio.run(run())
+    text = "".join(line + "\n" for line in lines)
+    if args.output:
+        with open(args.output, "a", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        sys.stdout.write(text)
+    print(f"signed {len(lines)} checkpoint(s) with key {signer.key_id}", file=sys.stderr)
+    return 0
+
+
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from shiplane.platform.audit import verify_chains
+    from shiplane.platform.audit import check_checkpoint, verify_chains
     from shiplane.platform.database import Database
+    from shiplane.platform.signing import Signer, SigningKeyUnavailable
 
     settings = _settings()
+    checkpoints: list[dict[str, Any]] = []
+    if args.checkpoint:
+        try:
+            checkpoints = _load_checkpoints(args.checkpoint, Signer.from_settings(settings))
+        except (OSError, ValueError, KeyError, SigningKeyUnavailable) as exc:
+            print(f"shiplane: cannot use the checkpoints: {exc}", file=sys.stderr)
+            return 2
+        if args.tenant is not None:
+            checkpoints = [c for c in checkpoints if c["tenantId"] == args.tenant]
 
     async def run() -> int:
         db = Database(settings.effective_database_url)
         try:
             async with db.session(None, write=False) as session:
                 report = await verify_chains(session, args.tenant)
+                for checkpoint in checkpoints:
+                    problem = await check_checkpoint(
+                        session, checkpoint["tenantId"], checkpoint["sequence"], checkpoint["hash"]
+                    )
+                    if problem and not report.broken:
+                        print(f"BROKEN: tenant {checkpoint['tenantId']}: {problem} (checkpoint of {checkpoint['at']})")
+                        return 1
         except (SQLAlchemyError, OSError) as exc:
             # Exit 2, not 1: "could not check" must not read as "the chain is broken".
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
@@ -142,7 +223,16 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="check every tenant's hash chain; exit 1 at the first broken link, 2 if it cannot be read"
     )
     verify.add_argument("--tenant", default=None)
+    verify.add_argument(
+        "--checkpoint", default=None, help="a file of signed checkpoints: also prove nothing was truncated since"
+    )
     verify.set_defaults(func=cmd_audit_verify)
+    checkpoint = audit.add_parser(
+        "checkpoint", help="sign each tenant's chain head (keep the output outside the database)"
+    )
+    checkpoint.add_argument("--tenant", default=None)
+    checkpoint.add_argument("--output", default=None, help="append the checkpoints to this file (default: stdout)")
+    checkpoint.set_defaults(func=cmd_audit_checkpoint)
     return parser
 
 

@@ -387,3 +387,60 @@ def test_a_change_is_never_committed_without_its_audit_event(world: World, popul
     code, output = world.verify()
     assert code == 0, output
     assert created["name"] == "orphan"
+
+
+# -- signed checkpoints: a copy kept outside the database proves nothing was truncated --------
+
+
+def cli(world: World, *args: str) -> tuple[int, str, str]:
+    env = clean_env(SHIPLANE_DATABASE_URL=world.url, SHIPLANE_DATA_DIR=str(world.workdir / "cli-data"))
+    result = run_cli(list(args), env, world.workdir)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_checkpoints_are_signed_heads_per_tenant(world: World, populated: Populated, tmp_path: Path) -> None:
+    out = tmp_path / "checkpoints.jsonl"
+    code, _, err = cli(world, "audit", "checkpoint", "--output", str(out))
+    assert code == 0 and "signed 2 checkpoint(s)" in err
+    entries = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(e["tenantId"], e["sequence"]) for e in entries] == [("tenant-a", 6), ("tenant-b", 2)]
+    assert all(e["signature"] and len(e["keyId"]) == 16 for e in entries)
+    code, output, _ = cli(world, "audit", "verify", "--checkpoint", str(out))
+    assert code == 0, output
+
+
+def test_a_truncated_chain_passes_alone_but_not_against_a_checkpoint(
+    world: World, populated: Populated, tmp_path: Path
+) -> None:
+    out = tmp_path / "checkpoints.jsonl"
+    assert cli(world, "audit", "checkpoint", "--output", str(out))[0] == 0
+    # Delete tenant A's whole trail, head included: nothing inside the database is left to
+    # contradict it, so verification alone cannot notice.
+    world.sql("DELETE FROM audit_events WHERE tenant_id = 'tenant-a'")
+    world.sql("DELETE FROM audit_chain_heads WHERE tenant_id = 'tenant-a'")
+    code, output, _ = cli(world, "audit", "verify")
+    assert code == 0, output
+    code, output, _ = cli(world, "audit", "verify", "--checkpoint", str(out))
+    assert code == 1
+    assert "tenant-a" in output and "sequence 6" in output and "truncated" in output
+
+
+def test_rewriting_the_tail_with_valid_hashes_is_caught(world: World, populated: Populated, tmp_path: Path) -> None:
+    out = tmp_path / "checkpoints.jsonl"
+    assert cli(world, "audit", "checkpoint", "--tenant", "tenant-b", "--output", str(out))[0] == 0
+    # Replace the newest event's hash as a forger would after recomputing the chain.
+    world.sql("UPDATE audit_events SET hash = :h WHERE tenant_id = 'tenant-b' AND sequence = 2", h="f" * 64)
+    world.sql("UPDATE audit_chain_heads SET hash = :h WHERE tenant_id = 'tenant-b'", h="f" * 64)
+    code, output, _ = cli(world, "audit", "verify", "--tenant", "tenant-b", "--checkpoint", str(out))
+    assert code == 1 and "tenant-b" in output
+
+
+def test_a_forged_checkpoint_file_is_refused(world: World, populated: Populated, tmp_path: Path) -> None:
+    out = tmp_path / "checkpoints.jsonl"
+    assert cli(world, "audit", "checkpoint", "--output", str(out))[0] == 0
+    entries = [json.loads(line) for line in out.read_text().splitlines()]
+    entries[0]["sequence"] = 1  # claim an earlier head, to hide what came after
+    out.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    code, _, err = cli(world, "audit", "verify", "--checkpoint", str(out))
+    assert code == 2 and "signature does not verify" in err

@@ -263,3 +263,32 @@ async def verify_chains(session: AsyncSession, tenant_id: str | None = None) -> 
             report.broken = broken
             return report
     return report
+
+
+# -- signed checkpoints -----------------------------------------------------------------------
+
+
+def checkpoint_payload(tenant_id: str, sequence: int, chain_hash_value: str, at: str) -> bytes:
+    body = {"tenantId": tenant_id, "sequence": sequence, "hash": chain_hash_value, "at": at}
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+async def chain_heads(session: AsyncSession, tenant_id: str | None = None) -> list[AuditChainHead]:
+    statement = select(AuditChainHead).order_by(AuditChainHead.tenant_id)
+    if tenant_id is not None:
+        statement = statement.where(AuditChainHead.tenant_id == tenant_id)
+    return list((await session.scalars(statement)).all())
+
+
+async def check_checkpoint(session: AsyncSession, tenant_id: str, sequence: int, expected_hash: str) -> str | None:
+    """Why the stored chain no longer contains the checkpointed head, or None if it does."""
+    if sequence == 0:
+        return None
+    event = await session.scalar(
+        select(AuditEvent).where(AuditEvent.tenant_id == tenant_id, AuditEvent.sequence == sequence)
+    )
+    if event is None:
+        return f"the checkpointed event at sequence {sequence} is gone (the chain was truncated)"
+    if event.hash != expected_hash:
+        return f"the event at sequence {sequence} is not the one checkpointed (the chain was rewritten)"
+    return None

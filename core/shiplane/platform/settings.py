@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     auth_leeway_seconds: int = 30
 
     encryption_key: str | None = None
+    signing_key_path: Path | None = None  # Ed25519 PEM private key (audit checkpoints, evidence)
 
     rate_limit_enabled: bool = True
     rate_limit_tiers: dict[str, RateTier] = Field(default_factory=lambda: dict(DEFAULT_TIERS))
