@@ -112,7 +112,7 @@ def cmd_audit_checkpoint(args: argparse.Namespace) -> int:
     async def run() -> list[str]:
         db = Database(settings.effective_database_url)
         try:
-            async with db.session(None, write=False) as session:
+            async with db.session(None, write=False, snapshot=True) as session:
                 heads = await chain_heads(session, args.tenant)
         finally:
             await db.dispose()
@@ -163,7 +163,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     async def run() -> int:
         db = Database(settings.effective_database_url)
         try:
-            async with db.session(None, write=False) as session:
+            async with db.session(None, write=False, snapshot=True) as session:
                 report = await verify_chains(session, args.tenant)
                 for checkpoint in checkpoints:
                     problem = await check_checkpoint(

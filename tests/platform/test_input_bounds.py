@@ -256,6 +256,12 @@ def test_nul_in_a_filter_value_is_refused(admin: Caller, path: str, document: An
     assert "NUL" in error["message"]
 
 
+@pytest.mark.parametrize("raw", ['{"name": "\\ud800"}', '{"name": {"$contains": "x\\udfff"}}'])
+def test_a_lone_surrogate_in_a_filter_value_is_refused(admin: Caller, raw: str) -> None:
+    error = assert_filter_refused(admin.get(ENVIRONMENTS, params={"filter": raw}))
+    assert "Unicode" in error["message"]
+
+
 def test_a_raw_nul_in_the_filter_parameter_is_refused(admin: Caller) -> None:
     error = assert_filter_refused(admin.get(f"{ENVIRONMENTS}?filter=%7B%22name%22%3A%22a%00%22%7D"))
     assert "NUL" in error["message"]
@@ -277,6 +283,64 @@ def test_nul_in_a_path_parameter_is_refused(admin: Caller, method: str) -> None:
     assert all(h in response.headers for h in RATE_HEADERS)
     assert admin.get(f"{ENVIRONMENTS}/{env_id}").json()["data"]["version"] == 1
     assert_error(admin.get(f"{INSTANCES}/%00"), 400, "VALIDATION_ERROR")
+
+
+# --- nesting depth ------------------------------------------------------------
+# A body nests at most 32 levels of objects and arrays (the body itself is level 1);
+# deeper ones once reached recursive code (JSON Schema, policy rules) and gave 500.
+
+
+def policy_environment(total_depth: int) -> dict[str, Any]:
+    """An environment body whose policy gate's rules nest ``{"not": ...}`` until the
+    body is ``total_depth`` levels deep (body, gates, gate, config, rules = 5)."""
+    rules: dict[str, Any] = {}
+    for _ in range(total_depth - 5):
+        rules = {"not": rules}
+    return {"name": "deep", "gates": [{"type": "policy", "config": {"rules": rules}}]}
+
+
+def test_a_body_nested_past_the_limit_is_refused_naming_the_path(admin: Caller) -> None:
+    error = assert_error(admin.post(ENVIRONMENTS, json=policy_environment(40)), 400, "VALIDATION_ERROR")
+    # the first container past level 32 is the one at level 33: rules plus 28 "not"s down
+    path = ".".join(["gates", "0", "config", "rules", *["not"] * 28])
+    assert field_errors(error) == {path: "too_deep"}
+    assert "32 levels" in error["message"]
+    assert environment_count(admin) == 0
+
+
+def test_a_body_within_the_limit_is_accepted(admin: Caller) -> None:
+    response = admin.post(ENVIRONMENTS, json=policy_environment(30))
+    assert response.status_code == 201, response.text
+    rules = response.json()["data"]["gates"][0]["config"]["rules"]
+    depth = 0
+    while rules:
+        rules, depth = rules["not"], depth + 1
+    assert depth == 25
+    # exactly at the limit is still accepted
+    assert admin.post(ENVIRONMENTS, json={**policy_environment(32), "name": "deep-32"}).status_code == 201
+    error = assert_error(
+        admin.post(ENVIRONMENTS, json={**policy_environment(33), "name": "deep-33"}), 400, "VALIDATION_ERROR"
+    )
+    assert list(field_errors(error).values()) == ["too_deep"]
+    assert environment_count(admin) == 2
+
+
+def test_hundreds_of_levels_in_a_free_form_dict_are_a_400_not_a_500(admin: Caller) -> None:
+    deep: Any = "leaf"
+    for _ in range(700):
+        deep = {"x": deep}
+    body = {"name": "deep", "pluginId": "builtin", "capabilityKind": "step_type", "capabilityId": "wait"}
+    error = assert_error(admin.post(INSTANCES, json={**body, "config": deep}), 400, "VALIDATION_ERROR")
+    assert field_errors(error) == {".".join(["config", *["x"] * 31]): "too_deep"}
+    lists: Any = []
+    for _ in range(700):
+        lists = [lists]
+    error = assert_error(
+        admin.post(ENVIRONMENTS, json={"name": "deep", "requiredPredecessors": lists}), 400, "VALIDATION_ERROR"
+    )
+    assert field_errors(error) == {".".join(["requiredPredecessors", *["0"] * 31]): "too_deep"}
+    assert instance_count(admin) == 0
+    assert environment_count(admin) == 0
 
 
 # --- body size ----------------------------------------------------------------

@@ -136,3 +136,101 @@ def test_the_server_survives_plugin_code_calling_sys_exit(database_url: str, tmp
         # still serving, and the delivery loop is still alive
         assert admin.get("/api/v1/environments").status_code == 200
         assert not client.app.state.shiplane.events._task.done()  # type: ignore[attr-defined]
+
+
+def test_a_health_probe_never_takes_the_half_open_trial() -> None:
+    guard = PluginGuard(timeout=2.0, threshold=1, reset_seconds=0.1)
+    probes: list[str] = []
+
+    async def boom() -> None:
+        raise RuntimeError("x")
+
+    async def probe() -> str:
+        probes.append("called")
+        return "healthy"
+
+    async def slow_ok() -> str:
+        await asyncio.sleep(0.3)
+        return "fine"
+
+    async def run() -> None:
+        breaker = guard.breaker("p")
+        with pytest.raises(PluginCallFailed):
+            await guard.call("p", "op", boom)
+        assert breaker.state == "open"
+        await asyncio.sleep(0.15)  # past reset_seconds: the next counted call would be the trial
+        calls = breaker.total_calls
+        with pytest.raises(PluginCallFailed) as refused:
+            await guard.call("p", "plugin_health", probe, count=False)
+        assert refused.value.kind == "circuit open"
+        # refused at once: plugin code not run, no trial taken, breaker not moved
+        assert probes == [] and breaker.total_calls == calls
+        assert breaker.state == "open" and not breaker.trial_running
+        # the counted call gets the trial; while it runs, probes are still refused
+        trial = asyncio.create_task(guard.call("p", "gate g", slow_ok))
+        await asyncio.sleep(0.05)
+        assert breaker.state == "half_open" and breaker.trial_running
+        with pytest.raises(PluginCallFailed) as refused:
+            await guard.call("p", "plugin_health", probe, count=False)
+        assert refused.value.kind == "circuit open" and probes == []
+        assert await trial == "fine"
+        assert breaker.state == "closed"
+        # once closed, probes run again (and a succeeding probe never closed it)
+        assert await guard.call("p", "plugin_health", probe, count=False) == "healthy"
+        assert probes == ["called"]
+
+    asyncio.run(run())
+    guard.shutdown()
+
+
+def test_one_tenants_hanging_calls_leave_room_for_other_tenants_up_to_the_plugin_cap() -> None:
+    # The defaults: 4 calls per plugin and tenant, 8 per plugin across tenants.
+    guard = PluginGuard(timeout=0.1, threshold=100, reset_seconds=30)
+    release = threading.Event()
+
+    def hang() -> str:
+        release.wait(10)
+        return "late"
+
+    def quick() -> str:
+        return "fine"
+
+    async def run() -> None:
+        try:
+            for _ in range(4):
+                with pytest.raises(PluginCallFailed, match="timed out"):
+                    await guard.call("slow", "gate g", hang, tenant_id="a")
+            # tenant a's quota is full: its next call is refused at once
+            assert guard.in_flight("slow", "a", per_tenant=True) == 4
+            with pytest.raises(PluginCallFailed) as refused:
+                await guard.call("slow", "gate g", quick, tenant_id="a")
+            assert refused.value.kind == "too many calls running"
+            # ...while tenant b's call still runs
+            assert await guard.call("slow", "gate g", quick, tenant_id="b") == "fine"
+            for _ in range(4):
+                with pytest.raises(PluginCallFailed, match="timed out"):
+                    await guard.call("slow", "gate g", hang, tenant_id="b")
+            # 8 calls of the plugin still running: the per-plugin cap refuses a third tenant
+            assert guard.in_flight("slow") == 8
+            assert guard.in_flight("slow", "b", per_tenant=True) == 4
+            assert guard.in_flight("slow", "c", per_tenant=True) == 0
+            with pytest.raises(PluginCallFailed) as refused:
+                await guard.call("slow", "gate g", quick, tenant_id="c")
+            assert refused.value.kind == "too many calls running"
+            assert "8 calls still running" in refused.value.reason
+            assert guard.in_flight("slow") == 8
+            # other plugins are not affected
+            assert await guard.call("other", "gate g", quick, tenant_id="c") == "fine"
+        finally:
+            release.set()
+        for _ in range(200):
+            if guard.in_flight("slow") == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert guard.in_flight("slow") == 0
+        assert guard.in_flight("slow", "a", per_tenant=True) == 0
+        assert await guard.call("slow", "gate g", quick, tenant_id="a") == "fine"
+        assert await guard.call("slow", "gate g", quick, tenant_id="c") == "fine"
+
+    asyncio.run(run())
+    guard.shutdown()

@@ -16,6 +16,9 @@ OptionalId = Annotated[str, StringConstraints(min_length=1, max_length=36)] | No
 class GateConfig(ApiModel):
     """A gate the environment applies to promotions; evaluated by the promotions module."""
 
+    id: Annotated[str, StringConstraints(min_length=1, max_length=36)] | None = Field(
+        default=None, description="Assigned by the server; send it back to update this gate in place"
+    )
     type: Slug
     name: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
     config: dict[str, Any] = Field(default_factory=dict)

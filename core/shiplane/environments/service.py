@@ -11,7 +11,7 @@ from shiplane.environments.models import Environment
 from shiplane.environments.schemas import EnvironmentFields, environment_out
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import new_id
-from shiplane.platform.errors import ApiError, FieldError, not_found
+from shiplane.platform.errors import ApiError, FieldError, not_found, validation_error
 from shiplane.platform.idempotency import WriteResult
 from shiplane.platform.listing import ListField, ListParams, ListSpec, Page, paginate
 from shiplane.platform.secrets import mask_sealed
@@ -121,20 +121,32 @@ class EnvironmentService:
         env.deployment_template_id = fields.deployment_workflow_template_id
 
     async def _checked_gates(self, env: Environment, fields: EnvironmentFields) -> list[dict[str, Any]]:
-        stored = {(i, g.get("type")): g.get("config", {}) for i, g in enumerate(env.gates or [])}
+        # Stored gates are matched by their server-assigned id, never by position: removing
+        # or reordering gates must not move one gate's secret to another.
+        stored = {g["id"]: g for g in env.gates or [] if "id" in g}
         gates = []
+        seen: set[str] = set()
         for index, gate in enumerate(fields.gates):
-            kept = stored.get((index, gate.type))
+            previous = None
+            if gate.id is not None:
+                previous = stored.get(gate.id)
+                if previous is None or gate.id in seen:
+                    raise validation_error(
+                        f"gates.{index}.id", "not a gate of this environment (leave it out for a new gate)"
+                    )
+                seen.add(gate.id)
+            entry = {**gate.model_dump(by_alias=True, exclude_none=True), "id": gate.id or new_id()}
+            kept: dict[str, Any] | None = None
+            if previous is not None and previous.get("type") == gate.type:
+                kept = previous.get("config", {})
             if kept is not None and mask_sealed(kept) == gate.config:
                 # An unchanged gate stays as stored, even if its plugin is disabled now:
                 # editing another field must not force the gate out (it reports its problem).
-                gates.append({**gate.model_dump(by_alias=True, exclude_none=True), "config": kept})
+                gates.append({**entry, "config": kept})
                 continue
             registered = await self.plugins.usable_capability("gate", gate.type, f"gates.{index}.type")
-            sealed, _ = await self.plugins.validated_config(
-                registered, gate.config, stored.get((index, gate.type)), f"gates.{index}.config"
-            )
-            gates.append({**gate.model_dump(by_alias=True, exclude_none=True), "config": sealed})
+            sealed, _ = await self.plugins.validated_config(registered, gate.config, kept, f"gates.{index}.config")
+            gates.append({**entry, "config": sealed})
         return gates
 
     async def _checked_predecessors(self, env: Environment, ids: list[str]) -> list[str]:

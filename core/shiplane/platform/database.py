@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, event
+from sqlalchemy import DateTime, Integer, String, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import (
@@ -177,7 +177,9 @@ class Database:
         return self.write_engine.dialect.name
 
     @asynccontextmanager
-    async def session(self, tenant_id: str | None, *, write: bool) -> AsyncIterator[AsyncSession]:
+    async def session(
+        self, tenant_id: str | None, *, write: bool, snapshot: bool = False
+    ) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed on success, rolled back on error.
 
         ``tenant_id=None`` gives an unfiltered session, for system work (audit
@@ -187,10 +189,23 @@ class Database:
         async with factory() as session:
             session.info["tenant_id"] = tenant_id
             async with session.begin():
+                if snapshot and not write:
+                    await self._begin_snapshot(session)
                 yield session
             if session.info.pop(OUTBOX_MARK, False):
                 for listener in self.outbox_listeners:
                     listener()
+
+    async def _begin_snapshot(self, session: AsyncSession) -> None:
+        """Make every statement of this read session see one snapshot.
+
+        Plain reads run statement by statement; a reader that compares several
+        statements (audit verification: heads, then events) needs one view.
+        """
+        if self.is_sqlite:
+            await session.execute(text("BEGIN DEFERRED"))
+        else:
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()

@@ -27,7 +27,7 @@ from shiplane.platform.envelope import JSONEnvelopeResponse, error_body, failure
 from shiplane.platform.errors import ApiError, FieldError, validation_error
 from shiplane.platform.jwt import TokenError
 from shiplane.platform.ratelimit import rate_limit_headers
-from shiplane.platform.schemas import NUL_ERROR_TYPE
+from shiplane.platform.schemas import NUL_ERROR_TYPE, PATH_ERROR_TYPES
 
 log = logging.getLogger("shiplane.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -269,8 +269,8 @@ def install_error_handlers(app: FastAPI) -> None:
                 continue
             field = _dotted(tuple(item.get("loc", ())))
             message = item.get("msg", "invalid value")
-            if code == NUL_ERROR_TYPE:
-                # One error per offending string, named by its full dotted path.
+            if code in PATH_ERROR_TYPES:
+                # One error per offending string (or too-deep container), named by its full dotted path.
                 base = "" if field == "body" else field
                 for path in (item.get("ctx") or {}).get("paths") or [""]:
                     errors.append(FieldError(".".join(p for p in (base, path) if p) or "body", message, code))

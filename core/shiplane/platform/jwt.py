@@ -48,7 +48,7 @@ class KeySet:
         self._pem_sources = list(settings.auth_public_keys)
         self._jwks: dict[str, dict[str, Any]] = {}
         self._jwks_fetched_at = 0.0
-        self._last_refresh_attempt = 0.0
+        self._last_refresh_attempt = float("-inf")  # the first refresh is never held back
         self._lock = asyncio.Lock()
 
     async def _fetch_jwks(self) -> None:

@@ -229,6 +229,11 @@ def _check_text(name: str, value: str) -> None:
     if "\x00" in value:
         # PostgreSQL text cannot hold NUL: asyncpg would refuse the query with a 500.
         raise _filter_error(f"the value for {name!r} contains the NUL character (\\u0000)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (JSON "\\ud800") is valid JSON but not text either database stores.
+        raise _filter_error(f"the value for {name!r} is not valid Unicode text") from None
 
 
 def _coerce(name: str, field: ListField, value: Any) -> Any:

@@ -7,10 +7,13 @@ naming the plugin, and a circuit breaker per plugin. After ``threshold``
 consecutive failures the breaker opens: calls fail at once for ``reset_seconds``,
 then one trial call is let through (half-open) and its outcome closes or reopens
 it. An open or half-open breaker is what ``/plugins/{id}/health`` reports as
-``degraded``.
+``degraded``. Calls made with ``count=False`` (health probes) never take the trial
+and never move the breaker: while it is not closed they are refused at once.
 
 A sync call that times out keeps running in its thread (Python cannot kill a
-thread); the pool is bounded so such calls cannot grow without limit.
+thread); the pool is bounded so such calls cannot grow without limit. Calls still
+running are limited per plugin and tenant, and per plugin across all tenants, so
+one tenant's hanging calls cannot block another tenant's.
 """
 
 from __future__ import annotations
@@ -99,39 +102,71 @@ class PluginGuard:
         reset_seconds: float,
         max_threads: int = 16,
         max_in_flight_per_plugin: int = 4,
+        max_in_flight_per_plugin_total: int = 8,
     ) -> None:
         self.timeout = timeout
         self.threshold = threshold
         self.reset_seconds = reset_seconds
         self.max_in_flight = max_in_flight_per_plugin
+        self.max_in_flight_total = max_in_flight_per_plugin_total
         self.breakers: dict[str, Breaker] = {}
-        # Calls still running per plugin, including sync calls that timed out but whose
-        # thread has not returned: one hanging plugin must not take every pool thread.
+        # Calls still running, including sync calls that timed out but whose thread has
+        # not returned: per (plugin, tenant), so one tenant's hanging calls leave room for
+        # the others, and per plugin, so one plugin cannot take every pool thread.
         self._in_flight: dict[str, int] = {}
+        self._in_flight_tenant: dict[tuple[str, str | None], int] = {}
         self._in_flight_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="shiplane-plugin")
 
     def breaker(self, plugin_id: str) -> Breaker:
         return self.breakers.setdefault(plugin_id, Breaker())
 
-    def in_flight(self, plugin_id: str) -> int:
+    def in_flight(self, plugin_id: str, tenant_id: str | None = None, *, per_tenant: bool = False) -> int:
+        """Calls into ``plugin_id`` still running: all of them, or (``per_tenant=True``)
+        those made for ``tenant_id`` (``None``: the calls made for no tenant)."""
         with self._in_flight_lock:
+            if per_tenant:
+                return self._in_flight_tenant.get((plugin_id, tenant_id), 0)
             return self._in_flight.get(plugin_id, 0)
 
-    def _enter(self, plugin_id: str, operation: str) -> None:
+    def _enter(self, plugin_id: str, tenant_id: str | None, operation: str) -> None:
         with self._in_flight_lock:
+            key = (plugin_id, tenant_id)
+            mine = self._in_flight_tenant.get(key, 0)
+            if mine >= self.max_in_flight:
+                raise PluginCallFailed(
+                    plugin_id, operation, f"{mine} calls for this tenant still running", "too many calls running"
+                )
             running = self._in_flight.get(plugin_id, 0)
-            if running >= self.max_in_flight:
+            if running >= self.max_in_flight_total:
                 raise PluginCallFailed(plugin_id, operation, f"{running} calls still running", "too many calls running")
+            self._in_flight_tenant[key] = mine + 1
             self._in_flight[plugin_id] = running + 1
 
-    def _leave(self, plugin_id: str) -> None:
+    def _leave(self, plugin_id: str, tenant_id: str | None) -> None:
         with self._in_flight_lock:
+            key = (plugin_id, tenant_id)
+            mine = self._in_flight_tenant.get(key, 0) - 1
+            if mine > 0:
+                self._in_flight_tenant[key] = mine
+            else:
+                self._in_flight_tenant.pop(key, None)
             self._in_flight[plugin_id] = max(0, self._in_flight.get(plugin_id, 0) - 1)
 
-    def _admit(self, plugin_id: str, operation: str) -> tuple[Breaker, bool]:
-        """The breaker, and whether this call is the half-open trial."""
+    def _admit(self, plugin_id: str, operation: str, count: bool = True) -> tuple[Breaker, bool]:
+        """The breaker, and whether this call is the half-open trial.
+
+        An uncounted call (a health probe) cannot decide the breaker's state, so it
+        never takes the trial nor moves an open breaker to half-open: unless the
+        breaker is closed it is refused at once.
+        """
         breaker = self.breaker(plugin_id)
+        if not count:
+            if breaker.state != "closed":
+                state = breaker.state.replace("_", "-")
+                reason = f"circuit {state}, probes wait until it closes"
+                raise PluginCallFailed(plugin_id, operation, reason, "circuit open")
+            return breaker, False
         if breaker.state == "open":
             if time.monotonic() - breaker.opened_at < self.reset_seconds:
                 raise PluginCallFailed(plugin_id, operation, "circuit open after repeated failures", "circuit open")
@@ -171,16 +206,20 @@ class PluginGuard:
         timeout: float | None = None,  # noqa: ASYNC109 - applied per call with asyncio.wait_for
         secrets: list[str] | None = None,
         count: bool = True,
+        tenant_id: str | None = None,
         **kwargs: Any,
     ) -> Any:
         """Call ``function`` on behalf of ``plugin_id``; raise ``PluginCallFailed`` on any failure.
 
         ``secrets`` are scrubbed from the error text; ``count=False`` keeps the call out
-        of the breaker (read-only probes such as health, which any tenant may trigger).
+        of the breaker (read-only probes such as health, which any tenant may trigger;
+        refused while the breaker is not closed). ``tenant_id`` is the tenant the call
+        is made for: it needs room under that tenant's in-flight limit for the plugin
+        as well as under the plugin's total.
         """
-        breaker, trial = self._admit(plugin_id, operation)
+        breaker, trial = self._admit(plugin_id, operation, count)
         try:
-            self._enter(plugin_id, operation)
+            self._enter(plugin_id, tenant_id, operation)
         except PluginCallFailed:
             if trial:
                 breaker.trial_running = False
@@ -198,7 +237,7 @@ class PluginGuard:
                     try:
                         return function(*args, **kwargs)
                     finally:
-                        self._leave(plugin_id)  # when the thread really returns
+                        self._leave(plugin_id, tenant_id)  # when the thread really returns
 
                 released = True
                 future = loop.run_in_executor(self._pool, run)
@@ -217,7 +256,7 @@ class PluginGuard:
             raise self._failed(breaker, plugin_id, operation, reason, type(exc).__name__, count) from None
         finally:
             if not released:
-                self._leave(plugin_id)
+                self._leave(plugin_id, tenant_id)
             if trial:
                 breaker.trial_running = False
         self._succeeded(breaker, count)

@@ -15,6 +15,7 @@ that produced it and every call can be guarded separately.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -46,6 +47,11 @@ ENTRY_POINT_GROUP = shiplane_sdk.ENTRY_POINT_GROUP
 FIRST_PARTY_DISTRIBUTIONS = frozenset({"shiplane-plugin-builtin"})
 DEFAULT_SDK_REQUIRES = ">=0.1,<1"
 HEALTH_CACHE_SECONDS = 10.0
+# Older reports are not shown in the plugin list (which never calls plugin code).
+HEALTH_MAX_AGE_SECONDS = 60.0
+# Failures where the guard refused the probe without running plugin code: they say
+# nothing about the plugin's own health, so they are not cached.
+REFUSED_KINDS = frozenset({"circuit open", "too many calls running"})
 
 # API names of the capability kinds.
 KIND_API_NAMES = {
@@ -113,6 +119,7 @@ class PluginRegistry:
         self.plugins: dict[str, LoadedPlugin] = {}
         self._installed: dict[str, EntryPoint] = {}
         self._health: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._health_locks: dict[str, asyncio.Lock] = {}
         self.capabilities: dict[str, dict[str, RegisteredCapability]] = {k: {} for k in CAPABILITY_KINDS}
         self.guard = PluginGuard(
             settings.plugin_call_timeout_seconds,
@@ -320,32 +327,42 @@ class PluginRegistry:
         return [p for p in self.plugins.values() if not p.failed]
 
     def cached_health(self, plugin_id: str) -> dict[str, Any] | None:
-        """The plugin's last own health report (any age), without calling it."""
+        """The plugin's last own health report, without calling it; ``None`` if there is
+        none or it is older than HEALTH_MAX_AGE_SECONDS."""
         entry = self._health.get(plugin_id)
-        return entry[1] if entry else None
+        if entry is None or time.monotonic() - entry[0] > HEALTH_MAX_AGE_SECONDS:
+            return None
+        return entry[1]
 
     async def plugin_health(self, plugin_id: str) -> dict[str, Any] | None:
         """The plugin's own ``plugin_health``, at most every HEALTH_CACHE_SECONDS.
 
         Health probes do not count against the breaker: any tenant may ask for a
         plugin's health, and asking must not trip the breaker that decides whether
-        another tenant's gates can run.
+        another tenant's gates can run (nor take its half-open trial: while the
+        breaker is not closed the guard refuses the probe). Probes are single-flight
+        per plugin: concurrent requests wait for the one running and share its result.
+        A refused probe (breaker not closed, too many calls running) is not cached.
         """
         impl = self.hook_impl(plugin_id, "plugin_health")
         if impl is None:
             return None
-        entry = self._health.get(plugin_id)
-        if entry is not None and time.monotonic() - entry[0] < HEALTH_CACHE_SECONDS:
-            return entry[1]
-        try:
-            report = await self.guard.call(plugin_id, "plugin_health", impl, count=False)
-            if not isinstance(report, HealthReport):
-                raise PluginCallFailed(plugin_id, "plugin_health", f"returned {type(report).__name__}")
-            own: dict[str, Any] = report.model_dump(mode="json")
-        except PluginCallFailed as exc:
-            own = {"status": "failing", "message": exc.reason, "details": {}}
-        self._health[plugin_id] = (time.monotonic(), own)
-        return own
+        lock = self._health_locks.setdefault(plugin_id, asyncio.Lock())
+        async with lock:
+            entry = self._health.get(plugin_id)
+            if entry is not None and time.monotonic() - entry[0] < HEALTH_CACHE_SECONDS:
+                return entry[1]
+            try:
+                report = await self.guard.call(plugin_id, "plugin_health", impl, count=False)
+                if not isinstance(report, HealthReport):
+                    raise PluginCallFailed(plugin_id, "plugin_health", f"returned {type(report).__name__}")
+                own: dict[str, Any] = report.model_dump(mode="json")
+            except PluginCallFailed as exc:
+                own = {"status": "failing", "message": exc.reason, "details": {}}
+                if exc.kind in REFUSED_KINDS:
+                    return own
+            self._health[plugin_id] = (time.monotonic(), own)
+            return own
 
     def default_enabled(self, plugin: LoadedPlugin) -> bool:
         return plugin.first_party or self.settings.plugins_enabled_by_default

@@ -19,7 +19,16 @@ from shiplane.platform.envelope import rfc3339
 from shiplane.platform.errors import ApiError, FieldError, not_found
 from shiplane.platform.idempotency import WriteResult
 from shiplane.platform.listing import ListField, ListParams, ListSpec, Page, paginate
-from shiplane.platform.secrets import SecretBox, keep_masked, mask, seal, secret_values, unseal
+from shiplane.platform.secrets import (
+    MASK,
+    SecretBox,
+    keep_masked,
+    mask,
+    seal,
+    secret_paths_holding,
+    secret_values,
+    unseal,
+)
 from shiplane.platform.versioning import check_version, etag
 from shiplane.platform.writes import audit_change, ensure_name_free, flush_change
 from shiplane.plugins.guard import PluginCallFailed
@@ -232,6 +241,7 @@ class PluginService:
                 ctx,
                 config,
                 secrets=secrets,
+                tenant_id=ctx.tenant_id,
             )
             if not isinstance(result, GateResult):
                 raise PluginCallFailed(registered.plugin_id, f"gate {gate_id}", f"returned {type(result).__name__}")
@@ -322,6 +332,18 @@ class PluginService:
         paths = capability.secret_fields()
         if stored is not None:
             config = unseal(keep_masked(config, stored, paths), paths, self.box)
+        unresolved = [p for p in secret_paths_holding(config, paths, MASK)]
+        if unresolved:
+            # "***" keeps a stored secret; with none stored it would become the secret itself.
+            raise ApiError(
+                "VALIDATION_ERROR",
+                "a secret was sent as *** but there is no stored value to keep",
+                None,
+                [
+                    FieldError(f"{field}.{p}", "send the secret itself; *** only keeps a stored one", "secret_required")
+                    for p in unresolved
+                ],
+            )
         errors = capability.validate_config(config)
         if errors:
             raise ApiError(
@@ -466,7 +488,7 @@ async def dispatch_event(registry: PluginRegistry, enabled_plugin_ids: set[str],
         if impl is None:
             continue
         try:
-            await registry.guard.call(plugin.id, "on_event", impl, event=event)
+            await registry.guard.call(plugin.id, "on_event", impl, event=event, tenant_id=event.tenant_id)
         except PluginCallFailed:
             failed.append(plugin.id)
     return failed

@@ -26,7 +26,11 @@ class ChangeTicketGate(Gate):
     config_schema = {
         "type": "object",
         "additionalProperties": False,
-        "properties": {"pattern": {"type": "string", "minLength": 1, "default": r"CHG-\d+"}},
+        "properties": {
+            "pattern": {"type": "string", "minLength": 1, "default": r"CHG-\d+"},
+            "ticketSystemUrl": {"type": "string", "pattern": "^https?://"},
+            "ticketSystemToken": {"type": "string", "minLength": 8, "writeOnly": True},
+        },
     }
 
     def evaluate(self, ctx: GateContext, config: dict[str, Any]) -> GateResult:

@@ -66,8 +66,9 @@ def test_checksum_outputs_the_sha256_and_logs_it() -> None:
     assert any(digest in line for line in ctx.logs)
 
 
-def test_api_token_is_a_secret_field() -> None:
+def test_tokens_are_secret_fields() -> None:
     assert AcmeRegistry().secret_fields() == ["apiToken"]
+    assert ChangeTicketGate().secret_fields() == ["ticketSystemToken"]
 
 
 def test_registered_for_one_test() -> None:

@@ -100,6 +100,8 @@ def test_gates_and_policy_fields_are_stored(admin: Caller) -> None:
     gates = [{"type": "pipeline-order"}, {"type": "policy", "name": "has-components", "config": {"rules": rules}}]
     env = create(admin, "prod", isProduction=True, gates=gates, approvalPolicyId="policy-1")
     fetched = admin.get(f"{BASE}/{env['id']}").json()["data"]
+    ids = [g.pop("id") for g in fetched["gates"]]
+    assert len(set(ids)) == 2  # assigned by the server
     assert fetched["gates"] == [{"type": "pipeline-order", "config": {}}, gates[1]]
     assert fetched["approvalPolicyId"] == "policy-1"
     assert fetched["isProduction"] is True
