@@ -54,6 +54,21 @@ def run_cli(args: Sequence[str], env: dict[str, str], cwd: Path, timeout: float 
     )
 
 
+def production_env(database_url: str, data_dir: Path, secret: str, encryption_key: str, **extra: str) -> dict[str, str]:
+    """A server environment in production mode: explicit keys, an already migrated database,
+    rate limits off so concurrent test load is never refused, quiet logs."""
+    return clean_env(
+        SHIPLANE_MODE="production",
+        SHIPLANE_DATABASE_URL=database_url,
+        SHIPLANE_AUTH_HS_SECRET=secret,
+        SHIPLANE_ENCRYPTION_KEY=encryption_key,
+        SHIPLANE_DATA_DIR=str(data_dir),
+        SHIPLANE_RATE_LIMIT_ENABLED="false",
+        SHIPLANE_LOG_LEVEL="WARNING",
+        **extra,
+    )
+
+
 _HANDED_OUT: set[int] = set()
 
 

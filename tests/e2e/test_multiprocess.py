@@ -23,7 +23,7 @@ from shiplane.platform.jwt import mint_token
 from shiplane.platform.settings import Settings
 
 from tests.conftest import make_database, run_sql
-from tests.servers import Server, clean_env, run_cli, running_servers
+from tests.servers import Server, production_env, run_cli, running_servers
 
 pytestmark = pytest.mark.slow
 
@@ -53,15 +53,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     tmp = tmp_path_factory.mktemp("multiprocess")
     for url in make_database(tmp):
         # Production mode: explicit secrets, no auto-migration (the DB is migrated once above).
-        env = clean_env(
-            SHIPLANE_MODE="production",
-            SHIPLANE_DATABASE_URL=url,
-            SHIPLANE_AUTH_HS_SECRET=SECRET,
-            SHIPLANE_ENCRYPTION_KEY=ENCRYPTION_KEY,
-            SHIPLANE_DATA_DIR=str(tmp / "data"),
-            SHIPLANE_RATE_LIMIT_ENABLED="false",
-            SHIPLANE_LOG_LEVEL="WARNING",
-        )
+        env = production_env(url, tmp / "data", SECRET, ENCRYPTION_KEY)
         with running_servers(3, env, tmp / "servers") as servers:
             yield Cluster(url, servers, tmp, env)
         # The processes are stopped before the database is dropped.

@@ -25,7 +25,7 @@ from shiplane.platform.settings import Settings
 
 from tests.conftest import make_database
 from tests.plugin_site import pip_install_into
-from tests.servers import Server, clean_env, start_server
+from tests.servers import Server, production_env, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -77,16 +77,8 @@ def test_installing_and_uninstalling_the_example_distribution(tmp_path: Path, da
     install_example(site, tmp_path / "src")
     assert (site / "acme_shiplane" / "plugin.py").exists()
 
-    env = clean_env(
-        SHIPLANE_MODE="production",
-        SHIPLANE_DATABASE_URL=database,
-        SHIPLANE_AUTH_HS_SECRET=SECRET,
-        SHIPLANE_ENCRYPTION_KEY=ENCRYPTION_KEY,
-        SHIPLANE_DATA_DIR=str(tmp_path / "data"),
-        SHIPLANE_RATE_LIMIT_ENABLED="false",
-        SHIPLANE_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(site),  # only the fresh folder: never the suite's plugin site
-    )
+    # PYTHONPATH is only the fresh folder: never the suite's plugin site.
+    env = production_env(database, tmp_path / "data", SECRET, ENCRYPTION_KEY, PYTHONPATH=str(site))
     assert "SHIPLANE_TEST_PLUGIN_SITE" not in env
     token = mint_token(
         Settings(auth_hs_secret=SECRET),

@@ -60,11 +60,6 @@ def scan_body(data: Any, limit: int = MAX_REPORTED_PATHS, max_depth: int = MAX_D
     return found[:limit], None
 
 
-def nul_paths(data: Any, limit: int = MAX_REPORTED_PATHS) -> list[str]:
-    """Dotted paths of the strings (values or keys, at any depth up to MAX_DEPTH) that contain NUL."""
-    return scan_body(data, limit)[0]
-
-
 class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
