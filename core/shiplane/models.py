@@ -4,6 +4,7 @@ from shiplane.environments import models as _environments  # noqa: F401
 from shiplane.platform import audit as _audit  # noqa: F401
 from shiplane.platform import events as _events  # noqa: F401
 from shiplane.platform import idempotency as _idempotency  # noqa: F401
+from shiplane.platform import reads as _reads  # noqa: F401
 from shiplane.platform.database import Base
 from shiplane.plugins import models as _plugins  # noqa: F401
 

@@ -5,21 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Row
 from starlette.responses import Response
 
 from shiplane.platform.audit import AuditEvent
 from shiplane.platform.auth import Principal, require
-from shiplane.platform.deps import read_session
+from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import rfc3339, success
-from shiplane.platform.listing import ListField, ListSpec, paginate, parse_list_params
+from shiplane.platform.listing import ListField, ListSpec, parse_list_params
+from shiplane.platform.reads import TenantReads
 
 router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"])
 
 LIST_SPEC = ListSpec(
+    AuditEvent,
     fields={
-        "sequence": ListField(AuditEvent.sequence, "integer"),
+        "sequence": ListField(AuditEvent.sequence, "integer", unique=True),
         "occurredAt": ListField(AuditEvent.occurred_at, "datetime"),
         "action": ListField(AuditEvent.action, "string"),
         "actorType": ListField(AuditEvent.actor_type, "string"),
@@ -33,7 +34,7 @@ LIST_SPEC = ListSpec(
 )
 
 
-def audit_event_out(event: AuditEvent) -> dict[str, Any]:
+def audit_event_out(event: AuditEvent | Row[Any]) -> dict[str, Any]:
     return {
         "id": event.id,
         "tenantId": event.tenant_id,
@@ -55,8 +56,8 @@ def audit_event_out(event: AuditEvent) -> dict[str, Any]:
 async def list_audit_events(
     request: Request,
     _principal: Annotated[Principal, require("audit:read")],
-    session: Annotated[AsyncSession, Depends(read_session)],
+    reads: Annotated[TenantReads, Depends(tenant_reads)],
 ) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
-    page = await paginate(session, select(AuditEvent), params, LIST_SPEC, AuditEvent.id)
+    page = await reads.page(LIST_SPEC, params)
     return success([audit_event_out(e) for e in page.items], pagination=page.pagination)

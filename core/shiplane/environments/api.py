@@ -9,12 +9,13 @@ from starlette.responses import Response
 from shiplane.environments.schemas import EnvironmentCreate, EnvironmentReplace
 from shiplane.environments.service import LIST_SPEC, EnvironmentService
 from shiplane.platform.auth import Principal, require
-from shiplane.platform.deps import read_session
+from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import success
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import parse_list_params
+from shiplane.platform.reads import TenantReads
 from shiplane.platform.versioning import etag, expected_version
-from shiplane.plugins.deps import plugin_service
+from shiplane.plugins.deps import plugin_reads, plugin_service
 
 router = APIRouter(prefix="/api/v1/environments", tags=["environments"])
 
@@ -23,8 +24,12 @@ def _service(request: Request, session: AsyncSession, principal: Principal) -> E
     return EnvironmentService(session, principal, plugin_service(request, session, principal))
 
 
+def _reader(request: Request, principal: Principal) -> EnvironmentService:
+    return EnvironmentService(None, principal, plugin_reads(request, principal))
+
+
 Reader = Annotated[Principal, require("environments:read")]
-Session = Annotated[AsyncSession, Depends(read_session)]
+Reads = Annotated[TenantReads, Depends(tenant_reads)]
 
 
 @router.post("", status_code=201)
@@ -43,18 +48,16 @@ async def create_environment(
 
 
 @router.get("")
-async def list_environments(request: Request, principal: Reader, session: Session) -> Response:
+async def list_environments(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
-    service = _service(request, session, principal)
-    page = await service.list_page(params)
-    return success([await service.out(e) for e in page.items], pagination=page.pagination)
+    page = await _reader(request, principal).list_page(reads, params)
+    return success(page.items, pagination=page.pagination)
 
 
 @router.get("/{environment_id}")
-async def get_environment(environment_id: str, request: Request, principal: Reader, session: Session) -> Response:
-    service = _service(request, session, principal)
-    env = await service.get(environment_id)
-    return success(await service.out(env), headers={"ETag": etag(env.version)})
+async def get_environment(environment_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
+    data, version = await _reader(request, principal).read(reads, environment_id)
+    return success(data, headers={"ETag": etag(version)})
 
 
 @router.put("/{environment_id}")

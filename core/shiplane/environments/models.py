@@ -5,12 +5,15 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shiplane.platform.database import Base, TenantOwned
+from shiplane.platform.database import Base, TenantOwned, sort_indexes
 
 
 class Environment(TenantOwned, Base):
     __tablename__ = "environments"
-    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_environments_tenant_name"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name", name="uq_environments_tenant_name"),
+        *sort_indexes("environments", "position", "display_name", "is_production", "created_at", "updated_at"),
+    )
 
     name: Mapped[str] = mapped_column(String(63), nullable=False)
     display_name: Mapped[str] = mapped_column(String(200), nullable=False)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
+from sqlalchemy.engine import Row
 
 from shiplane.environments.models import Environment
 from shiplane.platform.envelope import rfc3339
@@ -57,7 +58,9 @@ def gate_out(gate: dict[str, Any], problem: dict[str, str] | None) -> dict[str, 
     return out
 
 
-def environment_out(env: Environment, gate_problems: list[dict[str, str] | None] | None = None) -> dict[str, Any]:
+def environment_out(
+    env: Environment | Row[Any], gate_problems: list[dict[str, str] | None] | None = None
+) -> dict[str, Any]:
     return {
         "id": env.id,
         "tenantId": env.tenant_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shiplane.environments.models import Environment
@@ -13,15 +14,17 @@ from shiplane.platform.auth import Principal
 from shiplane.platform.database import new_id
 from shiplane.platform.errors import ApiError, FieldError, not_found, validation_error
 from shiplane.platform.idempotency import WriteResult
-from shiplane.platform.listing import ListField, ListParams, ListSpec, Page, paginate
+from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
+from shiplane.platform.reads import TenantReads
 from shiplane.platform.secrets import mask_sealed
 from shiplane.platform.versioning import check_version, etag
 from shiplane.platform.writes import audit_change, ensure_name_free, flush_change
 from shiplane.plugins.service import PluginService
 
 LIST_SPEC = ListSpec(
+    Environment,
     fields={
-        "name": ListField(Environment.name, "string"),
+        "name": ListField(Environment.name, "string", unique=True),
         "displayName": ListField(Environment.display_name, "string"),
         "order": ListField(Environment.position, "integer"),
         "isProduction": ListField(Environment.is_production, "boolean"),
@@ -33,28 +36,49 @@ LIST_SPEC = ListSpec(
 
 
 class EnvironmentService:
-    def __init__(self, session: AsyncSession, principal: Principal, plugins: PluginService) -> None:
-        self.session = session
+    """Environments of one tenant.
+
+    Reads (``list_page``, ``read``) go through the platform read path, one hop each;
+    writes run in the ORM session of ``run_write``'s transaction (``session``).
+    """
+
+    def __init__(self, session: AsyncSession | None, principal: Principal, plugins: PluginService) -> None:
+        self._session = session
         self.principal = principal
         # Gates are capabilities of plugins: checked and sealed through the plugin service.
         self.plugins = plugins
         self._enabled: set[str] | None = None
 
-    async def out(self, env: Environment) -> dict[str, Any]:
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("a read-only EnvironmentService cannot write")
+        return self._session
+
+    async def out(self, env: Environment | Row[Any]) -> dict[str, Any]:
         """The API representation: secrets in gate configs masked, unusable gates flagged."""
         if self._enabled is None:
             self._enabled = await self.plugins.enabled_plugin_ids()
         problems = [self.plugins.config_problem("gate", g.get("type", ""), self._enabled) for g in env.gates]
         return environment_out(env, problems)
 
+    async def list_page(self, reads: TenantReads, params: ListParams) -> Page:
+        page = await reads.page(LIST_SPEC, params)
+        return Page([await self.out(row) for row in page.items], page.pagination)
+
+    async def read(self, reads: TenantReads, environment_id: str) -> tuple[dict[str, Any], int]:
+        """The environment as the API shows it, and its version (for the ETag)."""
+        row = await reads.get(LIST_SPEC, environment_id)
+        if row is None:
+            raise not_found("environment", environment_id)
+        return await self.out(row), row.version
+
     async def get(self, environment_id: str) -> Environment:
+        """The environment to change, in the write's session."""
         env = await self.session.scalar(select(Environment).where(Environment.id == environment_id))
         if env is None:
             raise not_found("environment", environment_id)
         return env
-
-    async def list_page(self, params: ListParams) -> Page:
-        return await paginate(self.session, select(Environment), params, LIST_SPEC, Environment.id)
 
     async def create(self, fields: EnvironmentFields) -> WriteResult:
         await ensure_name_free(self.session, Environment, fields.name, None, "environment")

@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shiplane.platform.database import Base, TenantScoped, UTCDateTime, new_id, utcnow
+from shiplane.platform.database import Base, TenantScoped, UTCDateTime, new_id, sort_indexes, utcnow
 from shiplane.platform.envelope import rfc3339
 from shiplane.platform.events import emit
 
@@ -38,7 +38,17 @@ class AuditEvent(TenantScoped, Base):
     __tablename__ = "audit_events"
     __table_args__ = (
         UniqueConstraint("tenant_id", "sequence", name="uq_audit_events_tenant_sequence"),
-        Index("ix_audit_events_tenant_action", "tenant_id", "action"),
+        *sort_indexes(
+            "audit_events",
+            "occurred_at",
+            "action",
+            "actor_type",
+            "actor_id",
+            "resource_type",
+            "resource_id",
+            "outcome",
+            "request_id",
+        ),
         Index("ix_audit_events_tenant_resource", "tenant_id", "resource_type", "resource_id"),
     )
 

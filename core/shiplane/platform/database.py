@@ -21,7 +21,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, event, text
+from sqlalchemy import DateTime, Index, Integer, String, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import (
@@ -38,6 +38,12 @@ from sqlalchemy.types import TypeDecorator
 # Set in a session's info when it wrote outbox events; after commit the database
 # wakes whoever delivers them (see Database.on_outbox_commit).
 OUTBOX_MARK = "shiplane_outbox_written"
+AFTER_COMMIT = "shiplane_after_commit"
+
+
+def on_commit(session: Any, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's transaction has committed (never if it rolls back)."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 def utcnow() -> datetime:
@@ -103,6 +109,14 @@ class TenantOwned(TenantScoped):
         return {"version_id_col": cls.version}
 
 
+def sort_indexes(table: str, *columns: str) -> list[Index]:
+    """``(tenant_id, column, id)`` for each column a list sorts on: a page reads one index range.
+
+    (PostgreSQL's indexes on nullable sort columns are ``NULLS FIRST``; see migration 0004.)
+    """
+    return [Index(f"ix_{table}_tenant_{column}", "tenant_id", column, "id") for column in columns]
+
+
 def _add_tenant_criteria(state: ORMExecuteState) -> None:
     tenant_id = state.session.info.get("tenant_id")
     if tenant_id is None or state.is_column_load or state.is_relationship_load:
@@ -129,7 +143,7 @@ event.listen(Session, "do_orm_execute", _add_tenant_criteria)
 event.listen(Session, "before_flush", _tag_new_rows)
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the driver, decide when transactions begin (the pysqlite recipe).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -143,7 +157,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _install_sqlite_begin(engine: Engine, mode: str) -> None:
-    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "connect", sqlite_on_connect)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
@@ -164,7 +178,7 @@ class Database:
             _install_sqlite_begin(self.write_engine.sync_engine, "IMMEDIATE")
             # Reads run without an explicit transaction: each statement sees a committed
             # snapshot (WAL), and list pages are one statement (count(*) OVER ()).
-            event.listen(self.read_engine.sync_engine, "connect", _sqlite_on_connect)
+            event.listen(self.read_engine.sync_engine, "connect", sqlite_on_connect)
         else:
             self.write_engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
             self.read_engine = self.write_engine
@@ -192,6 +206,8 @@ class Database:
                 if snapshot and not write:
                     await self._begin_snapshot(session)
                 yield session
+            for callback in session.info.pop(AFTER_COMMIT, []):
+                callback()
             if session.info.pop(OUTBOX_MARK, False):
                 for listener in self.outbox_listeners:
                     listener()

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
 from shiplane.platform.context import current_request_id
 from shiplane.platform.errors import CATALOGUE, ApiError
 
+_ZERO = timedelta(0)
+
 
 def rfc3339(value: datetime) -> str:
-    """RFC 3339 UTC with milliseconds: ``2026-11-28T20:49:02.123Z``."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    """RFC 3339 UTC with milliseconds: ``2026-11-28T20:49:02.123Z``.
+
+    Every list row renders two of these, so the common case (an aware UTC value,
+    as the storage layer returns) is one C-level ``isoformat`` call.
+    """
+    offset = value.utcoffset()
+    if offset is None:
+        return value.isoformat(timespec="milliseconds") + "Z"
+    if offset != _ZERO:
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def _meta(pagination: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -33,11 +42,21 @@ def _default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def render_json(content: Any) -> bytes:
+    """Compact UTF-8 JSON. orjson is several times faster than ``json`` on list pages; the
+    few documents it refuses (integers beyond 64 bits in a stored config, say) fall
+    back to ``json`` with the same output format."""
+    try:
+        return orjson.dumps(content, default=_default)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(content, default=_default, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 class JSONEnvelopeResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, default=_default, separators=(",", ":"), ensure_ascii=False).encode()
+        return render_json(content)
 
 
 def success(

@@ -2,11 +2,19 @@
 
 Each resource declares an allow-list of ``ListField``s (API name -> column and
 value type). Query parameters are parsed and checked here, and a filter compiles
-to a SQLAlchemy expression, so filtering always happens in SQL.
+to a SQLAlchemy expression, so filtering always happens in SQL. The statements
+themselves are built and run by the read path (``platform/reads.py``).
+
+Besides ``page``, a list accepts an opaque ``cursor`` (keyset pagination): it
+carries the sort values of the last row served, so the next page starts with an
+index seek instead of skipping ``OFFSET`` rows, and costs what the first does.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
 import math
 import re
@@ -15,10 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import BigInteger, Select, SmallInteger, and_, func, not_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import BigInteger, SmallInteger, Table, and_, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
+from shiplane.platform.envelope import rfc3339
 from shiplane.platform.errors import ApiError, FieldError
 
 FieldKind = Literal["string", "integer", "boolean", "datetime"]
@@ -53,6 +61,13 @@ class ListField:
     sortable: bool = True
     filterable: bool = True
     int_range: tuple[int, int] | None = None
+    # Unique within a tenant (a name): a sort on it needs no id tie-breaker, so the
+    # unique index alone serves the sort and the cursor.
+    unique: bool = False
+
+    @property
+    def nullable(self) -> bool:
+        return bool(getattr(self.column, "nullable", False))
 
     @property
     def integer_bounds(self) -> tuple[int, int]:
@@ -68,8 +83,31 @@ class ListField:
 
 @dataclass(frozen=True)
 class ListSpec:
+    """A resource's list: its table (tenant-owned, with an ``id``), fields and default sort.
+
+    Every sortable field needs an index ``(tenant_id, <column>, id)`` (or a unique
+    ``(tenant_id, <column>)`` for a ``unique`` field) so that every sort reads one
+    page, not the tenant's whole table: ``tests/platform/test_read_path.py`` checks it.
+    """
+
+    model: Any  # the SQLAlchemy model class
     fields: Mapping[str, ListField]
     default_sort: str = "createdAt"
+
+    @property
+    def table(self) -> Table:
+        return self.model.__table__  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One ORDER BY term: an API field name (``id`` for the tie-breaker), its column, the direction."""
+
+    name: str
+    column: Any
+    descending: bool
+    kind: FieldKind
+    nullable: bool
 
 
 @dataclass
@@ -78,6 +116,17 @@ class ListParams:
     page_size: int
     sort: list[tuple[str, bool]]  # (field, descending)
     filter: ColumnElement[bool] | None
+    # The ORDER BY, tie-breaker included, and what a cursor must match.
+    keys: list[SortKey]
+    query_fingerprint: str
+    # Keyset pagination: the sort values of the last row before this page, and how
+    # many rows precede the page (for ``meta.pagination.page``).
+    after: list[Any] | None = None
+    position: int = 0
+
+    @property
+    def offset(self) -> int:
+        return 0 if self.after is not None else (self.page - 1) * self.page_size
 
 
 def _bad(param: str, message: str, code: str = "VALIDATION_ERROR", field_code: str = "invalid") -> ApiError:
@@ -104,7 +153,113 @@ def parse_list_params(query: Mapping[str, str], spec: ListSpec) -> ListParams:
     sort = _parse_sort(query.get("sort"), spec)
     raw_filter = query.get("filter")
     compiled = compile_filter(raw_filter, spec) if raw_filter not in (None, "") else None
-    return ListParams(page, page_size, sort, compiled)
+    keys = sort_keys(spec, sort)
+    fingerprint = _fingerprint(sort, raw_filter or "")
+    params = ListParams(page, page_size, sort, compiled, keys, fingerprint)
+    raw_cursor = query.get("cursor")
+    if raw_cursor is not None:
+        if query.get("page") is not None:
+            raise _bad("cursor", "give either page or cursor, not both", field_code="conflict")
+        params.after, params.position = decode_cursor(raw_cursor, params)
+        params.page = params.position // page_size + 1
+    return params
+
+
+def sort_keys(spec: ListSpec, sort: list[tuple[str, bool]]) -> list[SortKey]:
+    """The ORDER BY terms: the requested fields, then the id unless a unique field already orders every row.
+
+    The id follows the direction of the last requested field, so a single-field
+    sort in either direction walks one index ``(tenant_id, field, id)``.
+    """
+    keys = []
+    for name, descending in sort:
+        field = spec.fields[name]
+        keys.append(SortKey(name, field.column, descending, field.kind, field.nullable))
+    if not any(spec.fields[name].unique for name, _ in sort):
+        keys.append(SortKey("id", spec.table.c.id, sort[-1][1], "string", False))
+    return keys
+
+
+def _fingerprint(sort: list[tuple[str, bool]], raw_filter: str) -> str:
+    text = ",".join(("-" if d else "") + n for n, d in sort) + "\n" + raw_filter
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+# -- cursors ----------------------------------------------------------------------------------
+
+MAX_CURSOR_LENGTH = 4096
+
+
+def _cursor_value(value: Any) -> Any:
+    return rfc3339(value) if isinstance(value, datetime) else value
+
+
+def encode_cursor(params: ListParams, last_row: Any, position: int) -> str:
+    """The cursor that opens the page after ``last_row`` (a row with the sort keys' columns)."""
+    values = [_cursor_value(getattr(last_row, key.column.key)) for key in params.keys]
+    payload = {"v": 1, "q": params.query_fingerprint, "k": values, "n": position}
+    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(raw: str, params: ListParams) -> tuple[list[Any], int]:
+    """The sort values and position a cursor carries, checked against this request's sort and filter."""
+    if not raw or len(raw) > MAX_CURSOR_LENGTH:
+        raise _bad("cursor", "not a cursor this list issued", field_code="invalid_cursor")
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        raise _bad("cursor", "not a cursor this list issued", field_code="invalid_cursor") from None
+    if (
+        not isinstance(payload, dict)
+        or payload.get("v") != 1
+        or not isinstance(payload.get("k"), list)
+        or len(payload["k"]) != len(params.keys)
+        or not isinstance(payload.get("n"), int)
+        or isinstance(payload.get("n"), bool)
+        or not 0 <= payload["n"] <= MAX_PAGE * MAX_PAGE_SIZE
+    ):
+        raise _bad("cursor", "not a cursor this list issued", field_code="invalid_cursor")
+    if payload.get("q") != params.query_fingerprint:
+        raise _bad(
+            "cursor",
+            "the cursor belongs to another sort or filter: repeat the sort and filter it was issued with",
+            field_code="cursor_mismatch",
+        )
+    values = []
+    for key, value in zip(params.keys, payload["k"], strict=True):
+        if value is None and not key.nullable:
+            raise _bad("cursor", "not a cursor this list issued", field_code="invalid_cursor")
+        try:
+            values.append(_coerce(key.name, ListField(key.column, key.kind), value))
+        except ApiError:
+            raise _bad("cursor", "not a cursor this list issued", field_code="invalid_cursor") from None
+    return values, payload["n"]
+
+
+def keyset_condition(keys: list[SortKey], values: list[Any]) -> ColumnElement[bool]:
+    """Rows after ``values`` in the order of ``keys`` (NULL sorts first ascending, last descending).
+
+    Expanded as (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ..., which both databases
+    turn into an index range when the keys share one direction.
+    """
+    alternatives: list[ColumnElement[bool]] = []
+    equal_prefix: list[ColumnElement[bool]] = []
+    for key, value in zip(keys, values, strict=True):
+        column = key.column
+        if value is None:
+            # Ascending, NULL first: every non-null value comes after. Descending, NULL last: nothing does.
+            after = column.is_not(None) if not key.descending else None
+            same = column.is_(None)
+        else:
+            after = column < value if key.descending else column > value
+            if key.descending and key.nullable:
+                after = or_(after, column.is_(None))
+            same = column == value
+        if after is not None:
+            alternatives.append(and_(*equal_prefix, after) if equal_prefix else after)
+        equal_prefix.append(same)
+    return or_(*alternatives)
 
 
 def _parse_sort(raw: str | None, spec: ListSpec) -> list[tuple[str, bool]]:
@@ -274,47 +429,25 @@ class Page:
     pagination: dict[str, Any]
 
 
-async def paginate(
-    session: AsyncSession, statement: Select[Any], params: ListParams, spec: ListSpec, id_column: Any
-) -> Page:
-    """Apply filter, sort (with the id as tie-breaker for stable pages) and the page window."""
-    if params.filter is not None:
-        statement = statement.where(params.filter)
-    order = []
-    for name, descending in params.sort:
-        column = spec.fields[name].column
-        order.append(column.desc() if descending else column.asc())
-    order.append(id_column.asc())
-    # One query for the page and the total: count(*) OVER () is computed before
-    # LIMIT/OFFSET applies. Only a page past the end (no rows) needs a separate count.
-    windowed = (
-        statement.add_columns(func.count().over().label("total_items"))
-        .order_by(*order)
-        .offset((params.page - 1) * params.page_size)
-        .limit(params.page_size)
-    )
-    rows = (await session.execute(windowed)).all()
-    items = [row[0] for row in rows]
-    if rows:
-        total = int(rows[0][-1])
-    elif params.page == 1:
-        total = 0
-    else:
-        count_stmt = select(func.count()).select_from(statement.order_by(None).subquery())
-        total = (await session.execute(count_stmt)).scalar_one()
-    return Page(items, pagination_meta(params.page, params.page_size, total))
-
-
-def pagination_meta(page: int, page_size: int, total: int) -> dict[str, Any]:
-    """``meta.pagination`` of the spec, the same for every list."""
+def pagination_meta(
+    page: int,
+    page_size: int,
+    total: int,
+    *,
+    has_next: bool | None = None,
+    has_previous: bool | None = None,
+    next_cursor: str | None = None,
+) -> dict[str, Any]:
+    """``meta.pagination`` of the spec, the same for every list (plus ``nextCursor``)."""
     total_pages = math.ceil(total / page_size) if total else 0
     return {
         "page": page,
         "pageSize": page_size,
         "totalItems": total,
         "totalPages": total_pages,
-        "hasNext": page < total_pages,
-        "hasPrevious": page > 1,
+        "hasNext": page < total_pages if has_next is None else has_next,
+        "hasPrevious": page > 1 if has_previous is None else has_previous,
+        "nextCursor": next_cursor,
     }
 
 
@@ -328,6 +461,8 @@ def page_of(items: list[Any], query: Mapping[str, str]) -> Page:
     page_size = _int_param(query.get("pageSize"), "pageSize", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
     if query.get("sort"):
         raise _bad("sort", "this list is always ordered by id", "INVALID_SORT", "unsupported")
+    if query.get("cursor"):
+        raise _bad("cursor", "this list is short and paged by page number only", field_code="unsupported")
     if query.get("filter"):
         raise _filter_error("this list cannot be filtered")
     window = items[(page - 1) * page_size : page * page_size]

@@ -10,16 +10,20 @@ from shiplane.platform.database import Database
 from shiplane.platform.http import Metrics
 from shiplane.platform.jwt import TokenVerifier
 from shiplane.platform.ratelimit import Decision, MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from shiplane.platform.reads import ReadStore
 from shiplane.platform.secrets import SecretBox
 from shiplane.platform.settings import DEFAULT_TIERS, Settings
 from shiplane.plugins.delivery import EventDelivery
 from shiplane.plugins.manager import PluginRegistry
+from shiplane.plugins.states import PluginStateCache
 
 
 @dataclass
 class Services:
     settings: Settings
     db: Database
+    reads: ReadStore
+    plugin_states: PluginStateCache
     verifier: TokenVerifier
     rate_limiter: RateLimiter | None
     plugins: PluginRegistry
@@ -33,10 +37,13 @@ class Services:
         if settings.rate_limit_enabled:
             limiter = RedisRateLimiter(settings.redis_url) if settings.redis_url else MemoryRateLimiter()
         db = Database(settings.effective_database_url)
+        reads = ReadStore(db, sqlite_threads=settings.sqlite_read_threads, pool_size=settings.database_read_pool_size)
         plugins = PluginRegistry(settings).load()
         return cls(
             settings=settings,
             db=db,
+            reads=reads,
+            plugin_states=PluginStateCache(reads, poll_seconds=settings.plugin_state_poll_seconds),
             verifier=TokenVerifier(settings),
             rate_limiter=limiter,
             plugins=plugins,
@@ -70,13 +77,16 @@ class Services:
         return await self.rate_limiter.take(key, tier_name, tier)
 
     async def start(self) -> None:
+        await self.plugin_states.start()
         await self.plugins.startup()
         if self.settings.event_delivery_enabled:
             await self.events.start()
 
     async def close(self) -> None:
         await self.events.stop()
+        await self.plugin_states.stop()
         await self.plugins.shutdown()
         if self.rate_limiter is not None:
             await self.rate_limiter.close()
+        await self.reads.dispose()
         await self.db.dispose()

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     plugin_breaker_threshold: int = Field(default=5, ge=1)
     plugin_breaker_reset_seconds: float = Field(default=30.0, gt=0)
     event_delivery_enabled: bool = True
+    # The read path (platform/reads.py): threads (and connections) for SQLite reads,
+    # pooled connections for PostgreSQL reads (beside the write pool).
+    sqlite_read_threads: int = Field(default=4, ge=1, le=64)
+    database_read_pool_size: int = Field(default=10, ge=1, le=500)
+    # How soon another process's plugin enable/disable shows in this one's reads.
+    plugin_state_poll_seconds: float = Field(default=1.0, gt=0, le=60)
 
     # Largest request body accepted, in bytes (413 PAYLOAD_TOO_LARGE above it).
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)

@@ -3,23 +3,23 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from shiplane.platform.auth import Principal, require
-from shiplane.platform.deps import read_session
+from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import success
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import page_of, parse_list_params
+from shiplane.platform.reads import TenantReads
 from shiplane.platform.versioning import etag, expected_version
-from shiplane.plugins.deps import plugin_service
+from shiplane.plugins.deps import plugin_reads, plugin_service
 from shiplane.plugins.schemas import PluginInstanceCreate, PluginInstanceReplace
 from shiplane.plugins.service import INSTANCE_LIST_SPEC
 
 router = APIRouter(prefix="/api/v1", tags=["plugins"])
 
 Reader = Annotated[Principal, require("plugins:read")]
-Session = Annotated[AsyncSession, Depends(read_session)]
+Reads = Annotated[TenantReads, Depends(tenant_reads)]
 
 
 EnableAdmin = Annotated[Principal, require("plugins:admin", audit_action="plugin.enable", resource_type="plugin")]
@@ -36,15 +36,15 @@ DeleteAdmin = Annotated[
 
 
 @router.get("/plugins")
-async def list_plugins(request: Request, principal: Reader, session: Session) -> Response:
-    plugins = await plugin_service(request, session, principal).list_plugins()
+async def list_plugins(request: Request, principal: Reader) -> Response:
+    plugins = await plugin_reads(request, principal).list_plugins()
     page = page_of(plugins, request.query_params)
     return success(page.items, pagination=page.pagination)
 
 
 @router.get("/plugins/{plugin_id}")
-async def get_plugin(plugin_id: str, request: Request, principal: Reader, session: Session) -> Response:
-    return success(await plugin_service(request, session, principal).get_plugin(plugin_id))
+async def get_plugin(plugin_id: str, request: Request, principal: Reader) -> Response:
+    return success(await plugin_reads(request, principal).get_plugin(plugin_id))
 
 
 @router.post("/plugins/{plugin_id}/enable")
@@ -62,8 +62,8 @@ async def disable_plugin(plugin_id: str, request: Request, principal: DisableAdm
 
 
 @router.get("/plugins/{plugin_id}/health")
-async def plugin_health(plugin_id: str, request: Request, principal: Reader, session: Session) -> Response:
-    return success(await plugin_service(request, session, principal).health(plugin_id))
+async def plugin_health(plugin_id: str, request: Request, principal: Reader) -> Response:
+    return success(await plugin_reads(request, principal).health(plugin_id))
 
 
 @router.post("/plugin-instances", status_code=201)
@@ -76,18 +76,16 @@ async def create_plugin_instance(
 
 
 @router.get("/plugin-instances")
-async def list_plugin_instances(request: Request, principal: Reader, session: Session) -> Response:
+async def list_plugin_instances(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, INSTANCE_LIST_SPEC)
-    items, pagination = await plugin_service(request, session, principal).list_instances(params)
-    return success(items, pagination=pagination)
+    page = await plugin_reads(request, principal).list_instances(reads, params)
+    return success(page.items, pagination=page.pagination)
 
 
 @router.get("/plugin-instances/{instance_id}")
-async def get_plugin_instance(instance_id: str, request: Request, principal: Reader, session: Session) -> Response:
-    service = plugin_service(request, session, principal)
-    instance = await service.get_instance(instance_id)
-    data = service.instance_out(instance, await service.enabled_plugin_ids())
-    return success(data, headers={"ETag": etag(instance.version)})
+async def get_plugin_instance(instance_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
+    data, version = await plugin_reads(request, principal).read_instance(reads, instance_id)
+    return success(data, headers={"ETag": etag(version)})
 
 
 @router.put("/plugin-instances/{instance_id}")

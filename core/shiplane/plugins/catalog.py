@@ -6,30 +6,27 @@ strategies): each mounts ``capability_routes`` under its own path.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from shiplane.platform.auth import Principal, require
-from shiplane.platform.deps import read_session
 from shiplane.platform.envelope import success
 from shiplane.platform.listing import page_of
-from shiplane.plugins.deps import plugin_service
+from shiplane.plugins.deps import plugin_reads
 from shiplane.plugins.service import PluginService
 
 
 def capability_routes(path: str, kind: str, permission: str, *, with_detail: bool = True) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["capabilities"])
     Reader = Annotated[Principal, require(permission)]
-    Session = Annotated[AsyncSession, Depends(read_session)]
 
-    async def list_capabilities(request: Request, principal: Reader, session: Session) -> Response:
-        found = await plugin_service(request, session, principal).capabilities(kind)
+    async def list_capabilities(request: Request, principal: Reader) -> Response:
+        found = await plugin_reads(request, principal).capabilities(kind)
         page = page_of([PluginService.capability_out(rc) for rc in found], request.query_params)
         return success(page.items, pagination=page.pagination)
 
-    async def get_capability(capability_id: str, request: Request, principal: Reader, session: Session) -> Response:
-        registered = await plugin_service(request, session, principal).capability(kind, capability_id)
+    async def get_capability(capability_id: str, request: Request, principal: Reader) -> Response:
+        registered = await plugin_reads(request, principal).capability(kind, capability_id)
         return success(PluginService.capability_out(registered))
 
     router.add_api_route(f"/{path}", list_capabilities, methods=["GET"], name=f"list_{kind}")

@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shiplane.platform.database import Base, TenantOwned
+from shiplane.platform.database import Base, TenantOwned, sort_indexes
 
 
 class PluginTenantState(TenantOwned, Base):
@@ -23,7 +23,10 @@ class PluginInstance(TenantOwned, Base):
     """A tenant's named configuration of one capability of a plugin."""
 
     __tablename__ = "plugin_instances"
-    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_plugin_instances_tenant_name"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name", name="uq_plugin_instances_tenant_name"),
+        *sort_indexes("plugin_instances", "plugin_id", "capability_kind", "capability_id", "created_at", "updated_at"),
+    )
 
     name: Mapped[str] = mapped_column(String(100), nullable=False)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")

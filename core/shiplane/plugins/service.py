@@ -11,14 +11,16 @@ from shiplane_sdk import Event, GateResult
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shiplane.platform.auth import Principal
-from shiplane.platform.database import new_id, utcnow
+from shiplane.platform.database import new_id, on_commit, utcnow
 from shiplane.platform.envelope import rfc3339
 from shiplane.platform.errors import ApiError, FieldError, not_found
 from shiplane.platform.idempotency import WriteResult
-from shiplane.platform.listing import ListField, ListParams, ListSpec, Page, paginate
+from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
+from shiplane.platform.reads import TenantReads
 from shiplane.platform.secrets import (
     MASK,
     SecretBox,
@@ -35,12 +37,14 @@ from shiplane.plugins.guard import PluginCallFailed
 from shiplane.plugins.manager import KIND_API_NAMES, LoadedPlugin, PluginRegistry, RegisteredCapability
 from shiplane.plugins.models import PluginInstance, PluginTenantState
 from shiplane.plugins.schemas import PluginInstanceFields
+from shiplane.plugins.states import PluginStateCache
 
 log = logging.getLogger("shiplane.plugins")
 
 INSTANCE_LIST_SPEC = ListSpec(
+    PluginInstance,
     fields={
-        "name": ListField(PluginInstance.name, "string"),
+        "name": ListField(PluginInstance.name, "string", unique=True),
         "pluginId": ListField(PluginInstance.plugin_id, "string"),
         "capabilityKind": ListField(PluginInstance.capability_kind, "string"),
         "capabilityId": ListField(PluginInstance.capability_id, "string"),
@@ -67,22 +71,46 @@ class CoreGateContext:
 
 
 class PluginService:
-    def __init__(self, session: AsyncSession, principal: Principal, registry: PluginRegistry, box: SecretBox) -> None:
-        self.session = session
+    """Plugins for one tenant.
+
+    Built with a session (inside a write), it reads the tenant's decisions from the
+    database, so what a change checks is never stale. Built without one (reads), it
+    takes them from the process's cache (``PluginStateCache``).
+    """
+
+    def __init__(
+        self,
+        session: AsyncSession | None,
+        principal: Principal,
+        registry: PluginRegistry,
+        box: SecretBox,
+        states: PluginStateCache,
+    ) -> None:
+        self._session = session
         self.principal = principal
         self.registry = registry
         self.box = box
+        self.states = states
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("this PluginService reads only; writes need one built with a session")
+        return self._session
 
     # -- state per tenant ------------------------------------------------------------------
 
     async def _decisions(self) -> dict[str, bool]:
-        return await _decisions(self.session)
+        if self._session is None:
+            return await self.states.decisions(self.principal.tenant_id)
+        return await _decisions(self._session)
 
     def _state(self, plugin: LoadedPlugin, decisions: dict[str, bool]) -> str:
         return _state(self.registry, plugin, decisions)
 
     async def enabled_plugin_ids(self) -> set[str]:
-        return await enabled_plugin_ids(self.session, self.registry)
+        decisions = await self._decisions()
+        return {p.id for p in self.registry.loaded() if _state(self.registry, p, decisions) == "enabled"}
 
     def _plugin(self, plugin_id: str) -> LoadedPlugin:
         plugin = self.registry.plugins.get(plugin_id)
@@ -171,6 +199,9 @@ class PluginService:
             )
         )
         decisions[plugin_id] = enabled
+        # Forget the cached decisions once this commits; other processes forget them
+        # when they read this change's outbox event (PluginStateCache).
+        on_commit(self.session, lambda: self.states.invalidate(self.principal.tenant_id))
         after = self._state(plugin, decisions)
         await self._audit(
             "plugin.enable" if enabled else "plugin.disable", "plugin", plugin_id, {"state": before}, {"state": after}
@@ -253,10 +284,17 @@ class PluginService:
 
     # -- instances -------------------------------------------------------------------------------
 
-    async def list_instances(self, params: ListParams) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        page: Page = await paginate(self.session, select(PluginInstance), params, INSTANCE_LIST_SPEC, PluginInstance.id)
+    async def list_instances(self, reads: TenantReads, params: ListParams) -> Page:
+        page = await reads.page(INSTANCE_LIST_SPEC, params)
         enabled = await self.enabled_plugin_ids()
-        return [self.instance_out(i, enabled) for i in page.items], page.pagination
+        return Page([self.instance_out(i, enabled) for i in page.items], page.pagination)
+
+    async def read_instance(self, reads: TenantReads, instance_id: str) -> tuple[dict[str, Any], int]:
+        """The instance as the API shows it, and its version (for the ETag)."""
+        row = await reads.get(INSTANCE_LIST_SPEC, instance_id)
+        if row is None:
+            raise not_found("plugin instance", instance_id)
+        return self.instance_out(row, await self.enabled_plugin_ids()), row.version
 
     async def get_instance(self, instance_id: str) -> PluginInstance:
         instance = await self.session.scalar(select(PluginInstance).where(PluginInstance.id == instance_id))
@@ -264,14 +302,14 @@ class PluginService:
             raise not_found("plugin instance", instance_id)
         return instance
 
-    def _secret_paths(self, instance: PluginInstance) -> list[str]:
+    def _secret_paths(self, instance: PluginInstance | Row[Any]) -> list[str]:
         registered = self.registry.capabilities.get(instance.capability_kind, {}).get(instance.capability_id)
         if registered is None or registered.plugin_id != instance.plugin_id:
             # Without the schema we cannot tell secrets apart: hide every value that is sealed.
             return [f"{k}" for k, v in instance.config.items() if isinstance(v, dict) and "$encrypted" in v]
         return registered.capability.secret_fields()
 
-    def instance_out(self, instance: PluginInstance, enabled: set[str]) -> dict[str, Any]:
+    def instance_out(self, instance: PluginInstance | Row[Any], enabled: set[str]) -> dict[str, Any]:
         problem = None
         plugin = self.registry.plugins.get(instance.plugin_id)
         registered = self.registry.capabilities.get(instance.capability_kind, {}).get(instance.capability_id)

@@ -33,6 +33,7 @@ def test_empty_list_has_exact_meta(admin: Caller) -> None:
         "totalPages": 0,
         "hasNext": False,
         "hasPrevious": False,
+        "nextCursor": None,
     }
 
 
@@ -47,6 +48,7 @@ def test_last_page_and_beyond(admin: Caller) -> None:
         "totalPages": 3,
         "hasNext": False,
         "hasPrevious": True,
+        "nextCursor": None,
     }
     first = page(admin, page=1)["meta"]["pagination"]
     assert first["hasNext"] is True and first["hasPrevious"] is False

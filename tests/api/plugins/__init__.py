@@ -73,7 +73,9 @@ def with_service(
 
     async def run() -> T:
         async with services.db.session(caller.tenant_id, write=write) as session:
-            service = PluginService(session, principal_of(caller), services.plugins, services.secret_box)
+            service = PluginService(
+                session, principal_of(caller), services.plugins, services.secret_box, services.plugin_states
+            )
             return await work(service)
 
     assert client.portal is not None, "the TestClient must be entered (with ...) to have a portal"

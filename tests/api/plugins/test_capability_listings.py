@@ -132,6 +132,7 @@ def test_pagination_meta(viewer: Caller) -> None:
         "totalPages": 3,
         "hasNext": False,
         "hasPrevious": True,
+        "nextCursor": None,
     }
     default = viewer.get(f"{API}/step-types").json()["meta"]["pagination"]
     assert default == {
@@ -141,6 +142,7 @@ def test_pagination_meta(viewer: Caller) -> None:
         "totalPages": 1,
         "hasNext": False,
         "hasPrevious": False,
+        "nextCursor": None,
     }
 
 

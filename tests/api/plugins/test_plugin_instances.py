@@ -433,6 +433,7 @@ def test_list_sorts_and_filters(acme_admin: Caller) -> None:
         "totalPages": 2,
         "hasNext": False,
         "hasPrevious": True,
+        "nextCursor": None,
     }
 
 

@@ -1,0 +1,129 @@
+"""read path: an index per allowed sort (tenant first), exact row counts kept by triggers
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-30 02:40:00
+
+A list must cost the same at 100,000 rows as at 1,000: every sort a list allows
+walks an index ``(tenant_id, column, id)``, and the total comes from
+``tenant_row_counts`` instead of counting the tenant's rows on every request.
+The counts are kept by triggers, so every insert and delete counts, in its own
+transaction. (On SQLite, a later batch migration that recreates one of these
+tables drops its triggers: recreate them with ``row_count_triggers``.)
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+COUNTED_TABLES = ("environments", "plugin_instances", "audit_events")
+
+
+def row_count_triggers(dialect: str, table: str) -> list[str]:
+    """DDL for the triggers that keep ``tenant_row_counts`` right for ``table`` (used by migrations)."""
+    if dialect == "sqlite":
+        return [
+            f"""CREATE TRIGGER trg_{table}_count_insert AFTER INSERT ON {table} BEGIN
+                INSERT INTO tenant_row_counts (tenant_id, resource, row_count) VALUES (NEW.tenant_id, '{table}', 1)
+                ON CONFLICT (tenant_id, resource) DO UPDATE SET row_count = row_count + 1;
+            END""",
+            f"""CREATE TRIGGER trg_{table}_count_delete AFTER DELETE ON {table} BEGIN
+                UPDATE tenant_row_counts SET row_count = row_count - 1
+                WHERE tenant_id = OLD.tenant_id AND resource = '{table}';
+            END""",
+        ]
+    return [
+        f"""CREATE TRIGGER trg_{table}_row_count AFTER INSERT OR DELETE ON {table}
+            FOR EACH ROW EXECUTE FUNCTION shiplane_count_rows()"""
+    ]
+
+
+PG_COUNT_FUNCTION = """
+CREATE OR REPLACE FUNCTION shiplane_count_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO tenant_row_counts (tenant_id, resource, row_count) VALUES (NEW.tenant_id, TG_TABLE_NAME, 1)
+        ON CONFLICT (tenant_id, resource) DO UPDATE SET row_count = tenant_row_counts.row_count + 1;
+    ELSE
+        UPDATE tenant_row_counts SET row_count = row_count - 1
+        WHERE tenant_id = OLD.tenant_id AND resource = TG_TABLE_NAME;
+    END IF;
+    RETURN NULL;
+END $$
+"""
+
+
+def backfill_row_counts(table: str) -> sa.TextClause:
+    return sa.text(
+        f"INSERT INTO tenant_row_counts (tenant_id, resource, row_count) "
+        f"SELECT tenant_id, '{table}', count(*) FROM {table} GROUP BY tenant_id"
+    )
+
+
+# table -> columns that lists sort on (unique sorts already have their unique index).
+SORT_INDEXES: dict[str, list[str]] = {
+    "environments": ["position", "display_name", "is_production", "created_at", "updated_at"],
+    "plugin_instances": ["plugin_id", "capability_kind", "capability_id", "created_at", "updated_at"],
+    "audit_events": [
+        "occurred_at",
+        "action",
+        "actor_type",
+        "actor_id",
+        "resource_type",
+        "resource_id",
+        "outcome",
+        "request_id",
+    ],
+}
+# Columns that may be NULL sort NULL first: PostgreSQL's index must say so to serve the sort.
+NULLABLE_SORTS = {("audit_events", "resource_id"), ("audit_events", "request_id")}
+REPLACED = {"audit_events": ["ix_audit_events_tenant_action"]}
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    dialect = bind.dialect.name
+    op.create_table(
+        "tenant_row_counts",
+        sa.Column("tenant_id", sa.String(length=128), nullable=False),
+        sa.Column("resource", sa.String(length=64), nullable=False),
+        sa.Column("row_count", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("tenant_id", "resource"),
+    )
+    for table, columns in SORT_INDEXES.items():
+        for name in REPLACED.get(table, []):
+            op.drop_index(name, table_name=table)
+        for column in columns:
+            expression: str | sa.TextClause = column
+            if dialect == "postgresql" and (table, column) in NULLABLE_SORTS:
+                expression = sa.text(f"{column} NULLS FIRST")
+            op.create_index(f"ix_{table}_tenant_{column}", table, ["tenant_id", expression, "id"])
+    if dialect == "postgresql":
+        op.execute(PG_COUNT_FUNCTION)
+    for table in COUNTED_TABLES:
+        op.execute(backfill_row_counts(table))
+        for statement in row_count_triggers(dialect, table):
+            op.execute(statement)
+
+
+def downgrade() -> None:
+    dialect = op.get_bind().dialect.name
+    for table in COUNTED_TABLES:
+        if dialect == "sqlite":
+            op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_count_insert")
+            op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_count_delete")
+        else:
+            op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_row_count ON {table}")
+    if dialect == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS shiplane_count_rows()")
+    for table, columns in SORT_INDEXES.items():
+        for column in columns:
+            op.drop_index(f"ix_{table}_tenant_{column}", table_name=table)
+    op.create_index("ix_audit_events_tenant_action", "audit_events", ["tenant_id", "action"])
+    op.drop_table("tenant_row_counts")

@@ -1,0 +1,264 @@
+"""The one read path: every list and get of every module goes through here.
+
+Why it is not the ORM session the writes use:
+
+- **One hop per request.** On SQLite every aiosqlite driver call (execute, fetch,
+  close) is a hand-off to the connection's thread and back; a list read took
+  five of them. Here a request's reads are one function run on a synchronous
+  connection, in one hand-off to a small thread pool (SQLite), or in one
+  ``run_sync`` on an asyncpg connection (PostgreSQL, which is natively async).
+- **Core rows, statements built once.** Lists render from ``Row`` objects (they
+  have the same attribute names as the models, so one ``*_out`` function renders
+  both); the base statements are built once per table.
+- **Flat in table size.** A page is ``LIMIT pageSize + 1`` through an index
+  ``(tenant_id, sort column, id)``; the total comes from ``tenant_row_counts``
+  (kept by database triggers, so it is exact and costs one primary-key lookup)
+  when there is no filter, and from a ``count(*)`` of the matching rows when
+  there is one. Both are scalar subqueries of the page statement: one statement,
+  one snapshot, one round trip.
+- **The tenant condition is added here, once.** ``TenantReads`` builds every
+  statement from ``tenant_select`` (or a prebuilt statement with the same
+  condition); nothing else hands a statement to the read engines, and a test
+  (``tests/platform/test_read_path.py``) fails any statement that reaches them
+  without ``<table>.tenant_id = ?``.
+
+Reads run without an explicit transaction: each statement sees a committed
+snapshot (WAL on SQLite; autocommit on PostgreSQL), and a list page is one
+statement. A read that must see several statements in one snapshot uses
+``TenantReads.run(fn, snapshot=True)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from sqlalchemy import BigInteger, Select, String, Table, bindparam, create_engine, event, func, select
+from sqlalchemy.engine import Connection, Engine, Row
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
+
+from shiplane.platform.database import Base, Database, sqlite_on_connect
+from shiplane.platform.listing import ListParams, ListSpec, Page, encode_cursor, keyset_condition, pagination_meta
+
+T = TypeVar("T")
+
+# An execution option on every connection the read path hands out: the tenant it
+# reads for. The test that guards the tenant condition looks for it.
+TENANT_OPTION = "shiplane_tenant"
+
+
+class TenantRowCount(Base):
+    """How many rows each tenant has in each counted table, kept by triggers.
+
+    Triggers (migration 0004 writes them, and a table added to ``COUNTED_TABLES``
+    needs a migration that adds its own) rather than service code, so every insert and delete
+    counts, whichever code path or transaction makes it, and a rolled-back write
+    rolls its count back with it.
+    """
+
+    __tablename__ = "tenant_row_counts"
+
+    tenant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    row_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+COUNTED_TABLES = ("environments", "plugin_instances", "audit_events")
+
+
+def tenant_select(table: Table | Any, *columns: Any) -> Select[Any]:
+    """``SELECT columns FROM table WHERE table.tenant_id = :tenant`` (the tenant bound at execution)."""
+    return select(*(columns or (table,))).where(table.c.tenant_id == bindparam("tenant"))
+
+
+class ReadStore:
+    """The process's read engine and the one place a read reaches the database."""
+
+    def __init__(self, db: Database, *, sqlite_threads: int = 4, pool_size: int = 10) -> None:
+        self.is_sqlite = db.is_sqlite
+        self._executor: ThreadPoolExecutor | None = None
+        self._sync_engine: Engine | None = None
+        self._async_engine: AsyncEngine | None = None
+        if db.is_sqlite:
+            url = db.url.replace("sqlite+aiosqlite:", "sqlite+pysqlite:", 1)
+            # As many connections as threads: a thread never waits for a connection.
+            self._sync_engine = create_engine(
+                url, pool_size=sqlite_threads, max_overflow=0, connect_args={"check_same_thread": False}
+            )
+            event.listen(self._sync_engine, "connect", sqlite_on_connect)
+            self._executor = ThreadPoolExecutor(sqlite_threads, thread_name_prefix="shiplane-read")
+        else:
+            # Autocommit: a read is one statement, so BEGIN/COMMIT would be two wasted
+            # round trips; no pre-ping either (a round trip per checkout): a connection
+            # the server dropped fails once and the read is retried on a fresh one.
+            self._async_engine = create_async_engine(
+                db.url, isolation_level="AUTOCOMMIT", pool_size=pool_size, max_overflow=0, pool_timeout=30
+            )
+
+    @property
+    def engine(self) -> Engine | AsyncEngine:
+        engine = self._sync_engine or self._async_engine
+        assert engine is not None
+        return engine
+
+    @property
+    def sync_engine(self) -> Engine:
+        """The synchronous Engine underneath (for event listeners: metrics, tests)."""
+        if self._sync_engine is not None:
+            return self._sync_engine
+        assert self._async_engine is not None
+        return self._async_engine.sync_engine
+
+    async def run(self, tenant_id: str | None, fn: Callable[[Connection], T], *, snapshot: bool = False) -> T:
+        """Run ``fn(connection)`` in one hop; retried once if the connection had gone away."""
+        try:
+            return await self._run(tenant_id, fn, snapshot)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            return await self._run(tenant_id, fn, snapshot)
+
+    async def _run(self, tenant_id: str | None, fn: Callable[[Connection], T], snapshot: bool) -> T:
+        if self._executor is not None:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, self._run_sqlite, tenant_id, fn, snapshot)
+        assert self._async_engine is not None
+        async with self._async_engine.connect() as conn:
+            return await conn.run_sync(_in_connection, tenant_id, fn, snapshot)
+
+    def _run_sqlite(self, tenant_id: str | None, fn: Callable[[Connection], T], snapshot: bool) -> T:
+        assert self._sync_engine is not None
+        with self._sync_engine.connect() as conn:
+            return _in_connection(conn, tenant_id, fn, snapshot)
+
+    async def dispose(self) -> None:
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+
+
+def _in_connection(conn: Connection, tenant_id: str | None, fn: Callable[[Connection], T], snapshot: bool) -> T:
+    conn = conn.execution_options(**{TENANT_OPTION: tenant_id})
+    if not snapshot:
+        return fn(conn)
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN DEFERRED")
+    else:
+        conn.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    try:
+        return fn(conn)
+    finally:
+        conn.exec_driver_sql("COMMIT")
+
+
+class TenantReads:
+    """The caller's tenant's reads. Every statement carries the tenant condition."""
+
+    def __init__(self, store: ReadStore, tenant_id: str) -> None:
+        self.store = store
+        self.tenant_id = tenant_id
+
+    async def run(self, fn: Callable[[Connection, dict[str, Any]], T], *, snapshot: bool = False) -> T:
+        """Run ``fn(connection, {"tenant": tenant_id})`` in one hop, for reads a module composes
+        itself from ``tenant_select`` statements (pass the dict as the bound parameters)."""
+        bound = {"tenant": self.tenant_id}
+        return await self.store.run(self.tenant_id, lambda conn: fn(conn, bound), snapshot=snapshot)
+
+    async def get(self, spec: ListSpec, resource_id: str) -> Row[Any] | None:
+        """One row by id, or None (absent, or another tenant's: callers answer 404 for both)."""
+        statement = _by_id_statement(spec.table)
+        bound = {"tenant": self.tenant_id, "id": resource_id}
+        return await self.store.run(self.tenant_id, lambda conn: conn.execute(statement, bound).first())
+
+    async def all(self, spec: ListSpec, *, where: ColumnElement[bool] | None = None) -> Sequence[Row[Any]]:
+        """Every row of the tenant (optionally matching ``where``): for small tables only."""
+        statement = tenant_select(spec.table)
+        if where is not None:
+            statement = statement.where(where)
+        bound = {"tenant": self.tenant_id}
+        return await self.store.run(self.tenant_id, lambda conn: conn.execute(statement, bound).all())
+
+    async def page(self, spec: ListSpec, params: ListParams) -> Page:
+        """One page of a list, its exact total and the cursor of the next page."""
+        statement, count = _page_statements(spec, params)
+        bound = {"tenant": self.tenant_id, "resource": spec.table.name}
+
+        def read(conn: Connection) -> tuple[list[Row[Any]], int]:
+            rows = list(conn.execute(statement, bound).all())
+            if rows:
+                return rows, int(rows[0].total_items or 0)
+            return rows, int(conn.execute(count, bound).scalar() or 0)
+
+        rows, total = await self.store.run(self.tenant_id, read)
+        more = len(rows) > params.page_size
+        items = rows[: params.page_size]
+        position = params.position if params.after is not None else params.offset
+        next_cursor = encode_cursor(params, items[-1], position + len(items)) if more else None
+        if params.after is None:
+            pagination = pagination_meta(params.page, params.page_size, total, next_cursor=next_cursor)
+        else:
+            pagination = pagination_meta(
+                params.page,
+                params.page_size,
+                total,
+                has_next=more,
+                has_previous=position > 0,
+                next_cursor=next_cursor,
+            )
+        return Page(items, pagination)
+
+
+_BY_ID: dict[str, Select[Any]] = {}
+
+
+def _by_id_statement(table: Table) -> Select[Any]:
+    statement = _BY_ID.get(table.name)
+    if statement is None:
+        statement = _BY_ID[table.name] = tenant_select(table).where(table.c.id == bindparam("id"))
+    return statement
+
+
+_ROW_COUNT = select(
+    func.coalesce(
+        select(TenantRowCount.row_count)
+        .where(TenantRowCount.tenant_id == bindparam("tenant"), TenantRowCount.resource == bindparam("resource"))
+        .scalar_subquery(),
+        0,
+    )
+)
+
+
+def _page_statements(spec: ListSpec, params: ListParams) -> tuple[Select[Any], Select[Any]]:
+    """The page statement (rows plus the total as a scalar subquery) and the bare count."""
+    table = spec.table
+    if params.filter is None:
+        if table.name not in COUNTED_TABLES:
+            raise RuntimeError(f"{table.name} has no row-count triggers: add it to COUNTED_TABLES and a migration")
+        count = _ROW_COUNT
+    else:
+        count = select(func.count()).select_from(table).where(table.c.tenant_id == bindparam("tenant"), params.filter)
+    statement = tenant_select(table, *table.c, count.scalar_subquery().label("total_items"))
+    if params.filter is not None:
+        statement = statement.where(params.filter)
+    if params.after is not None:
+        statement = statement.where(keyset_condition(params.keys, params.after))
+    order = []
+    for key in params.keys:
+        term = key.column.desc() if key.descending else key.column.asc()
+        if key.nullable:
+            # NULL is the smallest value on both databases (SQLite's rule; PostgreSQL's
+            # default is the opposite), so pages and cursors agree everywhere.
+            term = term.nulls_last() if key.descending else term.nulls_first()
+        order.append(term)
+    statement = statement.order_by(*order).limit(params.page_size + 1)
+    if params.offset:
+        statement = statement.offset(params.offset)
+    return statement, count
