@@ -180,7 +180,8 @@ class Database:
             # snapshot (WAL), and list pages are one statement (count(*) OVER ()).
             event.listen(self.read_engine.sync_engine, "connect", sqlite_on_connect)
         else:
-            self.write_engine = create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            # Writes and the few ORM read sessions; lists and gets use the read pool (platform/reads.py).
+            self.write_engine = create_async_engine(url, echo=echo, pool_size=5, max_overflow=5, pool_pre_ping=True)
             self.read_engine = self.write_engine
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=True)
         self.outbox_listeners: list[Callable[[], None]] = []

@@ -251,6 +251,11 @@ def keyset_condition(keys: list[SortKey], values: list[Any]) -> ColumnElement[bo
             # Ascending, NULL first: every non-null value comes after. Descending, NULL last: nothing does.
             after = column.is_not(None) if not key.descending else None
             same = column.is_(None)
+        elif key.kind == "boolean":
+            # false < true; SQL comparison operators do not take booleans everywhere.
+            beyond = not value if key.descending else value
+            after = None if beyond else column.is_(not value)
+            same = column.is_(value)
         else:
             after = column < value if key.descending else column > value
             if key.descending and key.nullable:

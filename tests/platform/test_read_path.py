@@ -1,0 +1,337 @@
+"""The read path (platform/reads.py): keyset cursors, exact totals from trigger-kept
+counts, one statement per list, an index for every sort, and the tenant condition on
+every statement that reaches the read engine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from shiplane.audit.api import LIST_SPEC as AUDIT_SPEC
+from shiplane.environments.service import LIST_SPEC as ENVIRONMENT_SPEC
+from shiplane.platform.listing import parse_list_params
+from shiplane.platform.reads import TENANT_OPTION, _page_statements
+from shiplane.plugins.service import INSTANCE_LIST_SPEC
+from sqlalchemy import create_engine, event
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from tests.api.plugins import app_client, caller_for, enable
+from tests.conftest import Caller, assert_error, run_sql
+
+ENVIRONMENTS = "/api/v1/environments"
+SPECS = {"environments": ENVIRONMENT_SPEC, "plugin_instances": INSTANCE_LIST_SPEC, "audit_events": AUDIT_SPEC}
+TENANT_TABLES = tuple(SPECS) + ("plugin_tenant_states",)
+
+
+def seed(caller: Caller, count: int, start: int = 0) -> None:
+    for i in range(start, start + count):
+        body = {"name": f"env-{i:03d}", "displayName": f"Env {i % 4}", "order": i % 7, "isProduction": i % 3 == 0}
+        assert caller.post(ENVIRONMENTS, json=body).status_code == 201
+
+
+def get_page(caller: Caller, path: str = ENVIRONMENTS, **params: Any) -> dict[str, Any]:
+    response = caller.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def walk_by_cursor(caller: Caller, path: str = ENVIRONMENTS, **params: Any) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    body = get_page(caller, path, **params)
+    while True:
+        seen += body["data"]
+        cursor = body["meta"]["pagination"]["nextCursor"]
+        if cursor is None:
+            assert body["meta"]["pagination"]["hasNext"] is False
+            return seen
+        body = get_page(caller, path, cursor=cursor, **params)
+
+
+def walk_by_page(caller: Caller, path: str = ENVIRONMENTS, **params: Any) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+    number = 1
+    while True:
+        body = get_page(caller, path, page=number, **params)
+        seen += body["data"]
+        if not body["meta"]["pagination"]["hasNext"]:
+            return seen
+        number += 1
+
+
+# -- cursors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sort", ["order", "-order", "name", "-name", "displayName", "-displayName", "isProduction,-name", "-createdAt"]
+)
+def test_cursor_pages_return_every_row_once_in_the_order_of_page_numbers(admin: Caller, sort: str) -> None:
+    seed(admin, 23)
+    by_cursor = walk_by_cursor(admin, sort=sort, pageSize=4)
+    by_page = walk_by_page(admin, sort=sort, pageSize=4)
+    assert [e["id"] for e in by_cursor] == [e["id"] for e in by_page]
+    assert len({e["id"] for e in by_cursor}) == 23
+
+
+def test_cursor_pages_report_their_place_and_the_exact_total(admin: Caller) -> None:
+    seed(admin, 10)
+    first = get_page(admin, pageSize=4)["meta"]["pagination"]
+    assert (first["page"], first["hasPrevious"], first["hasNext"], first["totalItems"]) == (1, False, True, 10)
+    second = get_page(admin, pageSize=4, cursor=first["nextCursor"])["meta"]["pagination"]
+    assert (second["page"], second["hasPrevious"], second["hasNext"], second["totalItems"]) == (2, True, True, 10)
+    third = get_page(admin, pageSize=4, cursor=second["nextCursor"])
+    meta = third["meta"]["pagination"]
+    assert len(third["data"]) == 2
+    assert (meta["page"], meta["hasNext"], meta["nextCursor"], meta["totalPages"]) == (3, False, None, 3)
+
+
+def test_a_filtered_walk_by_cursor_keeps_the_filter(admin: Caller) -> None:
+    seed(admin, 15)
+    flt = json.dumps({"isProduction": True})
+    rows = walk_by_cursor(admin, filter=flt, pageSize=2, sort="-name")
+    assert [e["name"] for e in rows] == [f"env-{i:03d}" for i in (12, 9, 6, 3, 0)]
+    assert get_page(admin, filter=flt, pageSize=2)["meta"]["pagination"]["totalItems"] == 5
+
+
+def test_a_cursor_sees_rows_added_after_it_was_issued_in_their_place(admin: Caller) -> None:
+    seed(admin, 4)
+    first = get_page(admin, sort="name", pageSize=2)
+    seed(admin, 1, start=50)  # env-050 sorts after every seeded name
+    second = get_page(admin, sort="name", pageSize=2, cursor=first["meta"]["pagination"]["nextCursor"])
+    third = get_page(admin, sort="name", pageSize=2, cursor=second["meta"]["pagination"]["nextCursor"])
+    rest = second["data"] + third["data"]
+    assert third["meta"]["pagination"]["nextCursor"] is None
+    assert [e["name"] for e in rest] == ["env-002", "env-003", "env-050"]
+
+
+def test_a_cursor_of_another_sort_or_filter_is_refused(admin: Caller) -> None:
+    seed(admin, 3)
+    cursor = get_page(admin, sort="name", pageSize=1)["meta"]["pagination"]["nextCursor"]
+    for params in ({"sort": "-name"}, {"sort": "name", "filter": '{"isProduction": true}'}):
+        error = assert_error(admin.get(ENVIRONMENTS, params={**params, "cursor": cursor}), 400, "VALIDATION_ERROR")
+        assert error["validationErrors"][0]["field"] == "cursor"
+        assert error["validationErrors"][0]["code"] == "cursor_mismatch"
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["", "not-base64!", "bm90IGpzb24", "W10", "eyJ2IjoxfQ", "x" * 5000],
+)
+def test_a_malformed_cursor_is_a_400_naming_it(admin: Caller, cursor: str) -> None:
+    error = assert_error(admin.get(ENVIRONMENTS, params={"cursor": cursor}), 400, "VALIDATION_ERROR")
+    assert error["validationErrors"][0]["field"] == "cursor"
+
+
+def test_a_tampered_cursor_value_of_the_wrong_type_is_a_400(admin: Caller) -> None:
+    import base64
+
+    seed(admin, 3)
+    cursor = get_page(admin, pageSize=1)["meta"]["pagination"]["nextCursor"]
+    payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    payload["k"][0] = "not an integer"  # the default sort is order, an integer
+    forged = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    error = assert_error(admin.get(ENVIRONMENTS, params={"cursor": forged}), 400, "VALIDATION_ERROR")
+    assert error["validationErrors"][0]["code"] == "invalid_cursor"
+
+
+def test_page_and_cursor_together_are_refused(admin: Caller) -> None:
+    seed(admin, 3)
+    cursor = get_page(admin, pageSize=1)["meta"]["pagination"]["nextCursor"]
+    assert_error(admin.get(ENVIRONMENTS, params={"cursor": cursor, "page": 2}), 400, "VALIDATION_ERROR")
+
+
+def test_a_cursor_never_crosses_tenants(admin: Caller, other_admin: Caller) -> None:
+    seed(admin, 3)
+    seed(other_admin, 3)
+    cursor = get_page(admin, pageSize=1)["meta"]["pagination"]["nextCursor"]
+    rows = get_page(other_admin, pageSize=5, cursor=cursor)["data"]
+    assert rows and all(e["tenantId"] == other_admin.tenant_id for e in rows)
+
+
+def test_audit_events_walk_by_cursor_over_a_nullable_sort(admin: Caller) -> None:
+    # resourceId is null for refused creations: NULL sorts first ascending, last descending.
+    seed(admin, 3)
+    viewer_token_caller = Caller(admin.client, admin.token, admin.tenant_id, admin.user_id)
+    assert viewer_token_caller.post(ENVIRONMENTS, json={"name": "BAD NAME"}).status_code == 400
+    for sort in ("resourceId", "-resourceId", "requestId"):
+        by_cursor = walk_by_cursor(admin, "/api/v1/audit-events", sort=sort, pageSize=2)
+        by_page = walk_by_page(admin, "/api/v1/audit-events", sort=sort, pageSize=2)
+        assert [e["id"] for e in by_cursor] == [e["id"] for e in by_page]
+
+
+# -- exact totals ----------------------------------------------------------------------------
+
+
+def test_totals_follow_creates_deletes_and_refused_writes(admin: Caller, other_admin: Caller) -> None:
+    seed(admin, 5)
+    seed(other_admin, 2)
+    assert get_page(admin)["meta"]["pagination"]["totalItems"] == 5
+    victim = get_page(admin)["data"][0]
+    assert admin.delete(f"{ENVIRONMENTS}/{victim['id']}").status_code == 204
+    # A refused write (name taken: its insert is rolled back) counts nothing.
+    assert admin.post(ENVIRONMENTS, json={"name": "env-001"}).status_code == 409
+    assert get_page(admin)["meta"]["pagination"]["totalItems"] == 4
+    assert get_page(other_admin)["meta"]["pagination"]["totalItems"] == 2
+    stored = run_sql(
+        admin.client.app.state.shiplane.settings.effective_database_url,  # type: ignore[attr-defined]
+        "SELECT count(*) FROM environments WHERE tenant_id = :t",
+        {"t": admin.tenant_id},
+    )
+    assert stored[0][0] == 4
+
+
+def test_a_page_past_the_end_still_reports_the_total(admin: Caller) -> None:
+    seed(admin, 3)
+    body = get_page(admin, page=9)
+    assert body["data"] == []
+    assert body["meta"]["pagination"]["totalItems"] == 3
+    body = get_page(admin, page=9, filter='{"isProduction": true}')
+    assert body["meta"]["pagination"]["totalItems"] == 1
+
+
+# -- statements --------------------------------------------------------------------------------
+
+
+@contextmanager
+def read_statements(client: TestClient) -> Iterator[list[tuple[str, Any]]]:
+    """Every statement the read engine runs meanwhile, with the tenant it ran for."""
+    engine = client.app.state.shiplane.reads.sync_engine  # type: ignore[attr-defined]
+    seen: list[tuple[str, Any]] = []
+
+    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((statement, conn.get_execution_options().get(TENANT_OPTION)))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def missing_tenant_condition(statement: str) -> list[str]:
+    """The tenant tables a statement reads without ``<table>.tenant_id =``."""
+    missing = []
+    for table in TENANT_TABLES:
+        if re.search(rf"\b(FROM|JOIN)\s+{table}\b", statement) and f"{table}.tenant_id =" not in statement:
+            missing.append(table)
+    return missing
+
+
+def test_the_tenant_check_itself_catches_a_missing_condition() -> None:
+    assert missing_tenant_condition("SELECT environments.id FROM environments WHERE environments.id = ?") == [
+        "environments"
+    ]
+    assert missing_tenant_condition("SELECT a FROM environments WHERE environments.tenant_id = ?") == []
+
+
+def test_every_read_statement_carries_the_tenant_condition(admin: Caller, client: TestClient) -> None:
+    seed(admin, 3)
+    env = get_page(admin)["data"][0]
+    instance = admin.post(
+        "/api/v1/plugin-instances",
+        json={"name": "strat", "pluginId": "builtin", "capabilityKind": "rolloutStrategy", "capabilityId": "rolling"},
+    )
+    paths = [
+        ENVIRONMENTS,
+        f"{ENVIRONMENTS}?filter=%7B%22isProduction%22%3Atrue%7D",
+        f"{ENVIRONMENTS}/{env['id']}",
+        "/api/v1/audit-events",
+        "/api/v1/plugin-instances",
+        "/api/v1/plugins",
+        "/api/v1/plugins/builtin",
+        "/api/v1/step-types",
+    ]
+    if instance.status_code == 201:
+        paths.append(f"/api/v1/plugin-instances/{instance.json()['data']['id']}")
+    with read_statements(client) as seen:
+        for path in paths:
+            assert admin.get(path).status_code == 200, path
+    tenant_reads = [(sql, tenant) for sql, tenant in seen if tenant is not None]
+    assert tenant_reads, "the routes above read nothing through the read path"
+    for sql, tenant in tenant_reads:
+        assert tenant == admin.tenant_id
+        assert not missing_tenant_condition(sql), sql
+
+
+def test_a_list_is_one_statement_once_the_plugin_decisions_are_cached(admin: Caller, client: TestClient) -> None:
+    seed(admin, 3)
+    get_page(admin)  # loads the tenant's plugin decisions
+    with read_statements(client) as seen:
+        get_page(admin)
+        get_page(admin, sort="-name", filter='{"isProduction": false}')
+    assert len(seen) == 2, [sql for sql, _ in seen]
+    assert all("OVER" not in sql.upper() for sql, _ in seen)
+
+
+@pytest.mark.parametrize(
+    ("table", "sort"),
+    [
+        (table, ("-" if descending else "") + name)
+        for table, spec in SPECS.items()
+        for name, field in spec.fields.items()
+        if field.sortable
+        for descending in (False, True)
+    ],
+)
+def test_every_allowed_sort_reads_an_index_in_order(database_url: str, table: str, sort: str) -> None:
+    spec = SPECS[table]
+    params = parse_list_params({"sort": sort}, spec)
+    statement, _ = _page_statements(spec, params)
+    statement = statement.params(tenant="t", resource=table)
+    if database_url.startswith("sqlite"):
+        engine = create_engine(database_url.replace("+aiosqlite", "+pysqlite"), poolclass=NullPool)
+        sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+        with engine.connect() as conn:
+            plan = "\n".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+        engine.dispose()
+        # The page reads an index in order: no sort step, no scan of the whole table.
+        assert "TEMP B-TREE" not in plan, plan
+        assert not re.search(rf"^SCAN {table}$", plan, re.MULTILINE), plan
+        return
+
+    async def explain() -> str:
+        engine = create_async_engine(database_url, poolclass=NullPool)
+        sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+        async with engine.connect() as conn:
+            # With sorting priced out, only an index in the right order avoids a Sort node.
+            await conn.exec_driver_sql("SET enable_sort = off")
+            rows = (await conn.exec_driver_sql("EXPLAIN " + sql)).all()
+        await engine.dispose()
+        return "\n".join(str(row[0]) for row in rows)
+
+    plan = asyncio.run(explain())
+    assert "Sort" not in plan, plan
+
+
+# -- the tenant's plugin decisions, cached per process ------------------------------------------
+
+
+def test_a_disable_in_one_process_shows_in_another_within_the_poll_interval(database_url: str, tmp_path: Path) -> None:
+    with (
+        app_client(database_url, tmp_path / "a", plugin_state_poll_seconds=0.2) as first,
+        app_client(database_url, tmp_path / "b", plugin_state_poll_seconds=0.2) as second,
+    ):
+        admin = caller_for(first)
+        enable(admin, "acme")
+        gate = {"type": "change-ticket", "config": {"pattern": "^CHG-[0-9]+$"}}
+        created = admin.post(ENVIRONMENTS, json={"name": "prod", "gates": [gate]})
+        assert created.status_code == 201, created.text
+        other = Caller(second, admin.token, admin.tenant_id, admin.user_id)
+        path = f"{ENVIRONMENTS}/{created.json()['data']['id']}"
+        assert "problem" not in other.get(path).json()["data"]["gates"][0]  # cached as enabled in the second
+        assert admin.post("/api/v1/plugins/acme/disable").status_code == 200
+        assert admin.get(path).json()["data"]["gates"][0]["problem"]["code"] == "PLUGIN_DISABLED"  # at once here
+        deadline = time.monotonic() + 10
+        while "problem" not in other.get(path).json()["data"]["gates"][0]:
+            assert time.monotonic() < deadline, "the second process never saw the disable"
+            time.sleep(0.1)
+        # Writes never trust the cache: a new object on the disabled plugin is refused at once everywhere.
+        assert_error(other.post(ENVIRONMENTS, json={"name": "qa", "gates": [gate]}), 422, "PLUGIN_DISABLED")
