@@ -656,3 +656,24 @@ def test_malformed_jwks_document_is_a_401_not_a_500(
     jwks.body = body
     with jwks_app(database_url, tmp_path, jwks) as (client, _):
         assert_unauthorized(client.get(BASE, headers=bearer(rs_token(rsa_key("a"), headers={"kid": "a"}))))
+
+
+def test_a_remembered_token_still_expires_on_time(tmp_path: Path) -> None:
+    """Verified tokens are remembered (the signature is checked once), never past their exp."""
+    import asyncio
+    import time as _time
+
+    from shiplane.platform.jwt import TokenError, TokenVerifier, mint_token
+
+    settings = Settings(mode="development", data_dir=tmp_path, auth_hs_secret="s" * 40, auth_leeway_seconds=0).prepare()
+    verifier = TokenVerifier(settings)
+    token = mint_token(settings, user_id="u", tenant_id="t", roles=["viewer"], lifetime_seconds=1)
+
+    async def run() -> None:
+        assert (await verifier.verify(token)).user_id == "u"
+        assert (await verifier.verify(token)).user_id == "u"  # from memory
+        await asyncio.sleep(max(0.0, int(_time.time()) + 1.05 - _time.time()) + 1.0)
+        with pytest.raises(TokenError, match="expired"):
+            await verifier.verify(token)
+
+    asyncio.run(run())

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from tests.api.plugins import app_client, caller_for, enable
-from tests.conftest import Caller, assert_error, run_sql
+from tests.conftest import PG_URL, Caller, assert_error, run_sql
 
 ENVIRONMENTS = "/api/v1/environments"
 SPECS = {"environments": ENVIRONMENT_SPEC, "plugin_instances": INSTANCE_LIST_SPEC, "audit_events": AUDIT_SPEC}
@@ -335,3 +335,47 @@ def test_a_disable_in_one_process_shows_in_another_within_the_poll_interval(data
             time.sleep(0.1)
         # Writes never trust the cache: a new object on the disabled plugin is refused at once everywhere.
         assert_error(other.post(ENVIRONMENTS, json={"name": "qa", "gates": [gate]}), 422, "PLUGIN_DISABLED")
+
+
+def test_bulk_sql_inserts_and_deletes_keep_the_counts_exact(database_url: str, make_caller: Any) -> None:
+    first, second = make_caller(["admin"]), make_caller(["admin"], tenant_id=f"bulk-{time.time_ns()}")
+    values = ", ".join(
+        f"('{tenant}-{i}', '{tenant}', 'bulk-{i}', 'Bulk', '', {i}, false, '[]', 1, "
+        f"'2026-11-30 00:00:00.000000', '2026-11-30 00:00:00.000000')"
+        for tenant in (first.tenant_id, second.tenant_id)
+        for i in range(30)
+    )
+    # One multi-row statement across two tenants, then one delete of part of it.
+    run_sql(
+        database_url,
+        "INSERT INTO environments (id, tenant_id, name, display_name, description, position, is_production, "
+        f"gates, version, created_at, updated_at) VALUES {values}",
+    )
+    run_sql(database_url, "DELETE FROM environments WHERE tenant_id = :t AND position < 10", {"t": first.tenant_id})
+    assert get_page(first)["meta"]["pagination"]["totalItems"] == 20
+    assert get_page(second)["meta"]["pagination"]["totalItems"] == 30
+    assert len(walk_by_cursor(second, pageSize=100)) == 30
+
+
+def test_metrics_show_reads_by_mode_cache_lookups_and_pool_use(admin: Caller, client: TestClient) -> None:
+    def sample(text: str, name: str) -> float:
+        match = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.MULTILINE)
+        return float(match.group(1)) if match else 0.0
+
+    mode = "async" if PG_URL else "loop"
+    before = client.get("/metrics").text
+    seed(admin, 2)
+    for _ in range(3):
+        get_page(admin)
+    after = client.get("/metrics").text
+    reads = f'shiplane_db_reads_total{{mode="{mode}"}}'
+    assert sample(after, reads) - sample(before, reads) >= 3
+    hits = 'shiplane_plugin_state_cache_lookups_total{result="hit"}'
+    assert sample(after, hits) - sample(before, hits) >= 2
+    assert 'shiplane_db_pool_checked_out{pool="read"}' in after
+    assert 'shiplane_db_pool_checked_out{pool="write"}' in after
+
+
+def test_lists_built_in_memory_refuse_a_cursor(admin: Caller) -> None:
+    error = assert_error(admin.get("/api/v1/plugins", params={"cursor": "abc"}), 400, "VALIDATION_ERROR")
+    assert error["validationErrors"][0]["field"] == "cursor"

@@ -94,13 +94,40 @@ class KeySet:
         return self._pem_sources
 
 
+# A verified token is remembered this long at most (and never past its exp), so a
+# client sending the same token on every request pays for the signature once; a key
+# withdrawn from the JWKS stops verifying cached tokens within this time.
+VERIFIED_CACHE_SECONDS = 30.0
+VERIFIED_CACHE_SIZE = 10_000
+
+
 class TokenVerifier:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.algorithms = list(settings.auth_algorithms)
         self.keys = KeySet(settings)
+        # token -> (claims, monotonic time until which they hold)
+        self._verified: dict[str, tuple[VerifiedClaims, float]] = {}
 
     async def verify(self, token: str) -> VerifiedClaims:
+        """The token's claims, or TokenError; the signature is checked once per token and 30 s."""
+        cached = self._verified.get(token)
+        now = time.monotonic()
+        if cached is not None:
+            if now < cached[1]:
+                return cached[0]
+            del self._verified[token]
+        claims = await self._verify(token)
+        exp = claims.raw.get("exp")
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            remaining = float(exp) + self.settings.auth_leeway_seconds - time.time()
+            if remaining > 0:
+                if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                    self._verified.clear()  # simplest bound; the next requests re-verify
+                self._verified[token] = (claims, now + min(remaining, VERIFIED_CACHE_SECONDS))
+        return claims
+
+    async def _verify(self, token: str) -> VerifiedClaims:
         try:
             header = jose_jwt.get_unverified_header(token)
         except JOSEError as exc:

@@ -237,16 +237,19 @@ def decode_cursor(raw: str, params: ListParams) -> tuple[list[Any], int]:
     return values, payload["n"]
 
 
-def keyset_condition(keys: list[SortKey], values: list[Any]) -> ColumnElement[bool]:
-    """Rows after ``values`` in the order of ``keys`` (NULL sorts first ascending, last descending).
+def keyset_condition(keys: list[SortKey], placeholders: list[Any], values: list[Any]) -> ColumnElement[bool]:
+    """Rows after the cursor's row in the order of ``keys`` (NULL sorts first ascending, last descending).
 
     Expanded as (k1 > v1) OR (k1 = v1 AND k2 > v2) OR ..., which both databases
-    turn into an index range when the keys share one direction.
+    turn into an index range when the keys share one direction. ``placeholders``
+    stand for the values in the statement; ``values`` only decide its shape (a NULL
+    or a boolean is compared differently), see ``cursor_shape``.
     """
     alternatives: list[ColumnElement[bool]] = []
     equal_prefix: list[ColumnElement[bool]] = []
-    for key, value in zip(keys, values, strict=True):
+    for key, placeholder, value in zip(keys, placeholders, values, strict=True):
         column = key.column
+        after: ColumnElement[bool] | None
         if value is None:
             # Ascending, NULL first: every non-null value comes after. Descending, NULL last: nothing does.
             after = column.is_not(None) if not key.descending else None
@@ -257,14 +260,19 @@ def keyset_condition(keys: list[SortKey], values: list[Any]) -> ColumnElement[bo
             after = None if beyond else column.is_(not value)
             same = column.is_(value)
         else:
-            after = column < value if key.descending else column > value
+            after = column < placeholder if key.descending else column > placeholder
             if key.descending and key.nullable:
                 after = or_(after, column.is_(None))
-            same = column == value
+            same = column == placeholder
         if after is not None:
             alternatives.append(and_(*equal_prefix, after) if equal_prefix else after)
         equal_prefix.append(same)
     return or_(*alternatives)
+
+
+def cursor_shape(keys: list[SortKey], values: list[Any]) -> tuple[Any, ...]:
+    """What of a cursor's values changes the statement's SQL (NULLs, booleans), for caching it."""
+    return tuple(None if v is None else (v if k.kind == "boolean" else 0) for k, v in zip(keys, values, strict=True))
 
 
 def _parse_sort(raw: str | None, spec: ListSpec) -> list[tuple[str, bool]]:

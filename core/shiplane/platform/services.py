@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database
@@ -30,6 +33,9 @@ class Services:
     secret_box: SecretBox
     events: EventDelivery
     metrics: Metrics = field(default_factory=Metrics)
+
+    def __post_init__(self) -> None:
+        self.metrics.registry.register(_ReadPathCollector(self))
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -90,3 +96,29 @@ class Services:
             await self.rate_limiter.close()
         await self.reads.dispose()
         await self.db.dispose()
+
+
+class _ReadPathCollector:
+    """Read-path figures, computed when /metrics is scraped (nothing per request but an int)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[Metric]:
+        reads = CounterMetricFamily(
+            "shiplane_db_reads", "List and get reads, by where they ran (loop, thread, async)", labels=["mode"]
+        )
+        for mode, count in self.services.reads.counts.items():
+            reads.add_metric([mode], count)
+        yield reads
+        cache = CounterMetricFamily(
+            "shiplane_plugin_state_cache_lookups", "Tenant plugin-decision lookups, by result", labels=["result"]
+        )
+        cache.add_metric(["hit"], self.services.plugin_states.hits)
+        cache.add_metric(["miss"], self.services.plugin_states.misses)
+        yield cache
+        pools = GaugeMetricFamily("shiplane_db_pool_checked_out", "Database connections in use", labels=["pool"])
+        pools.add_metric(["read"], self.services.reads.checked_out())
+        write_pool: Any = self.services.db.write_engine.sync_engine.pool
+        pools.add_metric(["write"], write_pool.checkedout() if hasattr(write_pool, "checkedout") else 0)
+        yield pools

@@ -26,7 +26,7 @@ COUNTED_TABLES = ("environments", "plugin_instances", "audit_events")
 
 
 def row_count_triggers(dialect: str, table: str) -> list[str]:
-    """DDL for the triggers that keep ``tenant_row_counts`` right for ``table`` (used by migrations)."""
+    """DDL for the triggers that keep ``tenant_row_counts`` right for ``table``."""
     if dialect == "sqlite":
         return [
             f"""CREATE TRIGGER trg_{table}_count_insert AFTER INSERT ON {table} BEGIN
@@ -38,25 +38,41 @@ def row_count_triggers(dialect: str, table: str) -> list[str]:
                 WHERE tenant_id = OLD.tenant_id AND resource = '{table}';
             END""",
         ]
+    # Per statement, with the statement's rows as a transition table: a multi-row
+    # INSERT updates each tenant's count once (per row, a bulk load in one
+    # transaction piles up versions of the one counter row and slows quadratically).
     return [
-        f"""CREATE TRIGGER trg_{table}_row_count AFTER INSERT OR DELETE ON {table}
-            FOR EACH ROW EXECUTE FUNCTION shiplane_count_rows()"""
+        f"""CREATE TRIGGER trg_{table}_count_insert AFTER INSERT ON {table}
+            REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION shiplane_count_inserted()""",
+        f"""CREATE TRIGGER trg_{table}_count_delete AFTER DELETE ON {table}
+            REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION shiplane_count_deleted()""",
     ]
 
 
-PG_COUNT_FUNCTION = """
-CREATE OR REPLACE FUNCTION shiplane_count_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+# Tenants in a fixed order, so two bulk statements lock counter rows in the same order.
+PG_COUNT_FUNCTIONS = [
+    """
+CREATE OR REPLACE FUNCTION shiplane_count_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        INSERT INTO tenant_row_counts (tenant_id, resource, row_count) VALUES (NEW.tenant_id, TG_TABLE_NAME, 1)
-        ON CONFLICT (tenant_id, resource) DO UPDATE SET row_count = tenant_row_counts.row_count + 1;
-    ELSE
-        UPDATE tenant_row_counts SET row_count = row_count - 1
-        WHERE tenant_id = OLD.tenant_id AND resource = TG_TABLE_NAME;
-    END IF;
+    INSERT INTO tenant_row_counts (tenant_id, resource, row_count)
+    SELECT tenant_id, TG_TABLE_NAME, count(*) FROM changed_rows GROUP BY tenant_id ORDER BY tenant_id
+    ON CONFLICT (tenant_id, resource) DO UPDATE SET row_count = tenant_row_counts.row_count + EXCLUDED.row_count;
     RETURN NULL;
 END $$
-"""
+""",
+    """
+CREATE OR REPLACE FUNCTION shiplane_count_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    gone RECORD;
+BEGIN
+    FOR gone IN SELECT tenant_id, count(*) AS n FROM changed_rows GROUP BY tenant_id ORDER BY tenant_id LOOP
+        UPDATE tenant_row_counts SET row_count = row_count - gone.n
+        WHERE tenant_id = gone.tenant_id AND resource = TG_TABLE_NAME;
+    END LOOP;
+    RETURN NULL;
+END $$
+""",
+]
 
 
 def backfill_row_counts(table: str) -> sa.TextClause:
@@ -105,7 +121,8 @@ def upgrade() -> None:
                 expression = sa.text(f"{column} NULLS FIRST")
             op.create_index(f"ix_{table}_tenant_{column}", table, ["tenant_id", expression, "id"])
     if dialect == "postgresql":
-        op.execute(PG_COUNT_FUNCTION)
+        for function in PG_COUNT_FUNCTIONS:
+            op.execute(function)
     for table in COUNTED_TABLES:
         op.execute(backfill_row_counts(table))
         for statement in row_count_triggers(dialect, table):
@@ -115,13 +132,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     for table in COUNTED_TABLES:
-        if dialect == "sqlite":
-            op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_count_insert")
-            op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_count_delete")
-        else:
-            op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_row_count ON {table}")
+        for name in (f"trg_{table}_count_insert", f"trg_{table}_count_delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS {name}" + ("" if dialect == "sqlite" else f" ON {table}"))
     if dialect == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS shiplane_count_rows()")
+        op.execute("DROP FUNCTION IF EXISTS shiplane_count_inserted()")
+        op.execute("DROP FUNCTION IF EXISTS shiplane_count_deleted()")
     for table, columns in SORT_INDEXES.items():
         for column in columns:
             op.drop_index(f"ix_{table}_tenant_{column}", table_name=table)
