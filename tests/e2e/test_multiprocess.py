@@ -230,3 +230,32 @@ def test_concurrent_retries_with_one_idempotency_key_create_once(cluster: Cluste
     assert [(r.id, r.name) for r in rows] == [(ids.pop(), "once")]
     assert audit_sequences(cluster, tenant) == [1]
     verify(cluster, "--tenant", tenant)
+
+
+def test_a_plugin_disabled_through_one_process_shows_disabled_in_the_others(cluster: Cluster) -> None:
+    """Each process caches a tenant's plugin decisions; a change reaches the others through the outbox."""
+    import time
+
+    tenant = new_tenant()
+    token = cluster.token(tenant)
+    first, *others = [s.url for s in cluster.servers]
+    gate = {"type": "release-not-deprecated"}
+    created = httpx.post(f"{first}{BASE}", json={"name": "prod", "gates": [gate]}, headers=headers(token), timeout=30)
+    assert created.status_code == 201, created.text
+    path = f"{BASE}/{created.json()['data']['id']}"
+
+    def gate_problem(url: str) -> Any:
+        response = httpx.get(f"{url}{path}", headers=headers(token), timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()["data"]["gates"][0].get("problem")
+
+    assert all(gate_problem(url) is None for url in others)  # cached as enabled everywhere
+    disabled = httpx.post(f"{first}/api/v1/plugins/builtin/disable", headers=headers(token), timeout=30)
+    assert disabled.status_code == 200, disabled.text
+    assert gate_problem(first)["code"] == "PLUGIN_DISABLED"
+    deadline = time.monotonic() + 15  # the default poll is 1 s
+    for url in others:
+        while gate_problem(url) is None:
+            assert time.monotonic() < deadline, f"{url} never saw the disable:\n{cluster.logs()}"
+            time.sleep(0.2)
+        assert gate_problem(url)["code"] == "PLUGIN_DISABLED"

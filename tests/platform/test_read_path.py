@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from shiplane.audit.api import LIST_SPEC as AUDIT_SPEC
 from shiplane.environments.service import LIST_SPEC as ENVIRONMENT_SPEC
+from shiplane.models import metadata
 from shiplane.platform.listing import parse_list_params
 from shiplane.platform.reads import TENANT_OPTION, _page_statements
 from shiplane.plugins.service import INSTANCE_LIST_SPEC
@@ -29,7 +31,9 @@ from tests.conftest import PG_URL, Caller, assert_error, run_sql
 
 ENVIRONMENTS = "/api/v1/environments"
 SPECS = {"environments": ENVIRONMENT_SPEC, "plugin_instances": INSTANCE_LIST_SPEC, "audit_events": AUDIT_SPEC}
-TENANT_TABLES = tuple(SPECS) + ("plugin_tenant_states",)
+TENANT_TABLES = tuple(
+    name for name, table in metadata.tables.items() if "tenant_id" in table.c and name != "tenant_row_counts"
+)
 
 
 def seed(caller: Caller, count: int, start: int = 0) -> None:
@@ -203,17 +207,19 @@ def test_a_page_past_the_end_still_reports_the_total(admin: Caller) -> None:
 @contextmanager
 def read_statements(client: TestClient) -> Iterator[list[tuple[str, Any]]]:
     """Every statement the read engine runs meanwhile, with the tenant it ran for."""
-    engine = client.app.state.shiplane.reads.sync_engine  # type: ignore[attr-defined]
+    engines = client.app.state.shiplane.reads.engines  # type: ignore[attr-defined]
     seen: list[tuple[str, Any]] = []
 
     def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append((statement, conn.get_execution_options().get(TENANT_OPTION)))
 
-    event.listen(engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
 
 
 def missing_tenant_condition(statement: str) -> list[str]:
@@ -272,20 +278,27 @@ def test_a_list_is_one_statement_once_the_plugin_decisions_are_cached(admin: Cal
 
 
 @pytest.mark.parametrize(
-    ("table", "sort"),
+    ("table", "sort", "page"),
     [
-        (table, ("-" if descending else "") + name)
+        (table, ("-" if descending else "") + name, page)
         for table, spec in SPECS.items()
         for name, field in spec.fields.items()
         if field.sortable
         for descending in (False, True)
+        for page in ("first", "cursor")
     ],
 )
-def test_every_allowed_sort_reads_an_index_in_order(database_url: str, table: str, sort: str) -> None:
+def test_every_allowed_sort_reads_an_index_in_order(database_url: str, table: str, sort: str, page: str) -> None:
+    """The first page and a cursor page of every single-field sort: an index range, no sort step."""
     spec = SPECS[table]
     params = parse_list_params({"sort": sort}, spec)
+    bound: dict[str, Any] = {"tenant": "t", "resource": table, "limit": 21}
+    if page == "cursor":
+        samples = {"string": "m", "integer": 5, "boolean": True, "datetime": datetime(2026, 1, 1, tzinfo=UTC)}
+        params.after = [samples[key.kind] for key in params.keys]
+        bound.update({f"after_{i}": value for i, value in enumerate(params.after)})
     statement, _ = _page_statements(spec, params)
-    statement = statement.params(tenant="t", resource=table)
+    statement = statement.params(**bound)
     if database_url.startswith("sqlite"):
         engine = create_engine(database_url.replace("+aiosqlite", "+pysqlite"), poolclass=NullPool)
         sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
@@ -309,6 +322,11 @@ def test_every_allowed_sort_reads_an_index_in_order(database_url: str, table: st
 
     plan = asyncio.run(explain())
     assert "Sort" not in plan, plan
+    first = params.keys[0]
+    if page == "cursor" and first.kind != "boolean" and not (first.nullable and first.descending):
+        # The cursor's row is where the index range starts, not a filter over the whole tenant.
+        conditions = [line for line in plan.splitlines() if "Index Cond" in line]
+        assert any(first.column.name in line for line in conditions), plan
 
 
 # -- the tenant's plugin decisions, cached per process ------------------------------------------
@@ -379,3 +397,78 @@ def test_metrics_show_reads_by_mode_cache_lookups_and_pool_use(admin: Caller, cl
 def test_lists_built_in_memory_refuse_a_cursor(admin: Caller) -> None:
     error = assert_error(admin.get("/api/v1/plugins", params={"cursor": "abc"}), 400, "VALIDATION_ERROR")
     assert error["validationErrors"][0]["field"] == "cursor"
+
+
+def test_a_row_cannot_move_to_another_tenant(database_url: str, admin: Caller) -> None:
+    seed(admin, 1)
+    with pytest.raises(Exception, match="another tenant"):
+        run_sql(
+            database_url, "UPDATE environments SET tenant_id = 'elsewhere' WHERE tenant_id = :t", {"t": admin.tenant_id}
+        )
+    assert get_page(admin)["meta"]["pagination"]["totalItems"] == 1
+
+
+def test_the_migration_goes_down_and_up_again(tmp_path: Path) -> None:
+    from alembic import command
+    from shiplane.platform.migrate import alembic_config, upgrade
+
+    from tests.conftest import make_database
+
+    for url in make_database(tmp_path):
+        command.downgrade(alembic_config(url), "0003")
+        upgrade(url)
+        tables = run_sql(url, "SELECT count(*) FROM tenant_row_counts")
+        assert tables[0][0] == 0
+
+
+def test_a_custom_read_refuses_a_statement_without_the_tenant_condition() -> None:
+    from shiplane.environments.models import Environment
+    from shiplane.platform.reads import tenant_condition_missing, tenant_select
+    from sqlalchemy import bindparam as bp
+    from sqlalchemy import or_, select
+
+    table = Environment.__table__
+    assert tenant_condition_missing(tenant_select(table)) == []
+    assert tenant_condition_missing(select(table)) == ["environments"]
+    # Inside an OR the condition restricts nothing.
+    assert tenant_condition_missing(select(table).where(or_(table.c.tenant_id == bp("tenant"), table.c.id == "x"))) == [
+        "environments"
+    ]
+    inner = select(table.c.id).scalar_subquery()
+    assert tenant_condition_missing(tenant_select(table).where(table.c.id == inner)) == ["environments"]
+
+
+def test_custom_reads_run_in_one_snapshot_and_see_only_the_tenant(
+    admin: Caller, other_admin: Caller, client: TestClient
+) -> None:
+    from shiplane.environments.models import Environment
+    from shiplane.platform.reads import TenantReads, tenant_select
+    from sqlalchemy import func
+
+    seed(admin, 2)
+    seed(other_admin, 3)
+    table = Environment.__table__
+    services = client.app.state.shiplane  # type: ignore[attr-defined]
+    reads = TenantReads(services.reads, admin.tenant_id)
+
+    def both(conn: Any) -> tuple[int, int]:
+        names = conn.execute(tenant_select(table, table.c.name)).all()
+        count = conn.execute(tenant_select(table, func.count())).scalar()
+        return len(names), count
+
+    async def run() -> tuple[int, int]:
+        return await reads.run(both, snapshot=True)
+
+    # The app's engines live on the TestClient's event loop: run there.
+    assert client.portal.call(run) == (2, 2)  # type: ignore[attr-defined]
+
+    def unscoped(conn: Any) -> Any:
+        from sqlalchemy import select
+
+        return conn.execute(select(table.c.name)).all()
+
+    async def run_bad() -> Any:
+        return await reads.run(unscoped)
+
+    with pytest.raises(RuntimeError, match="tenant condition"):
+        client.portal.call(run_bad)  # type: ignore[attr-defined]

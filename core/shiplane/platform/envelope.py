@@ -47,7 +47,8 @@ def render_json(content: Any) -> bytes:
     few documents it refuses (integers beyond 64 bits in a stored config, say) fall
     back to ``json`` with the same output format."""
     try:
-        return orjson.dumps(content, default=_default)
+        # Datetimes go through _default (rfc3339) as with json, not orjson's own format.
+        return orjson.dumps(content, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
     except (orjson.JSONEncodeError, TypeError):
         return json.dumps(content, default=_default, separators=(",", ":"), ensure_ascii=False).encode()
 

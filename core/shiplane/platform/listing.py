@@ -26,7 +26,6 @@ from typing import Any, Literal
 from sqlalchemy import BigInteger, SmallInteger, Table, and_, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
-from shiplane.platform.envelope import rfc3339
 from shiplane.platform.errors import ApiError, FieldError
 
 FieldKind = Literal["string", "integer", "boolean", "datetime"]
@@ -154,7 +153,7 @@ def parse_list_params(query: Mapping[str, str], spec: ListSpec) -> ListParams:
     raw_filter = query.get("filter")
     compiled = compile_filter(raw_filter, spec) if raw_filter not in (None, "") else None
     keys = sort_keys(spec, sort)
-    fingerprint = _fingerprint(sort, raw_filter or "")
+    fingerprint = _fingerprint(spec.table.name, sort, raw_filter or "")
     params = ListParams(page, page_size, sort, compiled, keys, fingerprint)
     raw_cursor = query.get("cursor")
     if raw_cursor is not None:
@@ -180,8 +179,8 @@ def sort_keys(spec: ListSpec, sort: list[tuple[str, bool]]) -> list[SortKey]:
     return keys
 
 
-def _fingerprint(sort: list[tuple[str, bool]], raw_filter: str) -> str:
-    text = ",".join(("-" if d else "") + n for n, d in sort) + "\n" + raw_filter
+def _fingerprint(table: str, sort: list[tuple[str, bool]], raw_filter: str) -> str:
+    text = table + "\n" + ",".join(("-" if d else "") + n for n, d in sort) + "\n" + raw_filter
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
@@ -191,7 +190,9 @@ MAX_CURSOR_LENGTH = 4096
 
 
 def _cursor_value(value: Any) -> Any:
-    return rfc3339(value) if isinstance(value, datetime) else value
+    # Full precision: a row stored with microseconds (a bulk load, a restore) must not
+    # be served twice or skipped because its cursor rounded it.
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def encode_cursor(params: ListParams, last_row: Any, position: int) -> str:
@@ -247,6 +248,7 @@ def keyset_condition(keys: list[SortKey], placeholders: list[Any], values: list[
     """
     alternatives: list[ColumnElement[bool]] = []
     equal_prefix: list[ColumnElement[bool]] = []
+    leading = _leading_bound(keys[0], placeholders[0], values[0])
     for key, placeholder, value in zip(keys, placeholders, values, strict=True):
         column = key.column
         after: ColumnElement[bool] | None
@@ -258,6 +260,8 @@ def keyset_condition(keys: list[SortKey], placeholders: list[Any], values: list[
             # false < true; SQL comparison operators do not take booleans everywhere.
             beyond = not value if key.descending else value
             after = None if beyond else column.is_(not value)
+            if key.descending and key.nullable:
+                after = column.is_(None) if after is None else or_(after, column.is_(None))
             same = column.is_(value)
         else:
             after = column < placeholder if key.descending else column > placeholder
@@ -267,7 +271,25 @@ def keyset_condition(keys: list[SortKey], placeholders: list[Any], values: list[
         if after is not None:
             alternatives.append(and_(*equal_prefix, after) if equal_prefix else after)
         equal_prefix.append(same)
-    return or_(*alternatives)
+    condition = or_(*alternatives)
+    # The OR alone makes both databases read the index from its start; the bound on
+    # the first key lets them seek to the cursor's row and read on from there.
+    return condition if leading is None else and_(leading, condition)
+
+
+def _leading_bound(key: SortKey, placeholder: Any, value: Any) -> ColumnElement[bool] | None:
+    """A range on the first sort key that every row after the cursor satisfies (None: no useful bound)."""
+    column = key.column
+    if value is None:
+        return column.is_(None) if key.descending else None
+    if key.kind == "boolean":
+        # Ascending after true: only true rows remain; descending after false: only false (and NULL).
+        if key.descending:
+            return None if value else (column.is_(False) if not key.nullable else None)
+        return column.is_(True) if value else None
+    if key.descending:
+        return column <= placeholder if not key.nullable else None
+    return column >= placeholder
 
 
 def cursor_shape(keys: list[SortKey], values: list[Any]) -> tuple[Any, ...]:

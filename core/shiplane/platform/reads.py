@@ -31,17 +31,18 @@ statement. A read that must see several statements in one snapshot uses
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import orjson
-from sqlalchemy import BigInteger, Select, String, Table, bindparam, create_engine, event, func, select
+from sqlalchemy import BigInteger, Integer, Select, String, Table, bindparam, create_engine, event, func, select
 from sqlalchemy.engine import Connection, Engine, Row
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import Mapped, mapped_column
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql import operators, visitors
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList
+from sqlalchemy.sql.schema import Column
 
 from shiplane.platform.database import Base, Database, sqlite_on_connect
 from shiplane.platform.listing import (
@@ -93,20 +94,26 @@ class ReadStore:
         self._executor: ThreadPoolExecutor | None = None
         self._sync_engine: Engine | None = None
         self._async_engine: AsyncEngine | None = None
+        self._loop_engine: Engine | None = None
         # Reads by where they ran (loop, thread, async), for /metrics.
-        self.counts = {"loop": 0, "thread": 0, "async": 0}
+        self.counts = {"loop": 0, "loop_busy": 0, "thread": 0, "async": 0}
         if db.is_sqlite:
             url = db.url.replace("sqlite+aiosqlite:", "sqlite+pysqlite:", 1)
-            # As many connections as threads: a thread never waits for a connection.
-            # One connection per read thread, plus one for the reads run on the loop.
+            # One connection per read thread, plus one for the reads run on the loop (one at
+            # a time): nothing ever waits for a connection, least of all the loop.
             self._sync_engine = create_engine(
                 url,
                 pool_size=sqlite_threads + 1,
                 max_overflow=0,
                 connect_args={"check_same_thread": False},
-                json_deserializer=orjson.loads,
             )
             event.listen(self._sync_engine, "connect", sqlite_on_connect)
+            # The loop's own connection never waits on a lock: a read that finds the
+            # database busy (a WAL reset, crash recovery) is retried in a read thread.
+            self._loop_engine = create_engine(
+                url, pool_size=1, max_overflow=0, connect_args={"check_same_thread": False}
+            )
+            event.listen(self._loop_engine, "connect", _sqlite_loop_connect)
             self._executor = ThreadPoolExecutor(sqlite_threads, thread_name_prefix="shiplane-read")
         else:
             # Autocommit: a read is one statement, so BEGIN/COMMIT would be two wasted
@@ -118,22 +125,20 @@ class ReadStore:
                 pool_size=pool_size,
                 max_overflow=0,
                 pool_timeout=30,
-                json_deserializer=orjson.loads,
             )
 
     @property
-    def engine(self) -> Engine | AsyncEngine:
-        engine = self._sync_engine or self._async_engine
-        assert engine is not None
-        return engine
-
-    @property
     def sync_engine(self) -> Engine:
-        """The synchronous Engine underneath (for event listeners: metrics, tests)."""
+        """The synchronous Engine of the read pool (the threads' on SQLite)."""
         if self._sync_engine is not None:
             return self._sync_engine
         assert self._async_engine is not None
         return self._async_engine.sync_engine
+
+    @property
+    def engines(self) -> list[Engine]:
+        """Every engine reads run on (for event listeners: tests, instrumentation)."""
+        return [e for e in (self._loop_engine, self.sync_engine) if e is not None]
 
     async def run(
         self, tenant_id: str | None, fn: Callable[[Connection], T], *, snapshot: bool = False, bounded: bool = False
@@ -157,9 +162,16 @@ class ReadStore:
             return await self._run(tenant_id, fn, snapshot, bounded)
 
     async def _run(self, tenant_id: str | None, fn: Callable[[Connection], T], snapshot: bool, bounded: bool) -> T:
-        if self._executor is not None and bounded:
-            self.counts["loop"] += 1
-            return self._run_sqlite(tenant_id, fn, snapshot)
+        if self._loop_engine is not None and bounded:
+            try:
+                with self._loop_engine.connect() as conn:
+                    result = _in_connection(conn, tenant_id, fn, snapshot)
+                self.counts["loop"] += 1
+                return result
+            except OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                self.counts["loop_busy"] += 1
         if self._executor is not None:
             self.counts["thread"] += 1
             loop = asyncio.get_running_loop()
@@ -180,12 +192,24 @@ class ReadStore:
         return int(pool.checkedout()) if hasattr(pool, "checkedout") else 0
 
     async def dispose(self) -> None:
+        if self._loop_engine is not None:
+            self._loop_engine.dispose()
         if self._sync_engine is not None:
             self._sync_engine.dispose()
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
         if self._async_engine is not None:
             await self._async_engine.dispose()
+
+
+def _sqlite_loop_connect(dbapi_connection: Any, record: Any) -> None:
+    sqlite_on_connect(dbapi_connection, record)
+    dbapi_connection.execute("PRAGMA busy_timeout=0")
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
 
 
 def _in_connection(conn: Connection, tenant_id: str | None, fn: Callable[[Connection], T], snapshot: bool) -> T:
@@ -209,25 +233,22 @@ class TenantReads:
         self.store = store
         self.tenant_id = tenant_id
 
-    async def run(self, fn: Callable[[Connection, dict[str, Any]], T], *, snapshot: bool = False) -> T:
-        """Run ``fn(connection, {"tenant": tenant_id})`` in one hop, for reads a module composes
-        itself from ``tenant_select`` statements (pass the dict as the bound parameters)."""
-        bound = {"tenant": self.tenant_id}
-        return await self.store.run(self.tenant_id, lambda conn: fn(conn, bound), snapshot=snapshot)
+    async def run(self, fn: Callable[[TenantConnection], T], *, snapshot: bool = False) -> T:
+        """Run ``fn(connection)`` in one hop, for reads a module composes itself.
+
+        The connection only executes statements that carry the tenant condition
+        (build them with ``tenant_select``; the tenant is bound for you). It runs in
+        a read thread on SQLite: its cost is the module's to know, not this layer's.
+        """
+        return await self.store.run(
+            self.tenant_id, lambda conn: fn(TenantConnection(conn, self.tenant_id)), snapshot=snapshot
+        )
 
     async def get(self, spec: ListSpec, resource_id: str) -> Row[Any] | None:
         """One row by id, or None (absent, or another tenant's: callers answer 404 for both)."""
         statement = _by_id_statement(spec.table)
         bound = {"tenant": self.tenant_id, "id": resource_id}
         return await self.store.run(self.tenant_id, lambda conn: conn.execute(statement, bound).first(), bounded=True)
-
-    async def all(self, spec: ListSpec, *, where: ColumnElement[bool] | None = None) -> Sequence[Row[Any]]:
-        """Every row of the tenant (optionally matching ``where``): for small tables only."""
-        statement = tenant_select(spec.table)
-        if where is not None:
-            statement = statement.where(where)
-        bound = {"tenant": self.tenant_id}
-        return await self.store.run(self.tenant_id, lambda conn: conn.execute(statement, bound).all())
 
     async def page(self, spec: ListSpec, params: ListParams) -> Page:
         """One page of a list, its exact total and the cursor of the next page."""
@@ -246,7 +267,7 @@ class TenantReads:
 
         # Unfiltered: an index range and the counter row. A filter makes the count
         # read every matching row, and a deep OFFSET skips rows one by one.
-        bounded = params.filter is None and params.offset <= MAX_BOUNDED_OFFSET
+        bounded = params.filter is None and params.offset <= MAX_BOUNDED_OFFSET and _index_ordered(spec, params)
         rows, total = await self.store.run(self.tenant_id, read, bounded=bounded)
         more = len(rows) > params.page_size
         items = rows[: params.page_size]
@@ -292,13 +313,25 @@ MAX_BOUNDED_OFFSET = 1000
 _PAGES: dict[tuple[Any, ...], tuple[Select[Any], Select[Any]]] = {}
 
 
+def _index_ordered(spec: ListSpec, params: ListParams) -> bool:
+    """Whether one index gives the page's order: one field (plus the id), or a unique field first.
+
+    Other sorts (``isProduction,-name``) are allowed, but order the tenant's matching
+    rows in the database first, so they count as unbounded reads.
+    """
+    first, _ = params.sort[0]
+    return len(params.sort) == 1 or spec.fields[first].unique
+
+
 def _page_statements(spec: ListSpec, params: ListParams) -> tuple[Select[Any], Select[Any]]:
     """The page statement (rows plus the total as a scalar subquery) and the bare count.
 
     Limit, offset and the cursor's values are bound parameters, so without a filter
     the statement depends only on the sort and is built once.
     """
-    if params.filter is not None:
+    if params.filter is not None or not _index_ordered(spec, params):
+        # Only the few statements of single-field sorts are kept: a caller choosing
+        # sorts freely must not grow this cache.
         return _build_page_statements(spec, params)
     shape = None if params.after is None else cursor_shape(params.keys, params.after)
     key = (spec.table.name, tuple(params.keys), shape, params.offset > 0)
@@ -330,7 +363,71 @@ def _build_page_statements(spec: ListSpec, params: ListParams) -> tuple[Select[A
             # default is the opposite), so pages and cursors agree everywhere.
             term = term.nulls_last() if key.descending else term.nulls_first()
         order.append(term)
-    statement = statement.order_by(*order).limit(bindparam("limit"))
+    statement = statement.order_by(*order).limit(bindparam("limit", type_=Integer))
     if params.offset:
-        statement = statement.offset(bindparam("offset"))
+        statement = statement.offset(bindparam("offset", type_=Integer))
     return statement, count
+
+
+class TenantConnection:
+    """A read connection that refuses a statement without the tenant condition."""
+
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
+        self._conn = conn
+        self._tenant_id = tenant_id
+
+    def execute(self, statement: Select[Any], parameters: dict[str, Any] | None = None) -> Any:
+        missing = tenant_condition_missing(statement)
+        if missing:
+            raise RuntimeError(f"read without the tenant condition on {', '.join(missing)}")
+        return self._conn.execute(statement, {**(parameters or {}), "tenant": self._tenant_id})
+
+
+def tenant_condition_missing(statement: Select[Any]) -> list[str]:
+    """The tenant-owned tables a SELECT reads without ``table.tenant_id = :tenant`` ANDed at its top.
+
+    Subqueries are checked too. The check walks the statement, so a condition
+    inside an OR (which would not restrict the rows) does not count.
+    """
+    missing: list[str] = []
+    for select_ in _selects(statement):
+        required = {
+            table.name
+            for table in _tables(select_)
+            if "tenant_id" in table.c and table.name != TenantRowCount.__tablename__
+        }
+        present = {
+            clause.left.table.name
+            for clause in _and_terms(select_.whereclause)
+            if isinstance(clause, BinaryExpression)
+            and clause.operator is operators.eq
+            and isinstance(clause.left, Column)
+            and clause.left.name == "tenant_id"
+            and isinstance(clause.right, BindParameter)
+            and clause.right.key == "tenant"
+        }
+        missing += sorted(required - present)
+    return missing
+
+
+def _selects(statement: Any) -> list[Select[Any]]:
+    found = [element for element in visitors.iterate(statement) if isinstance(element, Select)]
+    return found or [statement]
+
+
+def _tables(select_: Select[Any]) -> list[Table]:
+    tables: list[Table] = []
+    for from_ in select_.get_final_froms():
+        tables += [t for t in visitors.iterate(from_) if isinstance(t, Table)]
+    return tables
+
+
+def _and_terms(clause: Any) -> list[Any]:
+    if clause is None:
+        return []
+    if isinstance(clause, BooleanClauseList) and clause.operator is operators.and_:
+        terms: list[Any] = []
+        for part in clause.clauses:
+            terms += _and_terms(part)
+        return terms
+    return [clause]

@@ -7,7 +7,9 @@ enable/disable), so each process keeps them and forgets a tenant's entry:
 - at once in the process that made the change (after its commit), and
 - in every other process within ``poll_seconds``: enabling and disabling write a
   domain event (``plugin.enable``/``plugin.disable``) to the outbox, and a loop in
-  each process reads the new ones and drops those tenants' entries.
+  each process reads the new ones and drops those tenants' entries;
+- and in any case after ``MAX_AGE_POLLS`` poll intervals (an event that became
+  visible late, behind a long transaction, is not waited for).
 
 Decisions a write depends on (may this new gate use that plugin?) are read fresh
 from the database by the plugin service, never from this cache, so a disable is
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -34,6 +37,10 @@ STATE_EVENTS = ("plugin.enable", "plugin.disable")
 # Outbox sequence numbers are taken at insert and become visible at commit, so a
 # lower one can appear after a higher one: each poll looks this far back again.
 REORDER_WINDOW = 1000
+# However late a change's event becomes visible, no entry is older than this many
+# poll intervals; and the cache holds this many tenants at most.
+MAX_AGE_POLLS = 10
+MAX_TENANTS = 10_000
 
 _STATES = PluginTenantState.__table__
 _DECISIONS = tenant_select(_STATES, _STATES.c.plugin_id, _STATES.c.enabled)
@@ -50,9 +57,10 @@ class PluginStateCache:
     def __init__(self, store: ReadStore, *, poll_seconds: float = 1.0) -> None:
         self.store = store
         self.poll_seconds = poll_seconds
-        self._decisions: dict[str, dict[str, bool]] = {}
+        # tenant -> (decisions, monotonic time after which they are read again)
+        self._decisions: dict[str, tuple[dict[str, bool], float]] = {}
         # Bumped on every invalidation: a load that raced one does not store its result.
-        self._generation: dict[str, int] = {}
+        self._generation = 0
         # The outbox head seen last; None until the first poll (start-up must not need the database).
         self._last_seq: int | None = None
         self._seen: set[int] = set()
@@ -63,23 +71,25 @@ class PluginStateCache:
     async def decisions(self, tenant_id: str) -> dict[str, bool]:
         """The tenant's explicit decisions (plugin id -> enabled); absent means the plugin's default."""
         cached = self._decisions.get(tenant_id)
-        if cached is not None:
+        if cached is not None and time.monotonic() < cached[1]:
             self.hits += 1
-            return cached
+            return cached[0]
         self.misses += 1
-        generation = self._generation.get(tenant_id, 0)
+        generation = self._generation
         bound = {"tenant": tenant_id}
 
         def load(conn: Connection) -> dict[str, bool]:
             return {row.plugin_id: bool(row.enabled) for row in conn.execute(_DECISIONS, bound)}
 
-        loaded = await self.store.run(tenant_id, load)
-        if self._generation.get(tenant_id, 0) == generation:
-            self._decisions[tenant_id] = loaded
+        loaded = await self.store.run(tenant_id, load, bounded=True)
+        if self._generation == generation:
+            if len(self._decisions) >= MAX_TENANTS:
+                self._decisions.clear()
+            self._decisions[tenant_id] = (loaded, time.monotonic() + MAX_AGE_POLLS * self.poll_seconds)
         return loaded
 
     def invalidate(self, tenant_id: str) -> None:
-        self._generation[tenant_id] = self._generation.get(tenant_id, 0) + 1
+        self._generation += 1
         self._decisions.pop(tenant_id, None)
 
     async def start(self) -> None:

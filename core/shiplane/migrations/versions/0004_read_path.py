@@ -37,6 +37,11 @@ def row_count_triggers(dialect: str, table: str) -> list[str]:
                 UPDATE tenant_row_counts SET row_count = row_count - 1
                 WHERE tenant_id = OLD.tenant_id AND resource = '{table}';
             END""",
+            # Rows never move between tenants; the counts (and tenancy) rely on it.
+            f"""CREATE TRIGGER trg_{table}_tenant_fixed BEFORE UPDATE OF tenant_id ON {table}
+                WHEN NEW.tenant_id IS NOT OLD.tenant_id BEGIN
+                SELECT RAISE(ABORT, 'a row cannot move to another tenant');
+            END""",
         ]
     # Per statement, with the statement's rows as a transition table: a multi-row
     # INSERT updates each tenant's count once (per row, a bulk load in one
@@ -46,6 +51,10 @@ def row_count_triggers(dialect: str, table: str) -> list[str]:
             REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION shiplane_count_inserted()""",
         f"""CREATE TRIGGER trg_{table}_count_delete AFTER DELETE ON {table}
             REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION shiplane_count_deleted()""",
+        f"""CREATE TRIGGER trg_{table}_count_truncate AFTER TRUNCATE ON {table}
+            FOR EACH STATEMENT EXECUTE FUNCTION shiplane_count_truncated()""",
+        f"""CREATE TRIGGER trg_{table}_tenant_fixed BEFORE UPDATE OF tenant_id ON {table}
+            FOR EACH ROW EXECUTE FUNCTION shiplane_tenant_fixed()""",
     ]
 
 
@@ -70,6 +79,22 @@ BEGIN
         WHERE tenant_id = gone.tenant_id AND resource = TG_TABLE_NAME;
     END LOOP;
     RETURN NULL;
+END $$
+""",
+    """
+CREATE OR REPLACE FUNCTION shiplane_count_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM tenant_row_counts WHERE resource = TG_TABLE_NAME;
+    RETURN NULL;
+END $$
+""",
+    """
+CREATE OR REPLACE FUNCTION shiplane_tenant_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.tenant_id IS DISTINCT FROM OLD.tenant_id THEN
+        RAISE EXCEPTION 'a row cannot move to another tenant';
+    END IF;
+    RETURN NEW;
 END $$
 """,
 ]
@@ -132,11 +157,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     for table in COUNTED_TABLES:
-        for name in (f"trg_{table}_count_insert", f"trg_{table}_count_delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS {name}" + ("" if dialect == "sqlite" else f" ON {table}"))
+        for suffix in ("count_insert", "count_delete", "count_truncate", "tenant_fixed"):
+            on = "" if dialect == "sqlite" else f" ON {table}"
+            op.execute(f"DROP TRIGGER IF EXISTS trg_{table}_{suffix}{on}")
     if dialect == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS shiplane_count_inserted()")
-        op.execute("DROP FUNCTION IF EXISTS shiplane_count_deleted()")
+        for function in ("count_inserted", "count_deleted", "count_truncated", "tenant_fixed"):
+            op.execute(f"DROP FUNCTION IF EXISTS shiplane_{function}()")
     for table, columns in SORT_INDEXES.items():
         for column in columns:
             op.drop_index(f"ix_{table}_tenant_{column}", table_name=table)
