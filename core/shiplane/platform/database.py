@@ -174,10 +174,12 @@ class Database:
             self.write_engine: AsyncEngine = create_async_engine(
                 url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=120
             )
-            self.read_engine: AsyncEngine = create_async_engine(url, echo=echo, pool_size=5, max_overflow=10)
+            # ORM read sessions for system work (audit verification, event delivery,
+            # an idempotent replay); lists and gets use platform/reads.py.
+            self.read_engine: AsyncEngine = create_async_engine(url, echo=echo, pool_size=2, max_overflow=3)
             _install_sqlite_begin(self.write_engine.sync_engine, "IMMEDIATE")
-            # Reads run without an explicit transaction: each statement sees a committed
-            # snapshot (WAL), and list pages are one statement (count(*) OVER ()).
+            # Reads run without an explicit transaction unless they ask for a snapshot:
+            # each statement sees a committed snapshot (WAL).
             event.listen(self.read_engine.sync_engine, "connect", sqlite_on_connect)
         else:
             # Writes and the few ORM read sessions; lists and gets use the read pool (platform/reads.py).

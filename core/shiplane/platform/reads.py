@@ -365,7 +365,7 @@ def _build_page_statements(spec: ListSpec, params: ListParams) -> tuple[Select[A
         order.append(term)
     statement = statement.order_by(*order).limit(bindparam("limit", type_=Integer))
     if params.offset:
-        statement = statement.offset(bindparam("offset", type_=Integer))
+        statement = statement.offset(bindparam("offset", type_=BigInteger))
     return statement, count
 
 

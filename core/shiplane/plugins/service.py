@@ -109,8 +109,7 @@ class PluginService:
         return _state(self.registry, plugin, decisions)
 
     async def enabled_plugin_ids(self) -> set[str]:
-        decisions = await self._decisions()
-        return {p.id for p in self.registry.loaded() if _state(self.registry, p, decisions) == "enabled"}
+        return _enabled(self.registry, await self._decisions())
 
     def _plugin(self, plugin_id: str) -> LoadedPlugin:
         plugin = self.registry.plugins.get(plugin_id)
@@ -499,7 +498,10 @@ def _state(registry: PluginRegistry, plugin: LoadedPlugin, decisions: dict[str, 
 
 async def enabled_plugin_ids(session: AsyncSession, registry: PluginRegistry) -> set[str]:
     """Ids of the plugins enabled for the session's tenant (loaded, and not disabled by its admin)."""
-    decisions = await _decisions(session)
+    return _enabled(registry, await _decisions(session))
+
+
+def _enabled(registry: PluginRegistry, decisions: dict[str, bool]) -> set[str]:
     return {p.id for p in registry.loaded() if _state(registry, p, decisions) == "enabled"}
 
 
