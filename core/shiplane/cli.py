@@ -47,7 +47,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"\nShiplane (development mode) on http://{settings.host}:{settings.port}\n"
             f"database: {settings.effective_database_url}\n"
             f"development admin token for tenant {DEMO_TENANT!r} (valid 30 days):\n\n{token}\n\n"
-            f"try: curl -H 'Authorization: Bearer {token[:16]}...' http://{settings.host}:{settings.port}/api/v1/environments\n",
+            f"in another shell:\n\n"
+            f"export SHIPLANE_TOKEN={token}\n"
+            f'curl -H "Authorization: Bearer $SHIPLANE_TOKEN" http://{settings.host}:{settings.port}/api/v1/environments\n\n'
+            f"stop the server with Ctrl-C\n",
             flush=True,
         )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, ClassVar, Literal
 
 from jsonschema import Draft202012Validator, ValidationError
@@ -111,6 +111,10 @@ class Capability(ABC):
         A JSON Schema (draft 2020-12) for the capability's configuration, a JSON
         object. Default: an object schema accepting anything. Mark secrets with
         ``"writeOnly": true``.
+    ``secret_destinations``
+        Config paths that decide where a secret is sent, besides the properties
+        with a ``uri``/``hostname`` format (which count already); see
+        :meth:`destination_fields`.
     """
 
     kind: ClassVar[CapabilityKind]
@@ -118,6 +122,8 @@ class Capability(ABC):
     display_name: str = ""
     description: str = ""
     config_schema: dict[str, Any] = {"type": "object", "properties": {}}
+    # Config paths, beside those with a uri/hostname format, that decide where a secret goes.
+    secret_destinations: ClassVar[list[str]] = []
 
     def validate_config(self, config: Any) -> list[ConfigError]:
         """Every violation of ``config_schema`` in ``config``; ``[]`` if valid.
@@ -174,6 +180,20 @@ class Capability(ABC):
         found: list[str] = []
         _collect_secrets(self.config_schema, self.config_schema, [], found, set())
         return list(dict.fromkeys(found))
+
+    def destination_fields(self) -> list[str]:
+        """Dotted paths of the config properties that decide where data is sent.
+
+        Every property whose schema has ``format`` ``uri``, ``hostname`` (or their
+        variants, :data:`DESTINATION_FORMATS`), found as :meth:`secret_fields` finds
+        secrets, plus the paths a subclass lists in ``secret_destinations``. When a
+        tenant changes one of them, a stored secret is not kept by sending ``***``:
+        it must be entered again, so nobody who may edit a configuration can send
+        its secret to a server of their choosing.
+        """
+        found: list[str] = []
+        _collect(self.config_schema, self.config_schema, [], found, set(), _is_destination)
+        return list(dict.fromkeys([*found, *self.secret_destinations]))
 
     def describe(self) -> dict[str, Any]:
         """A JSON-serialisable description, as the API lists the capability.
@@ -624,52 +644,81 @@ def _resolve_local_ref(schema: dict[str, Any], root: dict[str, Any]) -> dict[str
 
 
 def _is_write_only(schema: Any, root: dict[str, Any]) -> bool:
+    return _has(schema, root, lambda node: node.get("writeOnly") is True)
+
+
+# Formats of a value that says where data is sent: a secret kept beside one of these
+# must be entered again when it changes (the core enforces it).
+DESTINATION_FORMATS = frozenset({"uri", "uri-reference", "iri", "iri-reference", "hostname", "idn-hostname"})
+
+
+def _is_destination(schema: Any, root: dict[str, Any]) -> bool:
+    return _has(schema, root, lambda node: node.get("format") in DESTINATION_FORMATS)
+
+
+def _has(schema: Any, root: dict[str, Any], test: Callable[[dict[str, Any]], bool]) -> bool:
     if not isinstance(schema, dict):
         return False
-    if schema.get("writeOnly") is True:
+    if test(schema):
         return True
     target = _resolve_local_ref(schema, root)
-    return target is not None and target.get("writeOnly") is True
+    return target is not None and test(target)
 
 
 def _collect_secrets(
     schema: Any, root: dict[str, Any], prefix: list[str], found: list[str], seen: set[tuple[str, str]]
 ) -> None:
+    _collect(schema, root, prefix, found, seen, _is_write_only)
+
+
+def _collect(
+    schema: Any,
+    root: dict[str, Any],
+    prefix: list[str],
+    found: list[str],
+    seen: set[tuple[str, str]],
+    matches: Callable[[Any, dict[str, Any]], bool],
+) -> None:
+    """Append to ``found`` the dotted path of every property whose schema ``matches``,
+    wherever the schema puts it: properties, local ``$ref``, every combinator and
+    conditional branch, items and map values (``*``)."""
     if not isinstance(schema, dict):
         return
+
+    def visit(subschema: Any, path: list[str]) -> None:
+        if matches(subschema, root):
+            found.append(".".join(path))
+        _collect(subschema, root, path, found, seen, matches)
+
     target = _resolve_local_ref(schema, root)
     if target is not None:
         key = (str(schema["$ref"]), ".".join(prefix))
         if key not in seen:
             seen.add(key)
-            _collect_secrets(target, root, prefix, found, seen)
+            _collect(target, root, prefix, found, seen, matches)
     properties = schema.get("properties")
     if isinstance(properties, dict):
         for name, subschema in properties.items():
-            if _is_write_only(subschema, root):
-                found.append(".".join([*prefix, name]))
-            _collect_secrets(subschema, root, [*prefix, name], found, seen)
+            visit(subschema, [*prefix, name])
     for keyword in ("allOf", "anyOf", "oneOf"):
         branches = schema.get(keyword)
         if isinstance(branches, list):
             for branch in branches:
-                _collect_secrets(branch, root, prefix, found, seen)
-    for keyword in ("then", "else"):
-        _collect_secrets(schema.get(keyword), root, prefix, found, seen)
-    for keyword in ("items", "additionalProperties"):
-        subschema = schema.get(keyword)
-        if _is_write_only(subschema, root):
-            found.append(".".join([*prefix, "*"]))
-        _collect_secrets(subschema, root, [*prefix, "*"], found, seen)
+                _collect(branch, root, prefix, found, seen, matches)
+    # Branches that apply to the same object: a property declared in them is the object's.
+    for keyword in ("if", "then", "else", "not"):
+        _collect(schema.get(keyword), root, prefix, found, seen, matches)
+    dependent = schema.get("dependentSchemas")
+    if isinstance(dependent, dict):
+        for subschema in dependent.values():
+            _collect(subschema, root, prefix, found, seen, matches)
+    for keyword in ("items", "additionalProperties", "unevaluatedProperties", "unevaluatedItems"):
+        visit(schema.get(keyword), [*prefix, "*"])
     patterns = schema.get("patternProperties")
     if isinstance(patterns, dict):
         for subschema in patterns.values():
-            if _is_write_only(subschema, root):
-                found.append(".".join([*prefix, "*"]))
-            _collect_secrets(subschema, root, [*prefix, "*"], found, seen)
+            visit(subschema, [*prefix, "*"])
     prefix_items = schema.get("prefixItems")
     if isinstance(prefix_items, list):
         for index, subschema in enumerate(prefix_items):
-            if _is_write_only(subschema, root):
-                found.append(".".join([*prefix, str(index)]))
-            _collect_secrets(subschema, root, [*prefix, str(index)], found, seen)
+            visit(subschema, [*prefix, str(index)])

@@ -212,3 +212,59 @@ def test_rollout_strategy_steps_default():
     assert [s.weight for s in GoodCanary().steps({})] == [10, 100]
     assert GoodCanary().describe()["progressive"] is True
     assert repr(GoodCanary()) == "<GoodCanary rollout_strategy 'canary'>"
+
+
+@pytest.mark.parametrize(
+    ("schema", "secrets"),
+    [
+        ({"properties": {"a": {"type": "string", "writeOnly": True}}}, ["a"]),
+        ({"$defs": {"s": {"writeOnly": True}}, "properties": {"a": {"$ref": "#/$defs/s"}}}, ["a"]),
+        ({"allOf": [{"properties": {"a": {"writeOnly": True}}}]}, ["a"]),
+        ({"anyOf": [{"properties": {"a": {"writeOnly": True}}}]}, ["a"]),
+        ({"oneOf": [{"properties": {"a": {"writeOnly": True}}}]}, ["a"]),
+        ({"if": {"properties": {"a": {"writeOnly": True}}}}, ["a"]),
+        ({"then": {"properties": {"a": {"writeOnly": True}}}}, ["a"]),
+        ({"else": {"properties": {"a": {"writeOnly": True}}}}, ["a"]),
+        ({"not": {"properties": {"a": {"writeOnly": True}}}}, ["a"]),
+        ({"dependentSchemas": {"b": {"properties": {"a": {"writeOnly": True}}}}}, ["a"]),
+        ({"unevaluatedProperties": {"writeOnly": True}}, ["*"]),
+        ({"additionalProperties": {"properties": {"p": {"writeOnly": True}}}}, ["*.p"]),
+        ({"properties": {"l": {"unevaluatedItems": {"writeOnly": True}}}}, ["l.*"]),
+        ({"properties": {"l": {"prefixItems": [{}, {"writeOnly": True}]}}}, ["l.1"]),
+        ({"patternProperties": {"^x": {"writeOnly": True}}}, ["*"]),
+    ],
+)
+def test_write_only_is_found_wherever_the_schema_puts_it(schema: dict, secrets: list[str]) -> None:
+    from shiplane_sdk import Gate
+
+    class Probe(Gate):
+        id = "probe"
+        config_schema = {"type": "object", **schema}
+
+        def evaluate(self, ctx, config):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+    assert Probe().secret_fields() == secrets
+
+
+def test_destination_fields_are_uri_and_hostname_properties_and_the_named_ones() -> None:
+    from shiplane_sdk import Gate
+
+    class Probe(Gate):
+        id = "probe"
+        config_schema = {
+            "type": "object",
+            "properties": {
+                "url": {"type": "string", "format": "uri"},
+                "host": {"type": "string", "format": "hostname"},
+                "nested": {"properties": {"endpoint": {"format": "uri"}}},
+                "region": {"type": "string"},
+                "name": {"type": "string"},
+            },
+        }
+        secret_destinations = ["region"]
+
+        def evaluate(self, ctx, config):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+    assert sorted(Probe().destination_fields()) == ["host", "nested.endpoint", "region", "url"]

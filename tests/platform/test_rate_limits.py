@@ -379,7 +379,7 @@ def test_replicas_sharing_redis_share_one_bucket(redis_client: redis.Redis, apps
     assert_error(on_b.get(BASE), 429, "RATE_LIMITED")
 
     # The bucket is one Redis key that expires once it would be full anyway.
-    key = f"{APP_KEY_PREFIX}u:{tenant}:{user}"
+    key = f"{APP_KEY_PREFIX}u:{len(tenant)}:{tenant}:{user}"
     ttl = redis_client.ttl(key)
     assert 0 < ttl <= 4 * 60 + 60
     redis_client.delete(key)

@@ -50,7 +50,11 @@ def render_json(content: Any) -> bytes:
         # Datetimes go through _default (rfc3339) as with json, not orjson's own format.
         return orjson.dumps(content, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME)
     except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(content, default=_default, separators=(",", ":"), ensure_ascii=False).encode()
+        text = json.dumps(content, default=_default, separators=(",", ":"), ensure_ascii=False)
+        try:
+            return text.encode()
+        except UnicodeEncodeError:  # a lone surrogate from older data: escaped, still valid JSON
+            return json.dumps(content, default=_default, separators=(",", ":")).encode()
 
 
 class JSONEnvelopeResponse(Response):

@@ -32,6 +32,7 @@ CATALOGUE: dict[str, ErrorCode] = {
         ErrorCode("INVALID_STATE", 409, "The resource's current state does not allow the action."),
         ErrorCode("RESOURCE_IN_USE", 409, "The resource is referenced by other resources or has active work."),
         ErrorCode("PAYLOAD_TOO_LARGE", 413, "The request body exceeds the size limit."),
+        ErrorCode("HEADERS_TOO_LARGE", 431, "The request has too many headers, or too many bytes of them."),
         ErrorCode("UNSUPPORTED_MEDIA_TYPE", 415, "The request body is not application/json."),
         ErrorCode("IDEMPOTENCY_KEY_REUSED", 422, "The Idempotency-Key was already used with a different request."),
         ErrorCode("PROMOTION_BLOCKED", 422, "A gate blocks the promotion."),

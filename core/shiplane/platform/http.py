@@ -32,6 +32,13 @@ from shiplane.platform.schemas import NUL_ERROR_TYPE, PATH_ERROR_TYPES
 log = logging.getLogger("shiplane.http")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# Limits checked before any work on a request: no id, name or plugin id in a path is
+# longer than this, and a bearer token longer than MAX_TOKEN_BYTES is refused unread
+# (a signed JWT with the claims Shiplane uses is well under 2 KiB).
+MAX_PATH_SEGMENT = 128
+MAX_TOKEN_BYTES = 8 * 1024
+MAX_HEADER_BYTES = 32 * 1024
+MAX_HEADER_COUNT = 100
 
 
 class Metrics:
@@ -87,7 +94,8 @@ class RequestPipeline:
             return
         services = self.fastapi_app.state.shiplane
         started = time.perf_counter()
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        raw_headers = scope["headers"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in raw_headers}
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else str(uuid.uuid4())
         tokens = [request_id_var.set(request_id), tenant_var.set(None), user_var.set(None)]
@@ -124,6 +132,14 @@ class RequestPipeline:
         # One try around everything, authentication and the rate limiter included: a
         # failure there (a Redis outage, say) is still the 500 envelope with the request id.
         try:
+            if len(raw_headers) > MAX_HEADER_COUNT or sum(len(k) + len(v) for k, v in raw_headers) > MAX_HEADER_BYTES:
+                error = ApiError(
+                    "HEADERS_TOO_LARGE",
+                    f"at most {MAX_HEADER_COUNT} headers of {MAX_HEADER_BYTES} bytes in all",
+                    {"maxHeaderCount": MAX_HEADER_COUNT, "maxHeaderBytes": MAX_HEADER_BYTES},
+                )
+                await self._send_error(error, extra_headers, send, status_holder)
+                return
             declared = _content_length(headers.get("content-length"))
             if declared is not None and declared > max_body:
                 # Not authenticated (the token is not even verified), so it is counted
@@ -139,6 +155,8 @@ class RequestPipeline:
                 scheme, _, token = authorization.partition(" ")
                 if scheme.lower() != "bearer" or not token.strip():
                     state["auth_error"] = "the Authorization header must be 'Bearer <token>'"
+                elif len(token) > MAX_TOKEN_BYTES:
+                    state["auth_error"] = f"the bearer token is longer than {MAX_TOKEN_BYTES} bytes"
                 else:
                     try:
                         principal = Principal.from_claims(await services.verifier.verify(token.strip()))
@@ -150,6 +168,13 @@ class RequestPipeline:
                 user_var.set(principal.user_id)
 
             if await self._rate_limited(principal, scope, extra_headers, send, status_holder):
+                return
+
+            if any(len(segment) > MAX_PATH_SEGMENT for segment in scope["path"].split("/")):
+                # No id or name is this long: answered before anything (an audit record
+                # of a refusal, say) would try to store it.
+                error = ApiError("NOT_FOUND", f"no resource has a path segment longer than {MAX_PATH_SEGMENT}")
+                await self._send_error(error, extra_headers, send, status_holder)
                 return
 
             if "\x00" in scope["path"]:

@@ -130,8 +130,10 @@ class TokenVerifier:
     async def _verify(self, token: str) -> VerifiedClaims:
         try:
             header = jose_jwt.get_unverified_header(token)
-        except JOSEError as exc:
+        except (JOSEError, ValueError, TypeError, RecursionError) as exc:
             raise TokenError("malformed token") from exc
+        if not isinstance(header, dict):
+            raise TokenError("malformed token")
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
             raise TokenError(f"algorithm {alg!r} is not accepted")
@@ -162,7 +164,9 @@ class TokenVerifier:
                 raise TokenError("token expired") from exc
             except JWTClaimsError as exc:
                 raise TokenError(f"invalid claims: {exc}") from exc
-            except (JOSEError, TypeError, ValueError) as exc:
+            except (JOSEError, TypeError, ValueError, OverflowError, RecursionError) as exc:
+                # OverflowError: an exp/nbf/iat of 1e400 (infinite once parsed); RecursionError:
+                # a claim nested thousands deep. Both are a refused token, never a 500.
                 # python-jose lets a non-numeric exp/iat/nbf (TypeError) and a JWK with
                 # malformed members (ValueError) escape as plain errors: a 401, not a 500.
                 last_error = exc
@@ -184,6 +188,24 @@ class TokenVerifier:
         return list(self.keys.pem_keys())
 
 
+# What the storage can hold and the audit chain can hash: tenant ids are stored in
+# 128 characters, user ids in 255; every name is printable text.
+MAX_TENANT_ID = 128
+MAX_USER_ID = 255
+MAX_NAME = 128
+MAX_LIST = 100
+
+
+def _clean(value: Any, limit: int) -> bool:
+    if not isinstance(value, str) or not value or len(value) > limit or not value.isprintable():
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _claims(claims: dict[str, Any]) -> VerifiedClaims:
     user_id = claims.get("user_id") or claims.get("sub")
     tenant_id = claims.get("tenant_id")
@@ -191,15 +213,23 @@ def _claims(claims: dict[str, Any]) -> VerifiedClaims:
         raise TokenError("token has no user_id or sub")
     if not isinstance(tenant_id, str) or not tenant_id:
         raise TokenError("token has no tenant_id")
+    if not _clean(tenant_id, MAX_TENANT_ID):
+        raise TokenError(f"tenant_id must be printable text of at most {MAX_TENANT_ID} characters")
+    if not _clean(user_id, MAX_USER_ID):
+        raise TokenError(f"user_id must be printable text of at most {MAX_USER_ID} characters")
     roles = claims.get("roles") or []
     permissions = claims.get("permissions") or []
-    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise TokenError("roles must be a list of strings")
-    if not isinstance(permissions, list) or not all(isinstance(p, str) for p in permissions):
-        raise TokenError("permissions must be a list of strings")
+    if not isinstance(roles, list) or len(roles) > MAX_LIST or not all(_clean(r, MAX_NAME) for r in roles):
+        raise TokenError(f"roles must be a list of at most {MAX_LIST} short strings")
+    if (
+        not isinstance(permissions, list)
+        or len(permissions) > MAX_LIST
+        or not all(_clean(p, MAX_NAME) for p in permissions)
+    ):
+        raise TokenError(f"permissions must be a list of at most {MAX_LIST} short strings")
     tier = claims.get("tier")
-    if tier is not None and not isinstance(tier, str):
-        raise TokenError("tier must be a string")
+    if tier is not None and not _clean(tier, MAX_NAME):
+        raise TokenError("tier must be a short string")
     return VerifiedClaims(user_id, tenant_id, roles, permissions, tier, claims)
 
 

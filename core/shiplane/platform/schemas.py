@@ -1,8 +1,10 @@
 """The base of every request model: camelCase on the wire, unknown fields refused,
-no NUL character anywhere in the body, and no nesting deeper than MAX_DEPTH."""
+no NUL character, lone surrogate or non-finite number anywhere in the body, and no
+nesting deeper than MAX_DEPTH."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -22,8 +24,49 @@ MAX_REPORTED_PATHS = 20
 MAX_DEPTH = 32
 TOO_DEEP_ERROR_TYPE = "too_deep"
 TOO_DEEP_MESSAGE = f"must not nest objects and arrays more than {MAX_DEPTH} levels deep"
+# JSON allows "\ud800" (a lone surrogate) and Python's parser allows NaN and Infinity;
+# neither is text or a number that can be stored, hashed into the audit chain or sent
+# back as valid JSON, so both are refused at the door.
+SURROGATE_ERROR_TYPE = "invalid_unicode"
+SURROGATE_MESSAGE = "must be valid Unicode text (no lone surrogate such as \\ud800)"
+NON_FINITE_ERROR_TYPE = "non_finite_number"
+NON_FINITE_MESSAGE = "must be a finite number (NaN and Infinity are not JSON)"
 # Error types whose context carries ``paths`` (see platform/http.py).
-PATH_ERROR_TYPES = frozenset({NUL_ERROR_TYPE, TOO_DEEP_ERROR_TYPE})
+PATH_ERROR_TYPES = frozenset({NUL_ERROR_TYPE, TOO_DEEP_ERROR_TYPE, SURROGATE_ERROR_TYPE, NON_FINITE_ERROR_TYPE})
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def scan_values(data: Any, limit: int = MAX_REPORTED_PATHS) -> tuple[list[str], list[str]]:
+    """The dotted paths of strings (values or keys) holding a lone surrogate, and of
+    numbers that are NaN or infinite. Bounded like ``scan_body`` (call it after that)."""
+    bad_text: list[str] = []
+    bad_numbers: list[str] = []
+    stack: list[tuple[tuple[str, ...], Any]] = [((), data)]
+    while stack and len(bad_text) + len(bad_numbers) < limit:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if not _is_text(value):
+                bad_text.append(".".join(path))
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                bad_numbers.append(".".join(path))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                segment = str(key)
+                if not _is_text(segment):
+                    segment = segment.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+                    bad_text.append(".".join((*path, segment)))
+                stack.append(((*path, segment), item))
+        elif isinstance(value, list | tuple):
+            stack.extend(((*path, str(i)), item) for i, item in enumerate(value))
+    return bad_text, bad_numbers
 
 
 def scan_body(data: Any, limit: int = MAX_REPORTED_PATHS, max_depth: int = MAX_DEPTH) -> tuple[list[str], str | None]:
@@ -74,4 +117,9 @@ class ApiModel(BaseModel):
             raise PydanticCustomError(TOO_DEEP_ERROR_TYPE, TOO_DEEP_MESSAGE, {"paths": [too_deep]})
         if paths:
             raise PydanticCustomError(NUL_ERROR_TYPE, NUL_MESSAGE, {"paths": paths})
+        bad_text, bad_numbers = scan_values(data)
+        if bad_text:
+            raise PydanticCustomError(SURROGATE_ERROR_TYPE, SURROGATE_MESSAGE, {"paths": sorted(bad_text)})
+        if bad_numbers:
+            raise PydanticCustomError(NON_FINITE_ERROR_TYPE, NON_FINITE_MESSAGE, {"paths": sorted(bad_numbers)})
         return data

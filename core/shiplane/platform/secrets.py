@@ -127,6 +127,39 @@ def secret_paths_holding(config: Any, paths: Iterable[str], value: Any) -> list[
     return sorted(set(found))
 
 
+def values_at(config: Any, path: str) -> list[tuple[str, Any]]:
+    """``(concrete path, value)`` for every location ``path`` (``*`` for any key or index) matches."""
+    found: list[tuple[str, Any]] = []
+
+    def walk(node: Any, pattern: list[str], where: list[str]) -> None:
+        if not pattern:
+            found.append((".".join(where), node))
+            return
+        head, rest = pattern[0], pattern[1:]
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if head in ("*", key):
+                    walk(item, rest, [*where, str(key)])
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                if head in ("*", str(i)):
+                    walk(item, rest, [*where, str(i)])
+
+    walk(config, path.split("."), [])
+    return found
+
+
+def moved_destinations(new: Any, stored: Any, destinations: Iterable[str]) -> list[str]:
+    """The destination fields (a URL, a host) whose value differs between ``stored`` and ``new``."""
+    return sorted(
+        {p for d in destinations for p, _ in set(_pairs(values_at(new, d))) ^ set(_pairs(values_at(stored, d)))}
+    )
+
+
+def _pairs(found: list[tuple[str, Any]]) -> list[tuple[str, str]]:
+    return [(path, json.dumps(value, sort_keys=True)) for path, value in found]
+
+
 def keep_masked(new: dict[str, Any], stored: dict[str, Any], paths: Iterable[str]) -> dict[str, Any]:
     """On update, a secret sent back as ``***`` keeps its stored (sealed) value."""
     for path in paths:

@@ -70,7 +70,9 @@ class Services:
     async def take_rate_token(self, principal: Principal | None, scope: dict[str, Any]) -> Decision:
         assert self.rate_limiter is not None
         if principal is not None:
-            key = f"u:{principal.tenant_id}:{principal.user_id}"
+            # Length-prefixed: tenant "a:b" with user "c" and tenant "a" with user "b:c"
+            # must not share a bucket.
+            key = f"u:{len(principal.tenant_id)}:{principal.tenant_id}:{principal.user_id}"
         else:
             # Unauthenticated calls share a bucket per client address, so a flood of
             # bad tokens is throttled too.

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shiplane_sdk import Event, GateResult
+from shiplane_sdk import ConfigError, Event, GateResult
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import new_id, on_commit, utcnow
-from shiplane.platform.envelope import rfc3339
-from shiplane.platform.errors import ApiError, FieldError, not_found
+from shiplane.platform.envelope import render_json, rfc3339
+from shiplane.platform.errors import ApiError, FieldError, not_found, validation_error
 from shiplane.platform.idempotency import WriteResult
 from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
 from shiplane.platform.reads import TenantReads
@@ -26,6 +26,7 @@ from shiplane.platform.secrets import (
     SecretBox,
     keep_masked,
     mask,
+    moved_destinations,
     seal,
     secret_paths_holding,
     secret_values,
@@ -40,6 +41,8 @@ from shiplane.plugins.schemas import PluginInstanceFields
 from shiplane.plugins.states import PluginStateCache
 
 log = logging.getLogger("shiplane.plugins")
+# Larger configurations are refused before any plugin code reads them.
+MAX_CONFIG_BYTES = 64 * 1024
 
 INSTANCE_LIST_SPEC = ListSpec(
     PluginInstance,
@@ -368,6 +371,24 @@ class PluginService:
         capability = registered.capability
         paths = capability.secret_fields()
         if stored is not None:
+            kept = secret_paths_holding(config, paths, MASK)
+            moved = moved_destinations(config, stored, capability.destination_fields()) if kept else []
+            if moved:
+                # A kept secret goes only where it was entered for: sending "***" beside a
+                # new URL would let anyone who may edit the config send it elsewhere.
+                raise ApiError(
+                    "VALIDATION_ERROR",
+                    f"{', '.join(moved)} changed: enter the secret again",
+                    {"changedDestinations": [f"{field}.{m}" for m in moved]},
+                    [
+                        FieldError(
+                            f"{field}.{p}",
+                            f"enter the secret again: it was entered for another {', '.join(moved)}",
+                            "secret_required",
+                        )
+                        for p in kept
+                    ],
+                )
             config = unseal(keep_masked(config, stored, paths), paths, self.box)
         unresolved = [p for p in secret_paths_holding(config, paths, MASK)]
         if unresolved:
@@ -381,7 +402,7 @@ class PluginService:
                     for p in unresolved
                 ],
             )
-        errors = capability.validate_config(config)
+        errors = await self._validate_in_guard(registered, config, paths, field)
         if errors:
             raise ApiError(
                 "VALIDATION_ERROR",
@@ -390,6 +411,37 @@ class PluginService:
                 [FieldError(f"{field}.{e.field}" if e.field else field, e.message, e.code) for e in errors],
             )
         return seal(config, paths, self.box), paths
+
+    async def _validate_in_guard(
+        self, registered: RegisteredCapability, config: dict[str, Any], paths: list[str], field: str
+    ) -> list[ConfigError]:
+        """The plugin's validation of a tenant's config, bounded and off the event loop.
+
+        A config is tenant input evaluated by plugin code (a policy gate compiles a
+        JSON Schema): it gets a size limit first, then runs in the guard's threads with
+        its timeout. It does not count towards the plugin's breaker: one tenant's
+        hostile config must not make the plugin unusable for the others.
+        """
+        size = len(render_json(config))
+        if size > MAX_CONFIG_BYTES:
+            raise validation_error(
+                field, f"a configuration may have at most {MAX_CONFIG_BYTES} bytes of JSON", "too_large"
+            )
+        try:
+            errors: list[ConfigError] = await self.registry.guard.call(
+                registered.plugin_id,
+                f"validate {registered.capability.kind} {registered.capability.id}",
+                registered.capability.validate_config,
+                config,
+                secrets=secret_values(config, paths),
+                count=False,
+                tenant_id=self.principal.tenant_id,
+            )
+        except PluginCallFailed as exc:
+            raise validation_error(
+                field, f"the configuration could not be checked: {exc.reason}", "unchecked"
+            ) from None
+        return errors
 
     async def usable_capability(self, kind: str, capability_id: str, field: str) -> RegisteredCapability:
         """The capability a new or changed object refers to: unknown is a 400 naming ``field``,

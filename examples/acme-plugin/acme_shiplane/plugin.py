@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import Any
 
 from shiplane_sdk import (
+    ConfigError,
     ConnectionTestResult,
     Gate,
     GateContext,
@@ -17,6 +17,7 @@ from shiplane_sdk import (
     StepType,
     hookimpl,
 )
+from shiplane_sdk.patterns import PatternError, compile_pattern
 
 
 class ChangeTicketGate(Gate):
@@ -28,15 +29,25 @@ class ChangeTicketGate(Gate):
         "additionalProperties": False,
         "properties": {
             "pattern": {"type": "string", "minLength": 1, "default": r"CHG-\d+"},
-            "ticketSystemUrl": {"type": "string", "pattern": "^https?://"},
+            "ticketSystemUrl": {"type": "string", "format": "uri", "pattern": "^https?://"},
             "ticketSystemToken": {"type": "string", "minLength": 8, "writeOnly": True},
         },
     }
 
+    def validate_config(self, config: Any) -> list[ConfigError]:
+        errors = super().validate_config(config)
+        if not errors and "pattern" in config:
+            # The tenant writes this pattern: RE2 (linear time), checked when saved.
+            try:
+                compile_pattern(config["pattern"])
+            except PatternError as exc:
+                errors.append(ConfigError(field="pattern", message=str(exc), code="pattern"))
+        return errors
+
     def evaluate(self, ctx: GateContext, config: dict[str, Any]) -> GateResult:
         pattern = config.get("pattern", r"CHG-\d+")
         reason = (ctx.promotion or {}).get("reason", "")
-        match = re.search(pattern, reason)
+        match = compile_pattern(pattern).search(reason)
         details = {"pattern": pattern, "reason": reason, "ticket": match.group(0) if match else None}
         if match:
             return GateResult.passed(f"change ticket {match.group(0)} cited", details)
@@ -71,7 +82,7 @@ class AcmeRegistry(IntegrationType):
         "additionalProperties": False,
         "required": ["url", "apiToken"],
         "properties": {
-            "url": {"type": "string", "pattern": "^https?://"},
+            "url": {"type": "string", "format": "uri", "pattern": "^https?://"},
             "apiToken": {"type": "string", "minLength": 8, "writeOnly": True},
             "timeoutSeconds": {"type": "integer", "minimum": 1, "maximum": 60},
         },

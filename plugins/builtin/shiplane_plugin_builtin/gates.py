@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from shiplane_sdk import ConfigError, Gate, GateContext, GateResult
+from shiplane_sdk.patterns import schema_problems, schema_validator
 
 _NO_CONFIG = {"type": "object", "additionalProperties": False, "properties": {}}
 
@@ -112,17 +111,13 @@ class Policy(Gate):
     def validate_config(self, config: Any) -> list[ConfigError]:
         errors = super().validate_config(config)
         if not errors:
-            try:
-                Draft202012Validator.check_schema(config["rules"])
-            except SchemaError as exc:
-                path = ".".join(str(p) for p in exc.path)
-                errors.append(
-                    ConfigError(field=f"rules.{path}" if path else "rules", message=exc.message, code="schema")
-                )
+            # A tenant's schema: bounded, patterns on RE2, no remote or file references.
+            for path, message in schema_problems(config["rules"]):
+                errors.append(ConfigError(field=f"rules.{path}" if path else "rules", message=message, code="schema"))
         return errors
 
     def evaluate(self, ctx: GateContext, config: dict[str, Any]) -> GateResult:
-        validator = Draft202012Validator(config["rules"])
+        validator = schema_validator(config["rules"])
         violations = [
             {"path": ".".join(str(p) for p in error.absolute_path), "message": error.message}
             for error in validator.iter_errors(ctx.release)

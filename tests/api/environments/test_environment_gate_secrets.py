@@ -103,3 +103,30 @@ def test_a_masked_secret_with_nothing_stored_is_refused(acme_admin: Caller) -> N
     # the same id but another type is a new gate: its *** has nothing to keep
     changed = {"id": env["gates"][0]["id"], "type": "policy", "config": {"rules": {}, "name": "***"}}
     assert acme_admin.put(f"{BASE}/{env['id']}", json={"name": "prod", "gates": [changed]}).status_code == 200
+
+
+def test_a_kept_secret_stays_with_the_url_it_was_entered_for(
+    acme_admin: Caller, database_url: str, settings: Settings
+) -> None:
+    env = acme_admin.post(BASE, json={"name": "prod", "gates": [ticket_gate("TOKEN-FOR-A", "https://a")]}).json()[
+        "data"
+    ]
+    gate = env["gates"][0]
+    # Same URL, "***": the secret is kept.
+    same = acme_admin.put(f"{BASE}/{env['id']}", json={"name": "prod", "description": "x", "gates": [gate]})
+    assert same.status_code == 200, same.text
+    # Another URL with "***": refused, naming the secret; nothing changes.
+    moved = {**gate, "config": {**gate["config"], "ticketSystemUrl": "https://attacker.example"}}
+    error = assert_error(
+        acme_admin.put(f"{BASE}/{env['id']}", json={"name": "prod", "gates": [moved]}), 400, "VALIDATION_ERROR"
+    )
+    assert error["validationErrors"][0]["field"] == "gates.0.config.ticketSystemToken"
+    assert error["validationErrors"][0]["code"] == "secret_required"
+    assert "ticketSystemUrl" in error["message"]
+    assert acme_admin.get(f"{BASE}/{env['id']}").json()["data"]["gates"][0]["config"]["ticketSystemUrl"] == "https://a"
+    assert decrypted_tokens(database_url, env["id"], acme_admin.tenant_id, settings) == {gate["id"]: "TOKEN-FOR-A"}
+    # Another URL with the secret entered again: accepted.
+    reentered = {**moved, "config": {**moved["config"], "ticketSystemToken": "TOKEN-FOR-B"}}
+    ok = acme_admin.put(f"{BASE}/{env['id']}", json={"name": "prod", "gates": [reentered]})
+    assert ok.status_code == 200, ok.text
+    assert decrypted_tokens(database_url, env["id"], acme_admin.tenant_id, settings) == {gate["id"]: "TOKEN-FOR-B"}

@@ -300,10 +300,15 @@ def test_put_with_invalid_config_lists_every_violation_and_changes_nothing(
 ) -> None:
     token = new_secret()
     created = create(acme_admin, registry_body("acme-prod", token))
-    body = registry_body("acme-prod", "***", timeoutSeconds=0)
+    # A new URL needs the secret entered again (it stays with its destination).
+    body = registry_body("acme-prod", new_secret(), timeoutSeconds=0)
     body["config"]["url"] = "nope"
     error = assert_error(acme_admin.put(f"{INSTANCES}/{created['id']}", json=body), 400, "VALIDATION_ERROR")
     assert {e["field"] for e in error["validationErrors"]} == {"config.url", "config.timeoutSeconds"}
+    kept = registry_body("acme-prod", "***")
+    kept["config"]["url"] = "https://elsewhere.example"
+    error = assert_error(acme_admin.put(f"{INSTANCES}/{created['id']}", json=kept), 400, "VALIDATION_ERROR")
+    assert [(e["field"], e["code"]) for e in error["validationErrors"]] == [("config.apiToken", "secret_required")]
     current = acme_admin.get(f"{INSTANCES}/{created['id']}").json()["data"]
     assert current == created
     assert stored_secret(client, acme_admin, created["id"]) == token

@@ -101,7 +101,8 @@ def test_the_misbehaving_but_loadable_test_plugins_are_disabled(viewer: Caller) 
     assert plugins["test-raising"]["state"] == "disabled"
     assert plugins["test-raising"]["capabilities"]["gates"] == ["raising-gate"]
     assert plugins["test-raising"]["capabilities"]["stepTypes"] == ["raising-step"]
-    assert plugins["test-hanging"]["capabilities"]["gates"] == ["hanging-async-gate", "hanging-gate"]
+    hanging_gates = ["hanging-async-gate", "hanging-gate", "slow-config-gate"]
+    assert plugins["test-hanging"]["capabilities"]["gates"] == hanging_gates
     assert plugins["test-events"]["state"] == "disabled"
 
 
