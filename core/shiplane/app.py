@@ -6,6 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse
+from swagger_ui_bundle import swagger_ui_path
 
 from shiplane import __version__
 from shiplane.audit.api import router as audit_router
@@ -30,9 +34,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await services.close()
 
+    # The interactive docs are served from the package, not a CDN: they work offline.
     app = FastAPI(
-        title="Shiplane", version=__version__, lifespan=lifespan, docs_url="/api/docs", openapi_url="/api/openapi.json"
+        title="Shiplane",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
     )
+    app.mount("/api/docs/assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="Shiplane API",
+            swagger_js_url="/api/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/api/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/api/docs/assets/favicon-32x32.png",
+        )
+
     app.state.shiplane = services
     install_error_handlers(app)
     app.add_middleware(RequestPipeline, fastapi_app=app)

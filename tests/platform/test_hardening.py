@@ -294,3 +294,13 @@ def test_a_config_check_that_outlives_the_timeout_is_a_400_and_opens_no_breaker(
         # The hostile config was one tenant's: the plugin still works for the other.
         fine = {"type": "slow-config-gate", "config": {}}
         assert other.post(ENVIRONMENTS, json={"name": "fine", "gates": [fine]}).status_code == 201
+
+
+def test_the_api_docs_load_their_assets_from_the_server(client: TestClient) -> None:
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    assert "cdn" not in page.text.lower()
+    for asset in ("/api/docs/assets/swagger-ui-bundle.js", "/api/docs/assets/swagger-ui.css"):
+        response = client.get(asset)
+        assert response.status_code == 200 and len(response.content) > 1000, asset
+        assert asset in page.text

@@ -349,8 +349,11 @@ class PluginService:
     async def _checked(
         self, fields: PluginInstanceFields, stored: dict[str, Any] | None
     ) -> tuple[dict[str, Any], list[str]]:
-        self._plugin(fields.plugin_id)  # an unknown plugin is a 404, like an unknown capability
-        registered = await self.capability(fields.capability_kind, fields.capability_id, for_new_object=True)
+        # A reference in a body that does not resolve is a 400 naming the field (404 is for
+        # the resource the URL addresses); a disabled plugin is 422 PLUGIN_DISABLED.
+        if fields.plugin_id not in self.registry.plugins:
+            raise validation_error("pluginId", f"no installed plugin {fields.plugin_id!r}", "unknown_plugin")
+        registered = await self.usable_capability(fields.capability_kind, fields.capability_id, "capabilityId")
         if registered.plugin_id != fields.plugin_id:
             raise ApiError(
                 "VALIDATION_ERROR",

@@ -191,16 +191,18 @@ def test_invalid_body_fields_are_each_reported(acme_admin: Caller) -> None:
     assert body["config"]["apiToken"] not in json.dumps(error)
 
 
-def test_unknown_capability_is_404(acme_admin: Caller) -> None:
+def test_unknown_capability_is_a_400_naming_the_field(acme_admin: Caller) -> None:
     body = registry_body("acme-x", new_secret())
     body["capabilityId"] = "no-such-type"
-    assert_error(acme_admin.post(INSTANCES, json=body), 404, "NOT_FOUND")
+    error = assert_error(acme_admin.post(INSTANCES, json=body), 400, "VALIDATION_ERROR")
+    assert error["validationErrors"][0]["field"] == "capabilityId"
 
 
-def test_unknown_plugin_is_404(acme_admin: Caller) -> None:
+def test_unknown_plugin_is_a_400_naming_the_field(acme_admin: Caller) -> None:
     body = registry_body("acme-x", new_secret())
     body["pluginId"] = "no-such-plugin"
-    error = assert_error(acme_admin.post(INSTANCES, json=body), 404, "NOT_FOUND")
+    error = assert_error(acme_admin.post(INSTANCES, json=body), 400, "VALIDATION_ERROR")
+    assert error["validationErrors"][0]["field"] == "pluginId"
     assert "no-such-plugin" in error["message"]
 
 
@@ -211,7 +213,7 @@ def test_capability_of_another_plugin_is_400(acme_admin: Caller) -> None:
     assert error["validationErrors"][0]["field"] == "capabilityId"
 
 
-def test_capability_of_a_failed_plugin_is_404(admin: Caller) -> None:
+def test_capability_of_a_failed_plugin_is_a_400(admin: Caller) -> None:
     body = {
         "name": "never",
         "pluginId": "test-old-sdk",
@@ -219,7 +221,8 @@ def test_capability_of_a_failed_plugin_is_404(admin: Caller) -> None:
         "capabilityId": "never-loaded",
         "config": {},
     }
-    assert_error(admin.post(INSTANCES, json=body), 404, "NOT_FOUND")
+    error = assert_error(admin.post(INSTANCES, json=body), 400, "VALIDATION_ERROR")
+    assert error["validationErrors"][0]["field"] == "capabilityId"
 
 
 def test_capability_of_a_disabled_plugin_is_422_plugin_disabled(admin: Caller) -> None:
