@@ -121,9 +121,10 @@ class HealthReport(_Model):
 class Event(_Model):
     """A domain event, delivered to ``on_event`` after its transaction commits.
 
-    ``type`` is ``<resource>.<action>`` (``release.created``,
-    ``promotion.approved``, ``deployment.failed``, ...). Delivery is at least
-    once: deduplicate on ``id`` if a repeat matters.
+    ``type`` is ``<resource>.<past tense>`` from the server's catalogue
+    (``environment.created``, ``plugin.enabled``, ...; see the server's
+    docs/events.md), and ``data["schemaVersion"]`` the version of its payload.
+    Delivery is at least once: deduplicate on ``id`` if a repeat matters.
     """
 
     model_config = ConfigDict(frozen=True)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from shiplane.platform.database import Base, TenantScoped, UTCDateTime, new_id, sort_indexes, utcnow
 from shiplane.platform.envelope import rfc3339
-from shiplane.platform.events import emit
+from shiplane.platform.events import emit, event_for_action
 
 GENESIS_HASH = "0" * 64
 REDACTED = "***"
@@ -182,13 +182,14 @@ async def record_audit(
     if outcome == "success" and resource_id is not None:
         # The change's domain event rides in the same transaction as its audit record,
         # so no committed change lacks either (the transactional outbox).
+        domain_event = event_for_action(action)
         emit(
             session,
             tenant_id=tenant_id,
-            type=action,
+            type=domain_event.name,
             resource_type=resource_type,
             resource_id=resource_id,
-            data=event.changes,
+            data={"schemaVersion": domain_event.version, **event.changes},
             occurred_at=event.occurred_at,
         )
     head.sequence = event.sequence

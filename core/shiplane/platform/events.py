@@ -8,6 +8,7 @@ commit, deliverers read the outbox: today the plugin ``on_event`` delivery
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,44 @@ class OutboxEvent(TenantScoped, Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+@dataclass(frozen=True)
+class EventType:
+    """One domain event type: ``<resource>.<past tense>``, its payload version and what the payload holds."""
+
+    name: str
+    version: int
+    audit_action: str
+    payload: str
+
+
+# The one catalogue of domain events (docs/events.md lists it; a test keeps the two
+# and the emitted types in agreement). Audit actions name what was asked
+# (``environment.create``); events name what happened (``environment.created``).
+CHANGE_PAYLOAD = "`before` and `after`: the resource as the API showed it (secrets masked); null where absent"
+CATALOGUE: dict[str, EventType] = {
+    event.audit_action: event
+    for event in (
+        EventType("environment.created", 1, "environment.create", CHANGE_PAYLOAD),
+        EventType("environment.updated", 1, "environment.update", CHANGE_PAYLOAD),
+        EventType("environment.deleted", 1, "environment.delete", CHANGE_PAYLOAD),
+        EventType("plugin.enabled", 1, "plugin.enable", "`before` and `after`: `{\"state\": ...}` for the tenant"),
+        EventType("plugin.disabled", 1, "plugin.disable", "`before` and `after`: `{\"state\": ...}` for the tenant"),
+        EventType("plugin_instance.created", 1, "plugin_instance.create", CHANGE_PAYLOAD),
+        EventType("plugin_instance.updated", 1, "plugin_instance.update", CHANGE_PAYLOAD),
+        EventType("plugin_instance.deleted", 1, "plugin_instance.delete", CHANGE_PAYLOAD),
+    )
+}
+EVENT_TYPES = {event.name: event for event in CATALOGUE.values()}
+
+
+def event_for_action(action: str) -> EventType:
+    """The domain event a successful audited action emits (every action has one)."""
+    try:
+        return CATALOGUE[action]
+    except KeyError:
+        raise RuntimeError(f"audit action {action!r} has no domain event in platform/events.py CATALOGUE") from None
 
 
 def emit(

@@ -6,7 +6,7 @@ enable/disable), so each process keeps them and forgets a tenant's entry:
 
 - at once in the process that made the change (after its commit), and
 - in every other process within ``poll_seconds``: enabling and disabling write a
-  domain event (``plugin.enable``/``plugin.disable``) to the outbox, and a loop in
+  domain event (``plugin.enabled``/``plugin.disabled``) to the outbox, and a loop in
   each process reads the new ones and drops those tenants' entries;
 - and in any case after ``MAX_AGE_POLLS`` poll intervals (an event that became
   visible late, behind a long transaction, is not waited for).
@@ -33,7 +33,7 @@ from shiplane.plugins.models import PluginTenantState
 
 log = logging.getLogger("shiplane.plugins")
 
-STATE_EVENTS = ("plugin.enable", "plugin.disable")
+STATE_EVENTS = ("plugin.enabled", "plugin.disabled")
 # Outbox sequence numbers are taken at insert and become visible at commit, so a
 # lower one can appear after a higher one: each poll looks this far back again.
 REORDER_WINDOW = 1000

@@ -39,7 +39,7 @@ def app_client(database_url: str, data_dir: Path, **overrides: Any) -> Iterator[
     """A separate app (own plugin registry, guard and breakers) on the shared database.
 
     Event delivery is off unless asked for: these apps count a plugin's failures
-    exactly, and delivering the tenant's events (plugin.enable, ...) to a failing
+    exactly, and delivering the tenant's events (plugin.enabled, ...) to a failing
     plugin's on_event would add failures of its own.
     """
     overrides.setdefault("event_delivery_enabled", False)

@@ -40,7 +40,7 @@ def test_each_change_reaches_an_enabled_plugin_in_order(admin: Caller) -> None:
     events = wait_for(admin.tenant_id, 4)
     types = [e.type for e in events]
     # the enable itself is a change too; then the environment's life
-    assert types == ["plugin.enable", "environment.create", "environment.update", "environment.delete"]
+    assert types == ["plugin.enabled", "environment.created", "environment.updated", "environment.deleted"]
     create = events[1]
     assert create.resource_type == "environment" and create.resource_id == env["id"]
     assert create.data["after"]["name"] == "dev"
@@ -52,7 +52,7 @@ def test_a_tenant_that_did_not_enable_the_plugin_sends_it_nothing(admin: Caller,
     enable(admin, "test-events")
     other_admin.post("/api/v1/environments", json={"name": "quiet"})
     admin.post("/api/v1/environments", json={"name": "loud"})
-    assert [e.type for e in wait_for(admin.tenant_id, 2)][-1] == "environment.create"
+    assert [e.type for e in wait_for(admin.tenant_id, 2)][-1] == "environment.created"
     assert received(other_admin.tenant_id) == []
 
 
@@ -63,7 +63,7 @@ def test_refused_and_failed_writes_emit_nothing(admin: Caller, make_caller) -> N
     admin.post("/api/v1/environments", json={"name": "BAD NAME"})  # 400
     admin.post("/api/v1/environments", json={"name": "marker"})
     events = wait_for(admin.tenant_id, 2)
-    assert [e.type for e in events] == ["plugin.enable", "environment.create"]
+    assert [e.type for e in events] == ["plugin.enabled", "environment.created"]
     assert events[-1].data["after"]["name"] == "marker"
 
 
@@ -73,8 +73,8 @@ def test_a_failing_plugin_does_not_stop_delivery_to_others(database_url: str, tm
         enable(caller, "test-raising", "test-events")
         caller.post("/api/v1/environments", json={"name": "dev"})
         caller.post("/api/v1/environments", json={"name": "qa"})
-        events = wait_for(caller.tenant_id, 2, type="environment.create")
-        assert [e.type for e in events][-2:] == ["environment.create", "environment.create"]
+        events = wait_for(caller.tenant_id, 2, type="environment.created")
+        assert [e.type for e in events][-2:] == ["environment.created", "environment.created"]
         breaker = client.app.state.shiplane.plugins.guard.breaker("test-raising")  # type: ignore[attr-defined]
         assert breaker.total_failures >= 2
         assert breaker.last_error == "on_event: RuntimeError"
@@ -93,7 +93,11 @@ def test_every_change_has_its_outbox_row_in_the_same_transaction(admin: Caller, 
         "SELECT resource_id, type FROM outbox_events WHERE tenant_id = :t ORDER BY seq",
         {"t": admin.tenant_id},
     )
-    assert [tuple(r) for r in outbox] == [tuple(r) for r in audit] and len(outbox) == 1
+    # The outbox carries the domain event of each audited change (created, not create).
+    from shiplane.platform.events import event_for_action
+
+    expected = [(resource_id, event_for_action(action).name) for resource_id, action in audit]
+    assert [tuple(r) for r in outbox] == expected and len(outbox) == 1
 
 
 def test_an_expired_lease_is_delivered_again(admin: Caller, database_url: str) -> None:
