@@ -54,7 +54,7 @@ class Services:
             rate_limiter=limiter,
             plugins=plugins,
             secret_box=SecretBox(settings.encryption_key or ""),
-            events=EventDelivery(db, plugins),
+            events=EventDelivery(db, plugins, retention_hours=settings.outbox_retention_hours),
         )
 
     def tier_for(self, principal: Principal | None) -> str:

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     plugin_breaker_threshold: int = Field(default=5, ge=1)
     plugin_breaker_reset_seconds: float = Field(default=30.0, gt=0)
     event_delivery_enabled: bool = True
+    # Delivered outbox rows are deleted after this many hours (undelivered ones never).
+    outbox_retention_hours: float = Field(default=168.0, gt=0)
     # The read path (platform/reads.py): threads (and connections) for SQLite reads,
     # pooled connections for PostgreSQL reads (beside the write pool).
     sqlite_read_threads: int = Field(default=4, ge=1, le=64)

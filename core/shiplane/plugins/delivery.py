@@ -19,13 +19,14 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from shiplane_sdk import Event
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from shiplane.platform.database import Database, utcnow
 from shiplane.platform.events import OutboxEvent
@@ -50,16 +51,22 @@ class EventDelivery:
         batch_size: int = 100,
         lease_seconds: float = 120.0,
         poll_seconds: float = 2.0,
+        retention_hours: float = 168.0,
+        prune_every_seconds: float = 600.0,
     ) -> None:
         self.db = db
         self.registry = registry
         self.batch_size = batch_size
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
+        self.retention = timedelta(hours=retention_hours)
+        self.prune_every = prune_every_seconds
+        self._next_prune = 0.0
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.delivered = 0
+        self.pruned = 0
 
     def wake(self) -> None:
         self._wake.set()
@@ -82,6 +89,9 @@ class EventDelivery:
     async def _run(self) -> None:
         while True:
             try:
+                if time.monotonic() >= self._next_prune:
+                    self._next_prune = time.monotonic() + self.prune_every
+                    await self.prune_once()
                 handled = await self.deliver_once()
             except asyncio.CancelledError:
                 raise
@@ -115,6 +125,23 @@ class EventDelivery:
         await self._finish([item.seq for item in claimed])
         self.delivered += len(claimed)
         return len(claimed)
+
+    async def prune_once(self) -> int:
+        """Delete delivered outbox rows older than the retention period; how many went.
+
+        Kept that long for readers that replay by sequence (``?since=`` on the streams);
+        undelivered rows are never pruned, whatever their age.
+        """
+        cutoff = utcnow() - self.retention
+        async with self.db.session(None, write=True) as session:
+            result = await session.execute(
+                delete(OutboxEvent).where(OutboxEvent.dispatched_at.is_not(None), OutboxEvent.dispatched_at < cutoff)
+            )
+        pruned = int(getattr(result, "rowcount", 0) or 0)
+        if pruned:
+            log.info("pruned delivered outbox events", extra={"pruned": pruned})
+        self.pruned += pruned
+        return pruned
 
     async def _claim(self, *, deliver_now: bool) -> list[ClaimedEvent]:
         now = utcnow()

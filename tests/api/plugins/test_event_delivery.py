@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from fastapi.testclient import TestClient
+from shiplane.platform.events import OutboxEvent
 from shiplane_test_plugins import events as recorder
 
 from tests.api.plugins import PLUGINS, app_client, caller_for
@@ -128,3 +130,36 @@ def test_an_expired_lease_is_delivered_again(admin: Caller, database_url: str) -
         {"t": admin.tenant_id},
     )
     assert rows[0][0] == 2 and rows[0][1] is not None
+
+
+def test_delivered_events_past_the_retention_are_pruned_and_undelivered_ones_never(
+    admin: Caller, database_url: str, client: TestClient
+) -> None:
+
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    services = client.app.state.shiplane  # type: ignore[attr-defined]
+
+    async def seed_and_prune() -> int:
+        async with services.db.session(None, write=True) as session:
+            for name, dispatched in (("old-delivered", old), ("old-undelivered", None)):
+                session.add(
+                    OutboxEvent(
+                        event_id=f"{name}-{admin.tenant_id}"[:36],
+                        tenant_id=admin.tenant_id,
+                        type="environment.created",
+                        resource_type="environment",
+                        resource_id=name,
+                        occurred_at=old,
+                        data={},
+                        attempts=1,
+                        dispatched_at=dispatched,
+                    )
+                )
+        return int(await services.events.prune_once())
+
+    assert admin.post("/api/v1/environments", json={"name": "recent"}).status_code == 201
+    assert client.portal.call(seed_and_prune) >= 1  # type: ignore[attr-defined]
+    query = "SELECT resource_id FROM outbox_events WHERE tenant_id = :t"
+    left = {r[0] for r in run_sql(database_url, query, {"t": admin.tenant_id})}
+    assert "old-delivered" not in left
+    assert "old-undelivered" in left and len(left) == 2  # and the recent environment's event
