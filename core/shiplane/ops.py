@@ -29,6 +29,12 @@ async def readyz(request: Request) -> Response:
     except Exception as exc:  # any driver error means not ready
         raise ApiError("SERVICE_UNAVAILABLE", "database unreachable", {"error": type(exc).__name__}) from None
     head = head_revision()
+    if request.app.state.shiplane.verifier.keys.stale_beyond_limit():
+        raise ApiError(
+            "SERVICE_UNAVAILABLE",
+            "the identity provider's signing keys could not be refreshed for too long; tokens are refused",
+            {"jwks": "stale"},
+        )
     if not is_current(current):
         raise ApiError("SERVICE_UNAVAILABLE", "database migrations are not current", {"current": current, "head": head})
     return success({"status": "ready", "database": db.dialect, "migration": current})

@@ -677,3 +677,23 @@ def test_a_remembered_token_still_expires_on_time(tmp_path: Path) -> None:
             await verifier.verify(token)
 
     asyncio.run(run())
+
+
+def test_a_jwks_that_cannot_be_refreshed_is_trusted_for_a_bounded_time(
+    database_url: str, tmp_path: Path, jwks: JwksServer
+) -> None:
+    key_a = rsa_key("a")
+    jwks.document = {"keys": [public_jwk(key_a, "RS256", "a")]}
+    overrides = {"auth_jwks_cache_seconds": 0, "auth_jwks_min_refresh_seconds": 0, "auth_jwks_max_stale_seconds": 1}
+    with jwks_app(database_url, tmp_path, jwks, **overrides) as (client, _):
+        assert_accepted(client.get(BASE, headers=bearer(rs_token(key_a, headers={"kid": "a"}, nonce="1"))))
+        assert client.get("/readyz").status_code == 200
+        jwks.status = 500
+        time.sleep(1.2)  # past the staleness limit (a limit, not a timing assertion)
+        refused = client.get(BASE, headers=bearer(rs_token(key_a, headers={"kid": "a"}, nonce="2")))
+        assert refused.status_code == 401, refused.text
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["error"]["details"] == {"jwks": "stale"}
+        jwks.status = 200  # the provider is back: the next token fetches and verifies again
+        assert_accepted(client.get(BASE, headers=bearer(rs_token(key_a, headers={"kid": "a"}, nonce="3"))))
+        assert client.get("/readyz").status_code == 200

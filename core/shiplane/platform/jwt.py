@@ -88,7 +88,17 @@ class KeySet:
                 except (httpx.HTTPError, ValueError) as exc:
                     if not self._jwks:
                         raise TokenError("signing keys are unavailable") from exc
+        if self.stale_beyond_limit():
+            # The provider has been unreachable too long: keys it may have withdrawn
+            # meanwhile must not keep admitting tokens (/readyz reports it too).
+            raise TokenError("signing keys could not be refreshed for too long")
         return self._jwks.get(kid)
+
+    def stale_beyond_limit(self) -> bool:
+        """Whether the JWKS in use is older than SHIPLANE_AUTH_JWKS_MAX_STALE_SECONDS (a refresh kept failing)."""
+        if not self._settings.auth_jwks_url or not self._jwks:
+            return False
+        return time.monotonic() - self._jwks_fetched_at > self._settings.auth_jwks_max_stale_seconds
 
     def pem_keys(self) -> list[str]:
         return self._pem_sources

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     auth_jwks_url: str | None = None
     auth_jwks_cache_seconds: int = 300
     auth_jwks_min_refresh_seconds: float = 10.0
+    # How long the last fetched JWKS keeps verifying while the provider cannot be reached.
+    auth_jwks_max_stale_seconds: float = Field(default=3600.0, gt=0)
     auth_algorithms: list[str] = Field(default_factory=lambda: ["HS256", "RS256", "ES256"])
     auth_leeway_seconds: int = 30
 
