@@ -304,3 +304,48 @@ def test_the_api_docs_load_their_assets_from_the_server(client: TestClient) -> N
         response = client.get(asset)
         assert response.status_code == 200 and len(response.content) > 1000, asset
         assert asset in page.text
+
+
+def test_a_database_connection_lost_mid_request_is_a_503_with_retry_after(admin: Caller, database_url: str) -> None:
+    """PostgreSQL ends the server's connection while a write waits for a lock (a failover, a restart)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("needs PostgreSQL (SHIPLANE_TEST_DATABASE_URL)")
+    import asyncio
+
+    import asyncpg
+
+    assert admin.post(ENVIRONMENTS, json={"name": "first"}).status_code == 201  # the tenant's audit head exists
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    async def scenario() -> Any:
+        locker = await asyncpg.connect(dsn)
+        transaction = locker.transaction()
+        await transaction.start()
+        await locker.execute("SELECT 1 FROM audit_chain_heads WHERE tenant_id = $1 FOR UPDATE", admin.tenant_id)
+        pending = asyncio.get_running_loop().run_in_executor(
+            None, lambda: admin.post(ENVIRONMENTS, json={"name": "second"})
+        )
+        waiting: list[Any] = []
+        for _ in range(200):
+            waiting = await locker.fetch(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        assert waiting, "the write never waited for the lock"
+        for row in waiting:
+            await locker.execute("SELECT pg_terminate_backend($1)", row["pid"])
+        response = await pending
+        await transaction.rollback()
+        await locker.close()
+        return response
+
+    response = asyncio.run(scenario())
+    assert_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert response.headers["retry-after"] == "1"
+    # Nothing was half-written, and the retry goes through.
+    names = [e["name"] for e in admin.get(ENVIRONMENTS).json()["data"]]
+    assert names == ["first"]
+    assert admin.post(ENVIRONMENTS, json={"name": "second"}).status_code == 201

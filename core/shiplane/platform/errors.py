@@ -42,7 +42,12 @@ CATALOGUE: dict[str, ErrorCode] = {
         ErrorCode("PLUGIN_DISABLED", 422, "The capability's plugin is disabled for this tenant."),
         ErrorCode("RATE_LIMITED", 429, "Too many requests for this tenant and user; retry after Retry-After seconds."),
         ErrorCode("INTERNAL_ERROR", 500, "An unexpected error; report the requestId."),
-        ErrorCode("SERVICE_UNAVAILABLE", 503, "A dependency (database, migrations) is not ready."),
+        ErrorCode(
+            "SERVICE_UNAVAILABLE",
+            503,
+            "A dependency (database, migrations, signing keys) is not ready, or the database connection was lost "
+            "mid-request (nothing was changed; `Retry-After` says when to retry).",
+        ),
     ]
 }
 

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -54,6 +55,26 @@ class Metrics:
             registry=self.registry,
         )
         self.rate_limited = Counter("shiplane_rate_limited_total", "Requests refused with 429", registry=self.registry)
+
+
+# SQLSTATE classes of a lost connection: 08 (connection exception) and 57P01-57P03
+# (the server is shutting down, crashed, or cannot connect now).
+_LOST_CONNECTION_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def database_connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the database connection going away mid-request."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str) and state.startswith(_LOST_CONNECTION_STATES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -190,7 +211,20 @@ class RequestPipeline:
             # handler); this catches a read outside any route.
             if not response_started:
                 await self._send_error(payload_too_large(max_body), extra_headers, send, status_holder)
-        except Exception:
+        except Exception as exc:
+            if database_connection_lost(exc):
+                # A failover, a restart, a terminated backend: not a bug, and the change (if
+                # any) was not committed. Say so, and keep the error log for real errors.
+                log.warning("database connection lost", extra={"path": scope["path"], "method": scope["method"]})
+                if not response_started:
+                    error = ApiError(
+                        "SERVICE_UNAVAILABLE",
+                        "the database connection was lost; nothing was changed, retry shortly",
+                        {"requestId": request_id},
+                        headers={"Retry-After": "1"},
+                    )
+                    await self._send_error(error, extra_headers, send, status_holder)
+                return
             log.exception("unhandled error", extra={"path": scope["path"], "method": scope["method"]})
             if not response_started:
                 error = ApiError(
