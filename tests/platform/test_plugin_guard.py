@@ -130,7 +130,7 @@ def test_the_server_survives_plugin_code_calling_sys_exit(database_url: str, tmp
         result = with_service(client, admin, work)
         assert result.status == "fail" and "SystemExit" in result.message
         deadline = time.monotonic() + 10
-        while client.app.state.shiplane.plugins.guard.breaker("test-exiting").total_failures < 3:  # type: ignore[attr-defined]
+        while client.app.state.shiplane.plugins.guard.breaker("test-exiting", admin.tenant_id).total_failures < 3:  # type: ignore[attr-defined]
             assert time.monotonic() < deadline, "the events never reached the plugin"
             time.sleep(0.05)
         # still serving, and the delivery loop is still alive

@@ -109,7 +109,11 @@ class PluginGuard:
         self.reset_seconds = reset_seconds
         self.max_in_flight = max_in_flight_per_plugin
         self.max_in_flight_total = max_in_flight_per_plugin_total
-        self.breakers: dict[str, Breaker] = {}
+        # Per (plugin, tenant): failures a tenant's own configuration causes (a gate that
+        # raises on its rules, a timeout on its data) open the breaker for that tenant
+        # only. Calls made for no tenant (health probes, start-up) use (plugin, None):
+        # the plugin's own health, which every tenant sees.
+        self.breakers: dict[tuple[str, str | None], Breaker] = {}
         # Calls still running, including sync calls that timed out but whose thread has
         # not returned: per (plugin, tenant), so one tenant's hanging calls leave room for
         # the others, and per plugin, so one plugin cannot take every pool thread.
@@ -118,8 +122,9 @@ class PluginGuard:
         self._in_flight_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="shiplane-plugin")
 
-    def breaker(self, plugin_id: str) -> Breaker:
-        return self.breakers.setdefault(plugin_id, Breaker())
+    def breaker(self, plugin_id: str, tenant_id: str | None = None) -> Breaker:
+        """The breaker deciding calls into ``plugin_id`` made for ``tenant_id`` (None: the plugin's own)."""
+        return self.breakers.setdefault((plugin_id, tenant_id), Breaker())
 
     def in_flight(self, plugin_id: str, tenant_id: str | None = None, *, per_tenant: bool = False) -> int:
         """Calls into ``plugin_id`` still running: all of them, or (``per_tenant=True``)
@@ -153,14 +158,16 @@ class PluginGuard:
                 self._in_flight_tenant.pop(key, None)
             self._in_flight[plugin_id] = max(0, self._in_flight.get(plugin_id, 0) - 1)
 
-    def _admit(self, plugin_id: str, operation: str, count: bool = True) -> tuple[Breaker, bool]:
+    def _admit(
+        self, plugin_id: str, operation: str, count: bool = True, tenant_id: str | None = None
+    ) -> tuple[Breaker, bool]:
         """The breaker, and whether this call is the half-open trial.
 
         An uncounted call (a health probe) cannot decide the breaker's state, so it
         never takes the trial nor moves an open breaker to half-open: unless the
         breaker is closed it is refused at once.
         """
-        breaker = self.breaker(plugin_id)
+        breaker = self.breaker(plugin_id, tenant_id)
         if not count:
             if breaker.state != "closed":
                 state = breaker.state.replace("_", "-")
@@ -217,7 +224,7 @@ class PluginGuard:
         is made for: it needs room under that tenant's in-flight limit for the plugin
         as well as under the plugin's total.
         """
-        breaker, trial = self._admit(plugin_id, operation, count)
+        breaker, trial = self._admit(plugin_id, operation, count, tenant_id)
         try:
             self._enter(plugin_id, tenant_id, operation)
         except PluginCallFailed:

@@ -124,7 +124,11 @@ class PluginService:
         """One rule for the list and the health endpoint: failed, degraded (breaker), the plugin's own."""
         if plugin.failed:
             return "failed"
-        if self.registry.guard.breaker(plugin.id).state != "closed":
+        guard = self.registry.guard
+        if (
+            guard.breaker(plugin.id).state != "closed"
+            or guard.breaker(plugin.id, self.principal.tenant_id).state != "closed"
+        ):
             return "degraded"
         if own is None:
             own = self.registry.cached_health(plugin.id)
@@ -214,7 +218,8 @@ class PluginService:
         plugin = self._plugin(plugin_id)
         own = None if plugin.failed else await self.registry.plugin_health(plugin.id)
         status = self._health_summary(plugin, own)
-        breaker = self.registry.guard.breaker(plugin.id)
+        # This tenant's breaker: the one that decides its calls (the plugin's own shows in "status").
+        breaker = self.registry.guard.breaker(plugin.id, self.principal.tenant_id)
         return {
             "pluginId": plugin.id,
             "status": status,

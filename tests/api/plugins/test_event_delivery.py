@@ -77,7 +77,7 @@ def test_a_failing_plugin_does_not_stop_delivery_to_others(database_url: str, tm
         caller.post("/api/v1/environments", json={"name": "qa"})
         events = wait_for(caller.tenant_id, 2, type="environment.created")
         assert [e.type for e in events][-2:] == ["environment.created", "environment.created"]
-        breaker = client.app.state.shiplane.plugins.guard.breaker("test-raising")  # type: ignore[attr-defined]
+        breaker = client.app.state.shiplane.plugins.guard.breaker("test-raising", caller.tenant_id)  # type: ignore[attr-defined]
         assert breaker.total_failures >= 2
         assert breaker.last_error == "on_event: RuntimeError"
 

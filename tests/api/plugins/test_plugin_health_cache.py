@@ -109,8 +109,12 @@ def test_a_refused_probe_is_not_cached(database_url: str, tmp_path: Path) -> Non
         async def work(service: PluginService) -> str:
             return (await service.evaluate_gate("hanging-async-gate", ctx, {}))[0].status
 
+        # The tenant's own failure opens the tenant's breaker, not the plugin's.
         assert with_service(client, caller, work) == "fail"
-        assert breaker.state == "open"
+        assert registry.guard.breaker("test-hanging", caller.tenant_id).state == "open"
+        assert breaker.state == "closed"
+        # The plugin's own breaker opens (as calls made for no tenant that fail would open it).
+        breaker.state, breaker.opened_at = "open", time.monotonic()
         time.sleep(0.3)  # past reset_seconds: the probe still must not take the trial
         calls = breaker.total_calls
         report = health(caller, "test-hanging")
@@ -124,6 +128,8 @@ def test_a_refused_probe_is_not_cached(database_url: str, tmp_path: Path) -> Non
         # The breaker closes (as a succeeding trial would close it): the next request
         # probes the plugin for real instead of serving the refusal.
         breaker.state, breaker.consecutive_failures = "closed", 0
+        own = registry.guard.breaker("test-hanging", caller.tenant_id)
+        own.state, own.consecutive_failures = "closed", 0
         report = health(caller, "test-hanging")
         assert breaker.total_calls == calls + 1
         assert report["status"] == "failing" and "timed out" in report["pluginHealth"]["message"]

@@ -170,7 +170,7 @@ def test_an_open_breaker_blocks_gates_at_once(database_url: str, tmp_path: Path)
         for _ in range(2):
             result, _ = evaluate(client, caller, "raising-gate", ctx)
             assert result.status == "fail" and "gate exploded" in result.message
-        breaker = client.app.state.shiplane.plugins.guard.breaker("test-raising")  # type: ignore[attr-defined]
+        breaker = client.app.state.shiplane.plugins.guard.breaker("test-raising", caller.tenant_id)  # type: ignore[attr-defined]
         calls = breaker.total_calls
         result, _ = evaluate(client, caller, "raising-gate", ctx)
         assert result.status == "fail"
@@ -189,7 +189,7 @@ def test_after_the_reset_time_one_trial_call_goes_through(database_url: str, tmp
     with app_client(database_url, tmp_path, **overrides) as client:
         caller = caller_for(client)
         enable(caller, "test-raising")
-        breaker = client.app.state.shiplane.plugins.guard.breaker("test-raising")  # type: ignore[attr-defined]
+        breaker = client.app.state.shiplane.plugins.guard.breaker("test-raising", caller.tenant_id)  # type: ignore[attr-defined]
         evaluate(client, caller, "raising-gate", gate_context(caller))
         assert breaker.state == "open"
         time.sleep(0.5)
@@ -219,7 +219,7 @@ def test_events_fail_open_delivery_goes_on_past_a_failing_plugin(guarded: TestCl
         resource_id="rel-1",
         data={"name": "shop-1.4.0"},
     )
-    failures_before = registry.guard.breaker("test-raising").total_failures
+    failures_before = registry.guard.breaker("test-raising", tenant_admin.tenant_id).total_failures
 
     async def dispatch() -> list[str]:
         return await dispatch_event(registry, enabled, event)
@@ -228,7 +228,7 @@ def test_events_fail_open_delivery_goes_on_past_a_failing_plugin(guarded: TestCl
     failed = guarded.portal.call(dispatch)
     assert failed == ["test-raising"]
     assert [e.id for e in recorder.RECEIVED if e.id == event.id] == [event.id]
-    breaker = registry.guard.breaker("test-raising")
+    breaker = registry.guard.breaker("test-raising", tenant_admin.tenant_id)
     assert breaker.total_failures == failures_before + 1
     assert breaker.last_error == "on_event: RuntimeError"  # the kind, not the text (shared by tenants)
 
@@ -280,3 +280,23 @@ def test_server_serves_other_requests_while_a_plugin_call_hangs(database_url: st
         data = response.json()["data"]
         assert data["status"] == "failing"
         assert "timed out" in data["pluginHealth"]["message"]
+
+
+def test_one_tenants_failing_gates_open_the_breaker_for_that_tenant_only(database_url: str, tmp_path: Path) -> None:
+    overrides = {"plugin_breaker_threshold": 2, "plugin_breaker_reset_seconds": 60}
+    with app_client(database_url, tmp_path, **overrides) as client:
+        noisy, quiet = caller_for(client), caller_for(client)
+        for caller in (noisy, quiet):
+            enable(caller, "test-raising")
+        for _ in range(3):
+            evaluate(client, noisy, "raising-gate", gate_context(noisy))
+        guard = client.app.state.shiplane.plugins.guard  # type: ignore[attr-defined]
+        assert guard.breaker("test-raising", noisy.tenant_id).state == "open"
+        # The other tenant still reaches the plugin (its gate runs and fails on its own),
+        # and sees the plugin healthy.
+        result, _ = evaluate(client, quiet, "raising-gate", gate_context(quiet))
+        assert "circuit open" not in result.message and "gate exploded" in result.message
+        listed = {p["id"]: p for p in quiet.get(PLUGINS).json()["data"]}
+        assert listed["test-raising"]["health"] != "degraded"
+        noisy_view = {p["id"]: p for p in noisy.get(PLUGINS).json()["data"]}
+        assert noisy_view["test-raising"]["health"] == "degraded"
