@@ -68,6 +68,9 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "database_url": database_url,
         "auth_hs_secret": "test-secret-" + "x" * 40,
         "encryption_key": "test-encryption-key",
+        # Background health probes would add plugin calls that tests count; tests that
+        # are about them turn them on.
+        "plugin_health_probe_seconds": 0,
     }
     values.update(overrides)
     return Settings(**values).prepare()

@@ -87,6 +87,7 @@ class Services:
     async def start(self) -> None:
         await self.plugin_states.start()
         await self.plugins.startup()
+        self.plugins.start_health_probes(self.settings.plugin_health_probe_seconds)
         if self.settings.event_delivery_enabled:
             await self.events.start()
 

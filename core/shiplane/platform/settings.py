@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     plugin_call_timeout_seconds: float = Field(default=10.0, gt=0)
     plugin_breaker_threshold: int = Field(default=5, ge=1)
     plugin_breaker_reset_seconds: float = Field(default=30.0, gt=0)
+    # Every plugin's own plugin_health is probed this often in the background (0: only on request).
+    plugin_health_probe_seconds: float = Field(default=30.0, ge=0, le=60)
     event_delivery_enabled: bool = True
     # Delivered outbox rows are deleted after this many hours (undelivered ones never).
     outbox_retention_hours: float = Field(default=168.0, gt=0)

@@ -120,6 +120,7 @@ class PluginRegistry:
         self._installed: dict[str, EntryPoint] = {}
         self._health: dict[str, tuple[float, dict[str, Any]]] = {}
         self._health_locks: dict[str, asyncio.Lock] = {}
+        self._prober: asyncio.Task[None] | None = None
         self.capabilities: dict[str, dict[str, RegisteredCapability]] = {k: {} for k in CAPABILITY_KINDS}
         self.guard = PluginGuard(
             settings.plugin_call_timeout_seconds,
@@ -306,7 +307,31 @@ class PluginRegistry:
                 self._unregister_capabilities(plugin)
                 self._fail(plugin, f"startup failed: {exc}")
 
+    def start_health_probes(self, every_seconds: float) -> None:
+        """Probe every plugin's own ``plugin_health`` in the background, so listings show a
+        hanging or failing plugin without anyone asking for its health first."""
+        if every_seconds > 0 and self._prober is None:
+            self._prober = asyncio.create_task(self._probe_forever(every_seconds), name="shiplane-plugin-health")
+
+    async def _probe_forever(self, every_seconds: float) -> None:
+        while True:
+            await asyncio.sleep(every_seconds)
+            plugins = [p.id for p in self.loaded() if self.hook_impl(p.id, "plugin_health") is not None]
+            # Concurrently: one hanging plugin's probe (bounded by the guard's timeout)
+            # does not delay the others'.
+            results = await asyncio.gather(*(self.plugin_health(pid) for pid in plugins), return_exceptions=True)
+            for plugin_id, result in zip(plugins, results, strict=True):
+                if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                    log.warning("plugin health probe failed", extra={"plugin": plugin_id, "error": repr(result)})
+
     async def shutdown(self) -> None:
+        if self._prober is not None:
+            self._prober.cancel()
+            try:
+                await self._prober
+            except asyncio.CancelledError:
+                pass
+            self._prober = None
         for plugin in self.loaded():
             impl = self.hook_impl(plugin.id, "shutdown")
             if impl is not None:

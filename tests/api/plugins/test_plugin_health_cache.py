@@ -147,3 +147,18 @@ def test_the_plugin_list_does_not_show_a_stale_report(database_url: str, tmp_pat
         age_cached_report(registry, "test-hanging", 10)  # now 65 s old
         assert registry.cached_health("test-hanging") is None
         assert plugins_by_id(caller)["test-hanging"]["health"] == "ok"
+
+
+def test_a_hanging_plugin_shows_failing_in_the_list_without_anyone_asking(database_url: str, tmp_path: Path) -> None:
+    overrides = {"plugin_call_timeout_seconds": 0.5, "plugin_health_probe_seconds": 0.2}
+    with app_client(database_url, tmp_path, **overrides) as client:
+        caller = caller_for(client)
+        deadline = time.monotonic() + 15
+        while True:
+            listed = {p["id"]: p for p in caller.get("/api/v1/plugins").json()["data"]}
+            if listed["test-hanging"]["health"] == "failing":
+                break
+            assert time.monotonic() < deadline, listed["test-hanging"]
+            time.sleep(0.2)
+        # The probe is the plugin's own health: the healthy plugins stay ok.
+        assert listed["builtin"]["health"] == "ok"
