@@ -17,10 +17,10 @@ from shiplane.environments.api import router as environments_router
 from shiplane.integrations.api import router as integration_types_router
 from shiplane.ops import router as ops_router
 from shiplane.platform.http import RequestPipeline, install_error_handlers
-from shiplane.platform.services import Services
 from shiplane.platform.settings import Settings, get_settings
 from shiplane.plugins.api import router as plugins_router
 from shiplane.progressive.api import router as rollout_strategies_router
+from shiplane.services import Services
 from shiplane.workflows.api import router as step_types_router
 
 

@@ -164,7 +164,7 @@ def test_too_many_headers_or_too_large_ones_are_a_431_before_the_token(client: T
 def test_rate_limit_buckets_never_collide_across_tenants(database_url: str, tmp_path: Path) -> None:
     import asyncio
 
-    from shiplane.platform.services import Services
+    from shiplane.services import Services
 
     from tests.conftest import make_settings
 

@@ -9,8 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from shiplane.plugins.gates import CoreGateContext, evaluate_gate
 from shiplane.plugins.guard import PluginCallFailed, PluginGuard
-from shiplane.plugins.service import CoreGateContext, PluginService
+from shiplane.plugins.service import PluginService
 
 from tests.api.plugins import app_client, caller_for, enable, with_service
 
@@ -125,7 +126,7 @@ def test_the_server_survives_plugin_code_calling_sys_exit(database_url: str, tmp
         ctx = CoreGateContext(admin.tenant_id, {"id": "r"}, {"id": "e"}, None, __import__("datetime").datetime.now())
 
         async def work(service: PluginService):  # type: ignore[no-untyped-def]
-            return (await service.evaluate_gate("exiting-gate", ctx, {}))[0]
+            return (await evaluate_gate(service, "exiting-gate", ctx, {}))[0]
 
         result = with_service(client, admin, work)
         assert result.status == "fail" and "SystemExit" in result.message

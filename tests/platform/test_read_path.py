@@ -21,7 +21,7 @@ from shiplane.environments.service import LIST_SPEC as ENVIRONMENT_SPEC
 from shiplane.models import metadata
 from shiplane.platform.listing import parse_list_params
 from shiplane.platform.reads import TENANT_OPTION, _page_statements
-from shiplane.plugins.service import INSTANCE_LIST_SPEC
+from shiplane.plugins.instances import INSTANCE_LIST_SPEC
 from sqlalchemy import create_engine, event
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool

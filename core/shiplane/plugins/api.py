@@ -13,8 +13,8 @@ from shiplane.platform.listing import page_of, parse_list_params
 from shiplane.platform.reads import TenantReads
 from shiplane.platform.versioning import etag, expected_version
 from shiplane.plugins.deps import plugin_reads, plugin_service
+from shiplane.plugins.instances import INSTANCE_LIST_SPEC, InstanceService
 from shiplane.plugins.schemas import PluginInstanceCreate, PluginInstanceReplace
-from shiplane.plugins.service import INSTANCE_LIST_SPEC
 
 router = APIRouter(prefix="/api/v1", tags=["plugins"])
 
@@ -72,19 +72,21 @@ async def create_plugin_instance(
     request: Request,
     principal: CreateAdmin,
 ) -> Response:
-    return await run_write(request, principal, lambda s: plugin_service(request, s, principal).create_instance(body))
+    return await run_write(
+        request, principal, lambda s: InstanceService(plugin_service(request, s, principal)).create_instance(body)
+    )
 
 
 @router.get("/plugin-instances")
 async def list_plugin_instances(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, INSTANCE_LIST_SPEC)
-    page = await plugin_reads(request, principal).list_instances(reads, params)
+    page = await InstanceService(plugin_reads(request, principal)).list_instances(reads, params)
     return success(page.items, pagination=page.pagination)
 
 
 @router.get("/plugin-instances/{instance_id}")
 async def get_plugin_instance(instance_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
-    data, version = await plugin_reads(request, principal).read_instance(reads, instance_id)
+    data, version = await InstanceService(plugin_reads(request, principal)).read_instance(reads, instance_id)
     return success(data, headers={"ETag": etag(version)})
 
 
@@ -99,7 +101,7 @@ async def replace_plugin_instance(
     return await run_write(
         request,
         principal,
-        lambda s: plugin_service(request, s, principal).replace_instance(instance_id, body, expected),
+        lambda s: InstanceService(plugin_service(request, s, principal)).replace_instance(instance_id, body, expected),
     )
 
 
@@ -107,5 +109,7 @@ async def replace_plugin_instance(
 async def delete_plugin_instance(instance_id: str, request: Request, principal: DeleteAdmin) -> Response:
     expected = expected_version(request, None)
     return await run_write(
-        request, principal, lambda s: plugin_service(request, s, principal).delete_instance(instance_id, expected)
+        request,
+        principal,
+        lambda s: InstanceService(plugin_service(request, s, principal)).delete_instance(instance_id, expected),
     )

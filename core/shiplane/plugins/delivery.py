@@ -30,8 +30,9 @@ from sqlalchemy import delete, or_, select, update
 
 from shiplane.platform.database import Database, utcnow
 from shiplane.platform.events import OutboxEvent
+from shiplane.plugins.guard import PluginCallFailed
 from shiplane.plugins.manager import PluginRegistry
-from shiplane.plugins.service import dispatch_event, enabled_plugin_ids
+from shiplane.plugins.service import enabled_plugin_ids
 
 log = logging.getLogger("shiplane.events")
 
@@ -189,3 +190,23 @@ def _sdk_event(row: OutboxEvent) -> Event:
         resource_id=row.resource_id,
         data=data,
     )
+
+
+async def dispatch_event(registry: PluginRegistry, enabled_plugin_ids: set[str], event: Event) -> list[str]:
+    """Deliver an event to every enabled plugin with ``on_event``; fail open.
+
+    Returns the ids of plugins whose delivery failed (already logged and counted
+    against their breaker); delivery to the others goes on.
+    """
+    failed = []
+    for plugin in registry.loaded():
+        if plugin.id not in enabled_plugin_ids:
+            continue
+        impl = registry.hook_impl(plugin.id, "on_event")
+        if impl is None:
+            continue
+        try:
+            await registry.guard.call(plugin.id, "on_event", impl, event=event, tenant_id=event.tenant_id)
+        except PluginCallFailed:
+            failed.append(plugin.id)
+    return failed

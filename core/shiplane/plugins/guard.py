@@ -214,6 +214,7 @@ class PluginGuard:
         secrets: list[str] | None = None,
         count: bool = True,
         tenant_id: str | None = None,
+        breaker_free: bool = False,
         **kwargs: Any,
     ) -> Any:
         """Call ``function`` on behalf of ``plugin_id``; raise ``PluginCallFailed`` on any failure.
@@ -224,7 +225,12 @@ class PluginGuard:
         is made for: it needs room under that tenant's in-flight limit for the plugin
         as well as under the plugin's total.
         """
-        breaker, trial = self._admit(plugin_id, operation, count, tenant_id)
+        if breaker_free:
+            # Checking a tenant's configuration: neither decided by a breaker nor counted
+            # (timeouts, in-flight limits and error handling still apply).
+            breaker, trial, count = Breaker(), False, False
+        else:
+            breaker, trial = self._admit(plugin_id, operation, count, tenant_id)
         try:
             self._enter(plugin_id, tenant_id, operation)
         except PluginCallFailed:

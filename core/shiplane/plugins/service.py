@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from shiplane_sdk import ConfigError, Event, GateResult
+from shiplane_sdk import ConfigError
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shiplane.platform.auth import Principal
@@ -19,58 +16,25 @@ from shiplane.platform.database import new_id, on_commit, utcnow
 from shiplane.platform.envelope import render_json, rfc3339
 from shiplane.platform.errors import ApiError, FieldError, not_found, validation_error
 from shiplane.platform.idempotency import WriteResult
-from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
-from shiplane.platform.reads import TenantReads
 from shiplane.platform.secrets import (
     MASK,
     SecretBox,
     keep_masked,
-    mask,
     moved_destinations,
     seal,
     secret_paths_holding,
     secret_values,
     unseal,
 )
-from shiplane.platform.versioning import check_version, etag
-from shiplane.platform.writes import audit_change, ensure_name_free, flush_change
+from shiplane.platform.writes import audit_change
 from shiplane.plugins.guard import PluginCallFailed
 from shiplane.plugins.manager import KIND_API_NAMES, LoadedPlugin, PluginRegistry, RegisteredCapability
-from shiplane.plugins.models import PluginInstance, PluginTenantState
-from shiplane.plugins.schemas import PluginInstanceFields
+from shiplane.plugins.models import PluginTenantState
 from shiplane.plugins.states import PluginStateCache
 
 log = logging.getLogger("shiplane.plugins")
 # Larger configurations are refused before any plugin code reads them.
 MAX_CONFIG_BYTES = 64 * 1024
-
-INSTANCE_LIST_SPEC = ListSpec(
-    PluginInstance,
-    fields={
-        "name": ListField(PluginInstance.name, "string", unique=True),
-        "pluginId": ListField(PluginInstance.plugin_id, "string"),
-        "capabilityKind": ListField(PluginInstance.capability_kind, "string"),
-        "capabilityId": ListField(PluginInstance.capability_id, "string"),
-        "createdAt": ListField(PluginInstance.created_at, "datetime"),
-        "updatedAt": ListField(PluginInstance.updated_at, "datetime"),
-    },
-    default_sort="name",
-)
-
-
-@dataclass
-class CoreGateContext:
-    """The core's GateContext (the SDK protocol)."""
-
-    tenant_id: str
-    release: dict[str, Any]
-    environment: dict[str, Any]
-    promotion: dict[str, Any] | None
-    now: datetime
-    lines: list[str] = field(default_factory=list)
-
-    def log(self, line: str) -> None:
-        self.lines.append(str(line))
 
 
 class PluginService:
@@ -209,7 +173,7 @@ class PluginService:
         # when they read this change's outbox event (PluginStateCache).
         on_commit(self.session, lambda: self.states.invalidate(self.principal.tenant_id))
         after = self._state(plugin, decisions)
-        await self._audit(
+        await self.audit(
             "plugin.enable" if enabled else "plugin.disable", "plugin", plugin_id, {"state": before}, {"state": after}
         )
         return WriteResult(self.plugin_out(plugin, after, detail=True), 200)
@@ -257,117 +221,6 @@ class PluginService:
     def capability_out(registered: RegisteredCapability) -> dict[str, Any]:
         return {**registered.capability.describe(), "pluginId": registered.plugin_id}
 
-    async def evaluate_gate(
-        self, gate_id: str, ctx: CoreGateContext, config: dict[str, Any]
-    ) -> tuple[GateResult, list[str]]:
-        """Evaluate one gate, failing closed: a gate that cannot answer blocks."""
-        try:
-            registered = await self.capability("gate", gate_id, for_new_object=True)
-        except ApiError as exc:
-            return GateResult.failed(f"gate {gate_id!r} unavailable: {exc.message}", {"gate": gate_id}), []
-        gate = registered.capability
-        errors = gate.validate_config(config)
-        if errors:
-            details = {"gate": gate_id, "configErrors": [e.model_dump() for e in errors]}
-            return GateResult.failed(f"gate {gate_id!r} has an invalid configuration", details), []
-        secrets = secret_values(config, gate.secret_fields())
-        try:
-            result = await self.registry.guard.call(
-                registered.plugin_id,
-                f"gate {gate_id}",
-                gate.evaluate,  # type: ignore[attr-defined]
-                ctx,
-                config,
-                secrets=secrets,
-                tenant_id=ctx.tenant_id,
-            )
-            if not isinstance(result, GateResult):
-                raise PluginCallFailed(registered.plugin_id, f"gate {gate_id}", f"returned {type(result).__name__}")
-        except PluginCallFailed as exc:
-            return GateResult.failed(
-                str(exc), {"gate": gate_id, "plugin": exc.plugin_id, "error": exc.reason}
-            ), ctx.lines
-        return result, ctx.lines
-
-    # -- instances -------------------------------------------------------------------------------
-
-    async def list_instances(self, reads: TenantReads, params: ListParams) -> Page:
-        page = await reads.page(INSTANCE_LIST_SPEC, params)
-        enabled = await self.enabled_plugin_ids()
-        return Page([self.instance_out(i, enabled) for i in page.items], page.pagination)
-
-    async def read_instance(self, reads: TenantReads, instance_id: str) -> tuple[dict[str, Any], int]:
-        """The instance as the API shows it, and its version (for the ETag)."""
-        row = await reads.get(INSTANCE_LIST_SPEC, instance_id)
-        if row is None:
-            raise not_found("plugin instance", instance_id)
-        return self.instance_out(row, await self.enabled_plugin_ids()), row.version
-
-    async def get_instance(self, instance_id: str) -> PluginInstance:
-        instance = await self.session.scalar(select(PluginInstance).where(PluginInstance.id == instance_id))
-        if instance is None:
-            raise not_found("plugin instance", instance_id)
-        return instance
-
-    def _secret_paths(self, instance: PluginInstance | Row[Any]) -> list[str]:
-        registered = self.registry.capabilities.get(instance.capability_kind, {}).get(instance.capability_id)
-        if registered is None or registered.plugin_id != instance.plugin_id:
-            # Without the schema we cannot tell secrets apart: hide every value that is sealed.
-            return [f"{k}" for k, v in instance.config.items() if isinstance(v, dict) and "$encrypted" in v]
-        return registered.capability.secret_fields()
-
-    def instance_out(self, instance: PluginInstance | Row[Any], enabled: set[str]) -> dict[str, Any]:
-        problem = None
-        plugin = self.registry.plugins.get(instance.plugin_id)
-        registered = self.registry.capabilities.get(instance.capability_kind, {}).get(instance.capability_id)
-        if plugin is None or plugin.failed:
-            problem = {
-                "code": "PLUGIN_UNAVAILABLE",
-                "message": f"plugin {instance.plugin_id!r} is not installed or failed to load",
-            }
-        elif registered is None or registered.plugin_id != instance.plugin_id:
-            problem = {
-                "code": "CAPABILITY_MISSING",
-                "message": f"plugin {instance.plugin_id!r} no longer provides {instance.capability_id!r}",
-            }
-        elif instance.plugin_id not in enabled:
-            problem = {
-                "code": "PLUGIN_DISABLED",
-                "message": f"plugin {instance.plugin_id!r} is disabled for this tenant",
-            }
-        return {
-            "id": instance.id,
-            "tenantId": instance.tenant_id,
-            "name": instance.name,
-            "description": instance.description,
-            "pluginId": instance.plugin_id,
-            "capabilityKind": instance.capability_kind,
-            "capabilityId": instance.capability_id,
-            "config": mask(instance.config, self._secret_paths(instance)),
-            "status": "active" if problem is None else "unavailable",
-            "problem": problem,
-            "version": instance.version,
-            "createdAt": rfc3339(instance.created_at),
-            "updatedAt": rfc3339(instance.updated_at),
-        }
-
-    async def _checked(
-        self, fields: PluginInstanceFields, stored: dict[str, Any] | None
-    ) -> tuple[dict[str, Any], list[str]]:
-        # A reference in a body that does not resolve is a 400 naming the field (404 is for
-        # the resource the URL addresses); a disabled plugin is 422 PLUGIN_DISABLED.
-        if fields.plugin_id not in self.registry.plugins:
-            raise validation_error("pluginId", f"no installed plugin {fields.plugin_id!r}", "unknown_plugin")
-        registered = await self.usable_capability(fields.capability_kind, fields.capability_id, "capabilityId")
-        if registered.plugin_id != fields.plugin_id:
-            raise ApiError(
-                "VALIDATION_ERROR",
-                f"plugin {fields.plugin_id!r} does not provide {fields.capability_kind} {fields.capability_id!r}",
-                None,
-                [FieldError("capabilityId", f"provided by plugin {registered.plugin_id!r}", "wrong_plugin")],
-            )
-        return await self.validated_config(registered, fields.config, stored, "config")
-
     async def validated_config(
         self, registered: RegisteredCapability, config: dict[str, Any], stored: dict[str, Any] | None, field: str
     ) -> tuple[dict[str, Any], list[str]]:
@@ -410,7 +263,7 @@ class PluginService:
                     for p in unresolved
                 ],
             )
-        errors = await self._validate_in_guard(registered, config, paths, field)
+        errors = await self.check_config(registered, config, paths, field)
         if errors:
             raise ApiError(
                 "VALIDATION_ERROR",
@@ -420,7 +273,7 @@ class PluginService:
             )
         return seal(config, paths, self.box), paths
 
-    async def _validate_in_guard(
+    async def check_config(
         self, registered: RegisteredCapability, config: dict[str, Any], paths: list[str], field: str
     ) -> list[ConfigError]:
         """The plugin's validation of a tenant's config, bounded and off the event loop.
@@ -442,7 +295,7 @@ class PluginService:
                 registered.capability.validate_config,
                 config,
                 secrets=secret_values(config, paths),
-                count=False,
+                breaker_free=True,
                 tenant_id=self.principal.tenant_id,
             )
         except PluginCallFailed as exc:
@@ -479,67 +332,7 @@ class PluginService:
             }
         return None
 
-    async def create_instance(self, fields: PluginInstanceFields) -> WriteResult:
-        await ensure_name_free(self.session, PluginInstance, fields.name, None, "plugin instance")
-        sealed, paths = await self._checked(fields, None)
-        instance = PluginInstance(
-            id=new_id(),
-            tenant_id=self.principal.tenant_id,
-            name=fields.name,
-            description=fields.description,
-            plugin_id=fields.plugin_id,
-            capability_kind=fields.capability_kind,
-            capability_id=fields.capability_id,
-            config=sealed,
-        )
-        self.session.add(instance)
-        await flush_change(self.session, "plugin instance", "uq_plugin_instances_tenant_name", fields.name)
-        data = self.instance_out(instance, await self.enabled_plugin_ids())
-        await self._audit("plugin_instance.create", "plugin_instance", instance.id, None, data)
-        return WriteResult(
-            data, 201, {"ETag": etag(instance.version), "Location": f"/api/v1/plugin-instances/{instance.id}"}
-        )
-
-    async def replace_instance(
-        self, instance_id: str, fields: PluginInstanceFields, expected: int | None
-    ) -> WriteResult:
-        instance = await self.get_instance(instance_id)
-        check_version("plugin instance", instance.version, expected)
-        enabled = await self.enabled_plugin_ids()
-        before = self.instance_out(instance, enabled)
-        if fields.name != instance.name:
-            await ensure_name_free(self.session, PluginInstance, fields.name, instance.id, "plugin instance")
-        same_capability = (fields.plugin_id, fields.capability_kind, fields.capability_id) == (
-            instance.plugin_id,
-            instance.capability_kind,
-            instance.capability_id,
-        )
-        sealed, _paths = await self._checked(fields, instance.config if same_capability else None)
-        instance.name = fields.name
-        instance.description = fields.description
-        instance.plugin_id = fields.plugin_id
-        instance.capability_kind = fields.capability_kind
-        instance.capability_id = fields.capability_id
-        instance.config = sealed
-        await flush_change(self.session, "plugin instance", "uq_plugin_instances_tenant_name", fields.name)
-        data = self.instance_out(instance, enabled)
-        await self._audit("plugin_instance.update", "plugin_instance", instance.id, before, data)
-        return WriteResult(data, 200, {"ETag": etag(instance.version)})
-
-    async def delete_instance(self, instance_id: str, expected: int | None) -> WriteResult:
-        instance = await self.get_instance(instance_id)
-        check_version("plugin instance", instance.version, expected)
-        before = self.instance_out(instance, await self.enabled_plugin_ids())
-        await self.session.delete(instance)
-        await flush_change(self.session, "plugin instance", "uq_plugin_instances_tenant_name", instance.name)
-        await self._audit("plugin_instance.delete", "plugin_instance", instance.id, before, None)
-        return WriteResult(None, 204)
-
-    def decrypted_config(self, instance: PluginInstance) -> dict[str, Any]:
-        """The clear config, for handing to the plugin; never for output."""
-        return unseal(instance.config, self._secret_paths(instance), self.box)
-
-    async def _audit(self, action: str, rtype: str, rid: str, before: Any, after: Any) -> None:
+    async def audit(self, action: str, rtype: str, rid: str, before: Any, after: Any) -> None:
         # Representations are already masked; record_audit redacts secret-looking keys too.
         await audit_change(self.session, self.principal, action, rtype, rid, before, after)
 
@@ -572,23 +365,3 @@ def _plugin_disabled(plugin_id: str, kind: str, capability_id: str) -> ApiError:
         "which is disabled for this tenant",
         {"pluginId": plugin_id, "capabilityKind": kind, "capabilityId": capability_id},
     )
-
-
-async def dispatch_event(registry: PluginRegistry, enabled_plugin_ids: set[str], event: Event) -> list[str]:
-    """Deliver an event to every enabled plugin with ``on_event``; fail open.
-
-    Returns the ids of plugins whose delivery failed (already logged and counted
-    against their breaker); delivery to the others goes on.
-    """
-    failed = []
-    for plugin in registry.loaded():
-        if plugin.id not in enabled_plugin_ids:
-            continue
-        impl = registry.hook_impl(plugin.id, "on_event")
-        if impl is None:
-            continue
-        try:
-            await registry.guard.call(plugin.id, "on_event", impl, event=event, tenant_id=event.tenant_id)
-        except PluginCallFailed:
-            failed.append(plugin.id)
-    return failed

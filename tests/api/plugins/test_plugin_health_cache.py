@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from shiplane.plugins.gates import CoreGateContext, evaluate_gate
 from shiplane.plugins.manager import HEALTH_CACHE_SECONDS, HEALTH_MAX_AGE_SECONDS, PluginRegistry
-from shiplane.plugins.service import CoreGateContext, PluginService
+from shiplane.plugins.service import PluginService
 
 from tests.api.plugins import PLUGINS, app_client, caller_for, enable, plugins_by_id, with_service
 from tests.conftest import Caller
@@ -107,7 +108,7 @@ def test_a_refused_probe_is_not_cached(database_url: str, tmp_path: Path) -> Non
         ctx = CoreGateContext(caller.tenant_id, {"id": "r"}, {"id": "e"}, None, datetime.now(UTC))
 
         async def work(service: PluginService) -> str:
-            return (await service.evaluate_gate("hanging-async-gate", ctx, {}))[0].status
+            return (await evaluate_gate(service, "hanging-async-gate", ctx, {}))[0].status
 
         # The tenant's own failure opens the tenant's breaker, not the plugin's.
         assert with_service(client, caller, work) == "fail"

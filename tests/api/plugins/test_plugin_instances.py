@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from shiplane.platform.logging import JsonFormatter
+from shiplane.plugins.instances import InstanceService
 from shiplane.plugins.service import PluginService
 
 from tests.api.plugins import INSTANCES, audit_events, disable, enable, with_service
@@ -62,7 +63,9 @@ def stored_secret(client: TestClient, caller: Caller, instance_id: str, field: s
     """The secret as the plugin would be handed it: decrypted through the service."""
 
     async def work(service: PluginService) -> Any:
-        return service.decrypted_config(await service.get_instance(instance_id))[field]
+        return InstanceService(service).decrypted_config(await InstanceService(service).get_instance(instance_id))[
+            field
+        ]
 
     return with_service(client, caller, work)
 

@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 import shiplane_test_plugins.events as recorder
 from fastapi.testclient import TestClient
-from shiplane.plugins.service import CoreGateContext, PluginService, dispatch_event
+from shiplane.plugins.delivery import dispatch_event
+from shiplane.plugins.gates import CoreGateContext, evaluate_gate
+from shiplane.plugins.service import PluginService
 from shiplane_sdk import Event, GateResult
 
 from tests.api.plugins import PLUGINS, app_client, caller_for, disable, enable, with_service
@@ -56,7 +58,7 @@ def evaluate(
     client: TestClient, caller: Caller, gate_id: str, ctx: CoreGateContext, config: dict[str, Any] | None = None
 ) -> tuple[GateResult, list[str]]:
     async def work(service: PluginService) -> tuple[GateResult, list[str]]:
-        return await service.evaluate_gate(gate_id, ctx, config or {})
+        return await evaluate_gate(service, gate_id, ctx, config or {})
 
     return with_service(client, caller, work)
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 import shiplane_sdk
-from shiplane.plugins.service import CoreGateContext, PluginService
+from shiplane.plugins.gates import CoreGateContext, evaluate_gate
+from shiplane.plugins.service import PluginService
 from shiplane_sdk import GateResult
 
 from tests.api.plugins import (
@@ -431,7 +432,7 @@ def test_repeated_failures_open_the_breaker_and_report_degraded(database_url: st
 
         def evaluate() -> GateResult:
             async def work(service: PluginService) -> GateResult:
-                return (await service.evaluate_gate("raising-gate", ctx, {}))[0]
+                return (await evaluate_gate(service, "raising-gate", ctx, {}))[0]
 
             return with_service(client, admin, work)
 

@@ -1,4 +1,7 @@
-"""The process-wide services a request reaches through ``app.state.shiplane``."""
+"""The composition root: the process-wide services a request reaches through ``app.state.shiplane``.
+
+It sits above the modules (``platform/`` never imports it), wiring the platform
+pieces and the plugin machinery together."""
 
 from __future__ import annotations
 
