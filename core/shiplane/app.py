@@ -17,6 +17,7 @@ from shiplane.environments.api import router as environments_router
 from shiplane.integrations.api import router as integration_types_router
 from shiplane.ops import router as ops_router
 from shiplane.platform.http import RequestPipeline, install_error_handlers
+from shiplane.platform.openapi import install_openapi
 from shiplane.platform.settings import Settings, get_settings
 from shiplane.plugins.api import router as plugins_router
 from shiplane.progressive.api import router as rollout_strategies_router
@@ -68,4 +69,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rollout_strategies_router,
     ):
         app.include_router(router)
+    install_openapi(app)
     return app

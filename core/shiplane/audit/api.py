@@ -13,6 +13,7 @@ from shiplane.platform.auth import Principal, require
 from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import rfc3339, success
 from shiplane.platform.listing import ListField, ListSpec, parse_list_params
+from shiplane.platform.openapi import list_parameters
 from shiplane.platform.reads import TenantReads
 
 router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"])
@@ -52,7 +53,7 @@ def audit_event_out(event: AuditEvent | Row[Any]) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", openapi_extra=list_parameters())
 async def list_audit_events(
     request: Request,
     _principal: Annotated[Principal, require("audit:read")],

@@ -13,6 +13,7 @@ from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import success
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import parse_list_params
+from shiplane.platform.openapi import list_parameters
 from shiplane.platform.reads import TenantReads
 from shiplane.platform.versioning import etag, expected_version
 from shiplane.plugins.deps import plugin_reads, plugin_service
@@ -47,7 +48,7 @@ async def create_environment(
     )
 
 
-@router.get("")
+@router.get("", openapi_extra=list_parameters())
 async def list_environments(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
     page = await _reader(request, principal).list_page(reads, params)

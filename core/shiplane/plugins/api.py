@@ -10,6 +10,7 @@ from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import success
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import page_of, parse_list_params
+from shiplane.platform.openapi import list_parameters
 from shiplane.platform.reads import TenantReads
 from shiplane.platform.versioning import etag, expected_version
 from shiplane.plugins.deps import plugin_reads, plugin_service
@@ -35,7 +36,7 @@ DeleteAdmin = Annotated[
 ]
 
 
-@router.get("/plugins")
+@router.get("/plugins", openapi_extra=list_parameters(database=False))
 async def list_plugins(request: Request, principal: Reader) -> Response:
     plugins = await plugin_reads(request, principal).list_plugins()
     page = page_of(plugins, request.query_params)
@@ -77,7 +78,7 @@ async def create_plugin_instance(
     )
 
 
-@router.get("/plugin-instances")
+@router.get("/plugin-instances", openapi_extra=list_parameters())
 async def list_plugin_instances(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, INSTANCE_LIST_SPEC)
     page = await InstanceService(plugin_reads(request, principal)).list_instances(reads, params)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from shiplane.platform.auth import Principal, require
 from shiplane.platform.envelope import success
 from shiplane.platform.listing import page_of
+from shiplane.platform.openapi import list_parameters
 from shiplane.plugins.deps import plugin_reads
 from shiplane.plugins.service import PluginService
 
@@ -29,7 +30,13 @@ def capability_routes(path: str, kind: str, permission: str, *, with_detail: boo
         registered = await plugin_reads(request, principal).capability(kind, capability_id)
         return success(PluginService.capability_out(registered))
 
-    router.add_api_route(f"/{path}", list_capabilities, methods=["GET"], name=f"list_{kind}")
+    router.add_api_route(
+        f"/{path}",
+        list_capabilities,
+        methods=["GET"],
+        name=f"list_{kind}",
+        openapi_extra=list_parameters(database=False),
+    )
     if with_detail:
         router.add_api_route(f"/{path}/{{capability_id}}", get_capability, methods=["GET"], name=f"get_{kind}")
     return router

@@ -1,0 +1,166 @@
+"""The OpenAPI document, telling the truth: the bearer scheme, the envelope of every
+error an operation can answer, and the list parameters.
+
+FastAPI's own document lists a 422 shape Shiplane never sends (validation errors
+are 400 in the envelope) and knows nothing of the token or of lists' query
+parameters, which routes read from the request; this fills that in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from shiplane.platform.errors import CATALOGUE
+from shiplane.platform.listing import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
+
+_META = {
+    "type": "object",
+    "required": ["requestId", "timestamp"],
+    "properties": {
+        "requestId": {"type": "string"},
+        "timestamp": {"type": "string", "format": "date-time"},
+        "pagination": {"$ref": "#/components/schemas/PaginationMeta"},
+    },
+}
+SCHEMAS: dict[str, Any] = {
+    "ErrorEnvelope": {
+        "type": "object",
+        "required": ["success", "error", "meta"],
+        "properties": {
+            "success": {"const": False},
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string", "enum": sorted(CATALOGUE)},
+                    "message": {"type": "string"},
+                    "details": {"type": "object"},
+                    "validationErrors": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["field", "message", "code"],
+                            "properties": {
+                                "field": {"type": "string"},
+                                "message": {"type": "string"},
+                                "code": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
+            "meta": _META,
+        },
+    },
+    "SuccessEnvelope": {
+        "type": "object",
+        "required": ["success", "data", "meta"],
+        "properties": {"success": {"const": True}, "data": {}, "meta": _META},
+    },
+    "PaginationMeta": {
+        "type": "object",
+        "required": ["page", "pageSize", "totalItems", "totalPages", "hasNext", "hasPrevious"],
+        "properties": {
+            "page": {"type": "integer"},
+            "pageSize": {"type": "integer"},
+            "totalItems": {"type": "integer"},
+            "totalPages": {"type": "integer"},
+            "hasNext": {"type": "boolean"},
+            "hasPrevious": {"type": "boolean"},
+            "nextCursor": {"type": ["string", "null"]},
+        },
+    },
+}
+
+_DESCRIPTIONS = {
+    "400": "Invalid request (VALIDATION_ERROR, INVALID_FILTER, INVALID_SORT)",
+    "401": "Missing or invalid bearer token",
+    "403": "The token lacks the permission",
+    "404": "No such resource in the caller's tenant",
+    "405": "Method not allowed",
+    "409": "The resource's state forbids it (ALREADY_EXISTS, VERSION_CONFLICT, RESOURCE_IN_USE, INVALID_STATE)",
+    "413": "The body is too large",
+    "415": "The body is not application/json",
+    "422": "A business rule denies it (PLUGIN_DISABLED, IDEMPOTENCY_KEY_REUSED, ...)",
+    "429": "Rate limited (Retry-After)",
+    "431": "Too many or too large headers",
+    "500": "Internal error (quote the requestId)",
+    "503": "A dependency is not ready, or the database connection was lost (Retry-After)",
+}
+
+
+def _error(status: str) -> dict[str, Any]:
+    return {
+        "description": _DESCRIPTIONS[status],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+    }
+
+
+def _param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def list_parameters(*, database: bool = True) -> dict[str, Any]:
+    """``openapi_extra`` for a list route: ``page`` and ``pageSize``, and for lists read
+    from the database ``sort``, ``filter`` and ``cursor`` (see docs/api-conventions.md)."""
+    params = [
+        _param("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}, "1-indexed page"),
+        _param(
+            "pageSize",
+            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
+            "items per page",
+        ),
+    ]
+    if database:
+        params += [
+            _param("sort", {"type": "string"}, "comma-separated fields of the allow-list, '-' for descending"),
+            _param("filter", {"type": "string"}, "a JSON filter expression"),
+            _param("cursor", {"type": "string"}, "meta.pagination.nextCursor of the previous page"),
+        ]
+    return {"parameters": params}
+
+
+def install_openapi(app: FastAPI) -> None:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        components = document.setdefault("components", {})
+        components.setdefault("schemas", {}).update(SCHEMAS)
+        components["securitySchemes"] = {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+        for schema_name in ("HTTPValidationError", "ValidationError"):
+            components["schemas"].pop(schema_name, None)
+        for path, operations in document.get("paths", {}).items():
+            for method, operation in operations.items():
+                _complete(path, method, operation)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = build  # type: ignore[method-assign]
+
+
+def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    responses.pop("422", None)
+    for status, response in responses.items():
+        if path == "/metrics":
+            response["content"] = {"text/plain": {"schema": {"type": "string"}}}  # Prometheus' text format
+        elif status.startswith("2") and status != "204":
+            response["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/SuccessEnvelope"}}}
+    statuses = ["400", "500"]
+    if path.startswith("/api/v1/"):
+        operation["security"] = [{"bearerAuth": []}]
+        statuses += ["401", "403", "429", "431", "503"]
+        if "{" in path:
+            statuses.append("404")
+        if method in ("post", "put"):
+            statuses += ["409", "413", "415", "422"]
+        if method == "delete":
+            statuses += ["409"]
+    elif path == "/readyz":
+        statuses.append("503")
+    for status in statuses:
+        responses.setdefault(status, _error(status))
