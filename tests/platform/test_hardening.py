@@ -349,3 +349,16 @@ def test_a_database_connection_lost_mid_request_is_a_503_with_retry_after(admin:
     names = [e["name"] for e in admin.get(ENVIRONMENTS).json()["data"]]
     assert names == ["first"]
     assert admin.post(ENVIRONMENTS, json={"name": "second"}).status_code == 201
+
+
+def test_a_body_that_is_not_json_is_a_415(admin: Caller) -> None:
+    headers = {**admin._h(None), "Content-Type": "text/plain"}
+    assert_error(admin.client.post(ENVIRONMENTS, content=b"name=x", headers=headers), 415, "UNSUPPORTED_MEDIA_TYPE")
+    no_type = dict(admin._h(None))
+    response = admin.client.post(ENVIRONMENTS, content=b'{"name": "x"}', headers=no_type)
+    assert_error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    # JSON that does not parse is still a 400 naming the body; an empty POST needs no type.
+    json_headers = {**admin._h(None), "Content-Type": "application/json"}
+    bad = admin.client.post(ENVIRONMENTS, content=b"{nope", headers=json_headers)
+    assert assert_error(bad, 400, "VALIDATION_ERROR")["validationErrors"][0]["code"] == "json_invalid"
+    assert admin.post("/api/v1/plugins/builtin/enable").status_code == 200

@@ -104,6 +104,16 @@ def _content_length(value: str | None) -> int | None:
     return int(value) if value.isascii() and value.isdigit() else None
 
 
+def _has_body(headers: dict[str, str]) -> bool:
+    length = _content_length(headers.get("content-length"))
+    return bool(length) or "chunked" in headers.get("transfer-encoding", "").lower()
+
+
+def _is_json(headers: dict[str, str]) -> bool:
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
 class RequestPipeline:
     def __init__(self, app: ASGIApp, fastapi_app: FastAPI) -> None:
         self.app = app
@@ -189,6 +199,11 @@ class RequestPipeline:
                 user_var.set(principal.user_id)
 
             if await self._rate_limited(principal, scope, extra_headers, send, status_holder):
+                return
+
+            if scope["method"] in ("POST", "PUT", "PATCH") and _has_body(headers) and not _is_json(headers):
+                error = ApiError("UNSUPPORTED_MEDIA_TYPE", "the body must be application/json")
+                await self._send_error(error, extra_headers, send, status_holder)
                 return
 
             if any(len(segment) > MAX_PATH_SEGMENT for segment in scope["path"].split("/")):
