@@ -105,26 +105,7 @@ def secret_values(config: dict[str, Any], paths: Iterable[str]) -> list[str]:
 
 def secret_paths_holding(config: Any, paths: Iterable[str], value: Any) -> list[str]:
     """The concrete dotted paths (``*`` expanded) of secret fields whose value is ``value``."""
-    found: list[str] = []
-
-    def walk(node: Any, pattern: list[str], where: list[str]) -> None:
-        if not pattern:
-            if node == value:
-                found.append(".".join(where))
-            return
-        head, rest = pattern[0], pattern[1:]
-        if isinstance(node, dict):
-            for key, item in node.items():
-                if head in ("*", key):
-                    walk(item, rest, [*where, str(key)])
-        elif isinstance(node, list):
-            for i, item in enumerate(node):
-                if head in ("*", str(i)):
-                    walk(item, rest, [*where, str(i)])
-
-    for path in paths:
-        walk(config, path.split("."), [])
-    return sorted(set(found))
+    return sorted({where for path in paths for where, found in values_at(config, path) if found == value})
 
 
 def values_at(config: Any, path: str) -> list[tuple[str, Any]]:

@@ -30,6 +30,7 @@ from sqlalchemy import delete, or_, select, update
 
 from shiplane.platform.database import Database, utcnow
 from shiplane.platform.events import OutboxEvent
+from shiplane.platform.tasks import stop_task
 from shiplane.plugins.guard import PluginCallFailed
 from shiplane.plugins.manager import PluginRegistry
 from shiplane.plugins.service import enabled_plugin_ids
@@ -79,13 +80,8 @@ class EventDelivery:
     async def stop(self) -> None:
         if self.wake in self.db.outbox_listeners:
             self.db.outbox_listeners.remove(self.wake)
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -38,6 +38,7 @@ from shiplane_sdk import (
 from stevedore import NamedExtensionManager
 
 from shiplane.platform.settings import Settings
+from shiplane.platform.tasks import stop_task
 from shiplane.plugins.guard import PluginCallFailed, PluginGuard
 
 log = logging.getLogger("shiplane.plugins")
@@ -325,13 +326,8 @@ class PluginRegistry:
                     log.warning("plugin health probe failed", extra={"plugin": plugin_id, "error": repr(result)})
 
     async def shutdown(self) -> None:
-        if self._prober is not None:
-            self._prober.cancel()
-            try:
-                await self._prober
-            except asyncio.CancelledError:
-                pass
-            self._prober = None
+        await stop_task(self._prober)
+        self._prober = None
         for plugin in self.loaded():
             impl = self.hook_impl(plugin.id, "shutdown")
             if impl is not None:

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 
 from shiplane.platform.events import OutboxEvent
 from shiplane.platform.reads import ReadStore, tenant_select
+from shiplane.platform.tasks import stop_task
 from shiplane.plugins.models import PluginTenantState
 
 log = logging.getLogger("shiplane.plugins")
@@ -96,13 +97,8 @@ class PluginStateCache:
         self._task = asyncio.create_task(self._run(), name="shiplane-plugin-state-cache")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:
