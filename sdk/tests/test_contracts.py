@@ -221,12 +221,41 @@ class TestEchoStep(StepTypeContract):
 
 
 class TestMemoryRegistry(IntegrationTypeContract):
-    valid_configs = [{"url": "memory://", "token": "t"}]
+    valid_configs = [{"url": "https://registry.example", "token": "t"}]
     invalid_configs = [{"token": "t"}]
     sample_reference = "team/api"
 
     def make_capability(self):
         return MemoryRegistry()
+
+    def operation_config(self):
+        # The operations run against the test system; valid_configs stay what a tenant enters.
+        return {"url": "memory://test-system", "token": "t"}
+
+
+class TestOperationConfigIsWhatOperationsGet(IntegrationTypeContract):
+    """The kit calls operations with operation_config(), not the first valid config."""
+
+    valid_configs = [{"url": "https://registry.example", "token": "t"}]
+    invalid_configs = [{"token": "t"}]
+    sample_reference = "team/api"
+
+    def make_capability(self):
+        seen = self.seen = []
+
+        class Recording(MemoryRegistry):
+            def test(self, config):
+                seen.append(config["url"])
+                return super().test(config)
+
+        return Recording()
+
+    def operation_config(self):
+        return {"url": "memory://elsewhere", "token": "t"}
+
+    def test_the_connection_test_went_to_the_test_system(self) -> None:
+        self.test_connection_test_returns_a_result()
+        assert self.seen == ["memory://elsewhere"]
 
 
 class TestRolling(RolloutStrategyContract):

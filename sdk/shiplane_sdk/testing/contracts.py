@@ -230,10 +230,13 @@ class StepTypeContract(CapabilityContract):
 class IntegrationTypeContract(CapabilityContract):
     """Contract of an :class:`~shiplane_sdk.IntegrationType`.
 
-    Operations are called with the first valid config, so make
-    :meth:`make_capability` return an instance talking to a test system. The
-    optional operations are checked only when the integration type supports
-    them; ``list_versions`` also needs ``sample_reference``.
+    Operations (``test``, ``discover``, ...) are called with
+    :meth:`operation_config`: by default the first valid config; override it to
+    point at a test system the test started (a local fake of the vendor's API, a
+    container), so ``valid_configs`` can stay what a real tenant would enter and
+    the production schema needs no special test-only URL. The optional
+    operations are checked only when the integration type supports them;
+    ``list_versions`` also needs ``sample_reference``.
     """
 
     capability_base = IntegrationType
@@ -249,6 +252,10 @@ class IntegrationTypeContract(CapabilityContract):
     def make_capability(self) -> IntegrationType:
         raise NotImplementedError(f"{type(self).__name__} must override make_capability()")
 
+    def operation_config(self) -> dict[str, Any]:
+        """The config the operations are called with (override: your test system's address)."""
+        return self.first_valid_config()
+
     def _require(self, integration: IntegrationType, operation: str) -> None:
         if not integration.supports(operation):
             pytest.skip(f"{integration!r} does not support {operation}")
@@ -259,13 +266,13 @@ class IntegrationTypeContract(CapabilityContract):
 
     def test_connection_test_returns_a_result(self) -> None:
         integration = self.make_capability()
-        result = resolve(integration.test(self.first_valid_config()))
+        result = resolve(integration.test(self.operation_config()))
         assert isinstance(result, ConnectionTestResult), f"test() returned {result!r}, not a ConnectionTestResult"
 
     def test_discover_returns_discovered_items(self) -> None:
         integration = self.make_capability()
         self._require(integration, "discover")
-        items = resolve(integration.discover(self.first_valid_config(), dict(self.discover_query)))
+        items = resolve(integration.discover(self.operation_config(), dict(self.discover_query)))
         assert isinstance(items, list), f"discover() returned {items!r}, not a list"
         assert all(isinstance(item, DiscoveredItem) for item in items), items
 
@@ -274,25 +281,25 @@ class IntegrationTypeContract(CapabilityContract):
         self._require(integration, "list_versions")
         if self.sample_reference is None:
             pytest.skip("set sample_reference to check list_versions")
-        versions = resolve(integration.list_versions(self.first_valid_config(), self.sample_reference))
+        versions = resolve(integration.list_versions(self.operation_config(), self.sample_reference))
         assert isinstance(versions, list), f"list_versions() returned {versions!r}, not a list"
         assert all(isinstance(version, VersionInfo) for version in versions), versions
 
     def test_health_returns_a_health_report(self) -> None:
         integration = self.make_capability()
         self._require(integration, "health")
-        report = resolve(integration.health(self.first_valid_config()))
+        report = resolve(integration.health(self.operation_config()))
         assert isinstance(report, HealthReport), f"health() returned {report!r}, not a HealthReport"
 
     def test_notify_returns_none(self) -> None:
         integration = self.make_capability()
         self._require(integration, "notify")
-        result = resolve(integration.notify(self.first_valid_config(), self.sample_message))
+        result = resolve(integration.notify(self.operation_config(), self.sample_message))
         assert result is None, f"notify() returned {result!r}, expected None"
 
     def test_unsupported_operations_raise_capability_not_supported(self) -> None:
         integration = self.make_capability()
-        config = self.first_valid_config()
+        config = self.operation_config()
         calls: dict[str, Callable[[], object]] = {
             "discover": lambda: integration.discover(config, {}),
             "list_versions": lambda: integration.list_versions(config, "x"),
