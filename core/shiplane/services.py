@@ -18,7 +18,7 @@ from shiplane.platform.jwt import TokenVerifier
 from shiplane.platform.ratelimit import Decision, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from shiplane.platform.reads import ReadStore
 from shiplane.platform.secrets import SecretBox
-from shiplane.platform.settings import DEFAULT_TIERS, Settings
+from shiplane.platform.settings import DEFAULT_TIERS, RateTier, Settings
 from shiplane.plugins.delivery import EventDelivery
 from shiplane.plugins.manager import PluginRegistry
 from shiplane.plugins.states import PluginStateCache
@@ -36,6 +36,10 @@ class Services:
     secret_box: SecretBox
     events: EventDelivery
     metrics: Metrics = field(default_factory=Metrics)
+    # Failed authentications per client address (this process): once an address has
+    # spent its unauthenticated burst on bad tokens, its next tokens are refused
+    # before any signature is checked.
+    auth_failures: MemoryRateLimiter = field(default_factory=MemoryRateLimiter)
 
     def __post_init__(self) -> None:
         self.metrics.registry.register(_ReadPathCollector(self))
@@ -69,6 +73,23 @@ class Services:
             if tenant_tier in tiers:
                 return tenant_tier  # type: ignore[return-value]
         return "standard"
+
+    def _failure_key_and_tier(self, scope: dict[str, Any]) -> tuple[str, RateTier]:
+        client = scope.get("client") or ("unknown", 0)
+        tier = self.settings.rate_limit_tiers.get("standard") or DEFAULT_TIERS["standard"]
+        return f"auth-fail:{client[0]}", tier
+
+    def too_many_failed_authentications(self, scope: dict[str, Any]) -> bool:
+        """Whether this client address has spent its burst on tokens that did not verify."""
+        if self.rate_limiter is None:
+            return False
+        key, tier = self._failure_key_and_tier(scope)
+        return self.auth_failures.exhausted(key, tier)
+
+    async def record_failed_authentication(self, scope: dict[str, Any]) -> None:
+        if self.rate_limiter is not None:
+            key, tier = self._failure_key_and_tier(scope)
+            await self.auth_failures.take(key, "standard", tier)
 
     async def take_rate_token(self, principal: Principal | None, scope: dict[str, Any]) -> Decision:
         assert self.rate_limiter is not None

@@ -577,3 +577,19 @@ def test_memory_eviction_never_drops_a_refilling_bucket() -> None:
             assert not (await limiter.take(f"k{i}", "slow", slow)).allowed
 
     asyncio.run(main())
+
+
+def test_an_address_that_spent_its_burst_on_bad_tokens_is_refused_before_verification(apps: AppFactory) -> None:
+    tiers = {"standard": {"per_minute": 1, "burst": 3}}
+    app = apps(rate_limit_tiers=tiers)
+    good = app.caller(tenant_id=new_id("tenant"), user_id=new_id("user"))
+    assert good.get(BASE).status_code == 200
+    for _ in range(3):
+        assert_error(app.client.get(BASE, headers={"Authorization": "Bearer not.a.token"}), 401, "UNAUTHORIZED")
+    # The address's failures are spent: the next token, even a valid one, is refused
+    # without checking its signature, until the bucket refills.
+    refused = app.client.get(BASE, headers={"Authorization": "Bearer not.a.token"})
+    assert_error(refused, 429, "RATE_LIMITED")
+    assert refused.headers["retry-after"] == "1"
+    assert_error(good.get(BASE), 429, "RATE_LIMITED")
+    assert "did not verify" in good.get(BASE).json()["error"]["message"]

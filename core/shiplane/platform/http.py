@@ -188,11 +188,24 @@ class RequestPipeline:
                     state["auth_error"] = "the Authorization header must be 'Bearer <token>'"
                 elif len(token) > MAX_TOKEN_BYTES:
                     state["auth_error"] = f"the bearer token is longer than {MAX_TOKEN_BYTES} bytes"
+                elif services.too_many_failed_authentications(scope):
+                    # Checked before the signature: a flood of bad tokens from one address
+                    # costs a dictionary lookup each, not a verification.
+                    services.metrics.rate_limited.inc()
+                    error = ApiError(
+                        "RATE_LIMITED",
+                        "too many requests with tokens that did not verify from this address",
+                        {"retryAfterSeconds": 1},
+                        headers={"Retry-After": "1"},
+                    )
+                    await self._send_error(error, extra_headers, send, status_holder)
+                    return
                 else:
                     try:
                         principal = Principal.from_claims(await services.verifier.verify(token.strip()))
                     except TokenError as exc:
                         state["auth_error"] = str(exc)
+                        await services.record_failed_authentication(scope)
             state["principal"] = principal
             if principal is not None:
                 tenant_var.set(principal.tenant_id)

@@ -80,6 +80,15 @@ class MemoryRateLimiter:
         self._buckets[key] = (tokens, now, now + (tier.burst - tokens) / rate)
         return _decision(allowed, tokens, now, tier_name, tier)
 
+    def exhausted(self, key: str, tier: RateTier) -> bool:
+        """Whether ``take`` would refuse now (reads the bucket, takes nothing)."""
+        entry = self._buckets.get(key)
+        if entry is None:
+            return False
+        tokens, last, _full_at = entry
+        now = time.time()
+        return min(float(tier.burst), tokens + max(0.0, now - last) * tier.per_minute / 60.0) < 1.0
+
     def _evict_full(self, now: float) -> None:
         for key, (_tokens, _last, full_at) in list(self._buckets.items()):
             if full_at <= now:
