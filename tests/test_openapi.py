@@ -31,3 +31,15 @@ def test_every_operation_lists_its_real_errors_the_bearer_scheme_and_list_parame
                 assert {"page", "pageSize", "sort", "filter", "cursor"} <= names, path
             elif method == "get" and "{" not in path:
                 assert {"page", "pageSize"} <= names, path
+
+
+def test_the_sort_parameter_names_exactly_the_sortable_fields(client: TestClient) -> None:
+    import re
+
+    document = client.get("/api/openapi.json").json()
+    parameters = document["paths"]["/api/v1/environments"]["get"]["parameters"]
+    pattern = next(p for p in parameters if p["name"] == "sort")["schema"]["pattern"]
+    for accepted in ("", "name", "-order,name", "isProduction,-createdAt,displayName"):
+        assert re.fullmatch(pattern, accepted), accepted
+    for refused in ("k", "name,", "nam", "names", "-", "pluginId"):
+        assert not re.fullmatch(pattern, refused), refused

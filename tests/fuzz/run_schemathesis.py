@@ -8,10 +8,14 @@ port, mints an admin token, runs ``schemathesis run`` with the checks below, sto
 server by its pid and exits with schemathesis' status. Run by ``tox -e fuzz`` and
 ``.ci/run``; not collected by pytest.
 
-The checks are the ones about the server's correctness. Not included yet:
-``positive_data_acceptance`` (schema-valid bodies may still break a rule the schema
-cannot say, e.g. a gate type no plugin provides) and ``use_after_free`` /
-``ensure_resource_availability`` (they need stateful links in the document).
+Every check is on (``--checks all``): server errors, conformance of status codes,
+content types, headers and bodies to the document, negative data rejected, positive
+data accepted, authentication not ignored, unsupported methods, and the stateful
+checks over the links schemathesis infers (use after free, resource availability).
+The API's rules that an OpenAPI document cannot state (no NUL in any string, page or
+cursor, references that resolve) are told to schemathesis by ``shiplane_hooks.py``,
+for the cases it expects the server to accept; arguments after ``--`` go to
+``schemathesis run``.
 """
 
 from __future__ import annotations
@@ -28,16 +32,6 @@ from pathlib import Path
 
 import httpx
 
-CHECKS = [
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_schema_conformance",
-    "response_headers_conformance",
-    "ignored_auth",
-    "unsupported_method",
-]
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -49,6 +43,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-examples", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1, help="fixed by default, so CI is repeatable")
+    parser.add_argument("--checks", default="all")
+    parser.add_argument("extra", nargs="*", help="passed to schemathesis run")
     args = parser.parse_args()
     shiplane = shutil.which("shiplane") or str(Path(sys.executable).with_name("shiplane"))
     schemathesis = shutil.which("schemathesis") or str(Path(sys.executable).with_name("schemathesis"))
@@ -61,14 +57,23 @@ def main() -> int:
             "SHIPLANE_RATE_LIMIT_ENABLED": "false",
             "SHIPLANE_LOG_LEVEL": "WARNING",
         }
+        hooks_env = {
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": "shiplane_hooks",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")])),
+        }
         subprocess.run([shiplane, "db", "upgrade"], env=env, check=True, capture_output=True)
-        token = subprocess.run(
-            [shiplane, "token", "create", "--user", "fuzzer", "--tenant", "fuzz", "--role", "admin"],
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.strip().splitlines()[-1]
+        token = (
+            subprocess.run(
+                [shiplane, "token", "create", "--user", "fuzzer", "--tenant", "fuzz", "--role", "admin"],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         port = free_port()
         log = open(Path(tmp) / "server.log", "wb")  # noqa: SIM115 - closed below
         server = subprocess.Popen(
@@ -94,14 +99,15 @@ def main() -> int:
                 "-H",
                 f"Authorization: Bearer {token}",
                 "--checks",
-                ",".join(CHECKS),
+                args.checks,
                 "--max-examples",
                 str(args.max_examples),
                 "--seed",
                 str(args.seed),
                 "--no-color",
+                *args.extra,
             ]
-            return subprocess.run(command, timeout=900).returncode
+            return subprocess.run(command, timeout=900, env=hooks_env).returncode
         finally:
             server.terminate()
             try:

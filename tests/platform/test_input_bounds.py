@@ -487,3 +487,21 @@ def test_the_shared_app_accepts_ordinary_bodies_and_refuses_over_a_mebibyte(admi
     error = assert_error(response, 413, "PAYLOAD_TOO_LARGE")
     assert error["details"] == {"maxBodyBytes": 2**20}
     assert environment_count(admin) == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("isProduction", 0), ("isProduction", "true"), ("order", "3"), ("order", True), ("order", 3.5), ("name", 7)],
+)
+def test_body_values_of_another_json_type_are_refused_not_coerced(admin: Caller, field: str, value: Any) -> None:
+    # The document's types are the contract: 0 is not false, "3" is not 3.
+    response = admin.post("/api/v1/environments", json={"name": "typed", field: value})
+    assert response.status_code == 400, response.text
+    assert field in field_errors(response.json()["error"])
+    assert environment_count(admin) == 0
+
+
+def test_an_integral_float_is_an_integer_as_in_json_schema(admin: Caller) -> None:
+    response = admin.post("/api/v1/environments", json={"name": "integral", "order": 3.0})
+    assert response.status_code == 201, response.text
+    assert response.json()["data"]["order"] == 3

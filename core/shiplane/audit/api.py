@@ -53,7 +53,7 @@ def audit_event_out(event: AuditEvent | Row[Any]) -> dict[str, Any]:
     }
 
 
-@router.get("", openapi_extra=list_parameters())
+@router.get("", openapi_extra=list_parameters(LIST_SPEC))
 async def list_audit_events(
     request: Request,
     _principal: Annotated[Principal, require("audit:read")],

@@ -48,7 +48,7 @@ async def create_environment(
     )
 
 
-@router.get("", openapi_extra=list_parameters())
+@router.get("", openapi_extra=list_parameters(LIST_SPEC))
 async def list_environments(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
     page = await _reader(request, principal).list_page(reads, params)

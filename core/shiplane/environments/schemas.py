@@ -7,7 +7,7 @@ from sqlalchemy.engine import Row
 
 from shiplane.environments.models import Environment
 from shiplane.platform.envelope import rfc3339
-from shiplane.platform.schemas import ApiModel
+from shiplane.platform.schemas import ApiModel, Integral
 from shiplane.platform.secrets import mask_sealed
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
@@ -31,7 +31,7 @@ class EnvironmentFields(ApiModel):
     name: Slug = Field(description="Slug, unique per tenant")
     display_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
-    order: Annotated[int, Field(ge=0, le=1_000_000)] | None = Field(
+    order: Annotated[int, Field(ge=0, le=1_000_000), Integral] | None = Field(
         default=None, description="Place in the pipeline; defaults to after the last environment"
     )
     is_production: bool = False
@@ -48,7 +48,9 @@ class EnvironmentCreate(EnvironmentFields):
 
 
 class EnvironmentReplace(EnvironmentFields):
-    version: Annotated[int, Field(ge=1)] | None = Field(default=None, description="Expected version (or If-Match)")
+    version: Annotated[int, Field(ge=1), Integral] | None = Field(
+        default=None, description="Expected version (or If-Match)"
+    )
 
 
 def gate_out(gate: dict[str, Any], problem: dict[str, str] | None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from shiplane.platform.errors import CATALOGUE
-from shiplane.platform.listing import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE
+from shiplane.platform.listing import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, ListSpec
 
 _META = {
     "type": "object",
@@ -103,9 +103,10 @@ def _param(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-def list_parameters(*, database: bool = True) -> dict[str, Any]:
+def list_parameters(spec: ListSpec | None = None) -> dict[str, Any]:
     """``openapi_extra`` for a list route: ``page`` and ``pageSize``, and for lists read
-    from the database ``sort``, ``filter`` and ``cursor`` (see docs/api-conventions.md)."""
+    from the database (``spec``) ``sort`` (its pattern names the sortable fields),
+    ``filter`` and ``cursor`` (see docs/api-conventions.md)."""
     params = [
         _param("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}, "1-indexed page"),
         _param(
@@ -114,9 +115,12 @@ def list_parameters(*, database: bool = True) -> dict[str, Any]:
             "items per page",
         ),
     ]
-    if database:
+    if spec is not None:
+        names = "|".join(sorted((n for n, f in spec.fields.items() if f.sortable), key=lambda n: (-len(n), n)))
+        term = f"-?(?:{names})"
+        sort = {"type": "string", "pattern": f"^(?:{term}(?:,{term})*)?$"}
         params += [
-            _param("sort", {"type": "string"}, "comma-separated fields of the allow-list, '-' for descending"),
+            _param("sort", sort, "comma-separated fields of the allow-list, '-' for descending, each once"),
             _param("filter", {"type": "string"}, "a JSON filter expression"),
             _param("cursor", {"type": "string"}, "meta.pagination.nextCursor of the previous page"),
         ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -103,8 +103,24 @@ def scan_body(data: Any, limit: int = MAX_REPORTED_PATHS, max_depth: int = MAX_D
     return found[:limit], None
 
 
+def _integral(value: Any) -> Any:
+    # JSON has one number type: 3.0 is the integer 3 (JSON Schema agrees), 3.5 is not.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer in a request body: ``Annotated[int, Field(ge=1), Integral]``, strict (no
+#: strings, no booleans) with 3.0 taken as 3. ``Integral`` comes last, so the ``Field``
+#: constraints stay on the integer and show in the OpenAPI document.
+Integral = BeforeValidator(_integral)
+
+
 class ApiModel(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    # strict: a body says what it means; 0 is not false and "1" is not 1 (the OpenAPI
+    # document's types are the contract). A datetime field in a body needs
+    # ``Field(strict=False)`` to be parsed from its RFC 3339 string.
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
 
     @model_validator(mode="before")
     @classmethod

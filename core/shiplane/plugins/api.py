@@ -36,7 +36,7 @@ DeleteAdmin = Annotated[
 ]
 
 
-@router.get("/plugins", openapi_extra=list_parameters(database=False))
+@router.get("/plugins", openapi_extra=list_parameters())
 async def list_plugins(request: Request, principal: Reader) -> Response:
     plugins = await plugin_reads(request, principal).list_plugins()
     page = page_of(plugins, request.query_params)
@@ -78,7 +78,7 @@ async def create_plugin_instance(
     )
 
 
-@router.get("/plugin-instances", openapi_extra=list_parameters())
+@router.get("/plugin-instances", openapi_extra=list_parameters(INSTANCE_LIST_SPEC))
 async def list_plugin_instances(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, INSTANCE_LIST_SPEC)
     page = await InstanceService(plugin_reads(request, principal)).list_instances(reads, params)

@@ -35,7 +35,7 @@ def capability_routes(path: str, kind: str, permission: str, *, with_detail: boo
         list_capabilities,
         methods=["GET"],
         name=f"list_{kind}",
-        openapi_extra=list_parameters(database=False),
+        openapi_extra=list_parameters(),
     )
     if with_detail:
         router.add_api_route(f"/{path}/{{capability_id}}", get_capability, methods=["GET"], name=f"get_{kind}")

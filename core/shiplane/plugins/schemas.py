@@ -4,7 +4,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from shiplane.platform.schemas import ApiModel
+from shiplane.platform.schemas import ApiModel, Integral
 
 CapabilityKindName = Literal[
     "integration_type", "step_type", "gate", "rollout_strategy", "target_type", "traffic_router"
@@ -25,4 +25,4 @@ class PluginInstanceCreate(PluginInstanceFields):
 
 
 class PluginInstanceReplace(PluginInstanceFields):
-    version: Annotated[int, Field(ge=1)] | None = None
+    version: Annotated[int, Field(ge=1), Integral] | None = None

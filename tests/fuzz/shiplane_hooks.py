@@ -1,0 +1,105 @@
+"""Schemathesis hooks: the API's rules that an OpenAPI document cannot state.
+
+Loaded by ``run_schemathesis.py`` (``SCHEMATHESIS_HOOKS``). They touch *positive*
+test cases only, the ones schemathesis expects the server to accept
+(``positive_data_acceptance``); negative cases reach the server as generated, so
+``negative_data_rejection`` still sees every schema violation.
+
+The rules, each documented in ``docs/api-conventions.md``:
+
+- no string or object key anywhere in a body contains NUL (PostgreSQL cannot store
+  it); such positive cases are dropped;
+- a list takes ``page`` or ``cursor``, not both, and a cursor is one the server
+  issued: a generated cursor is removed from positive cases;
+- a reference in a body must resolve (an installed plugin's capability, a registered
+  gate type with a valid config, an existing environment): positive cases get
+  references that resolve in the fuzz server, the rest of the body as generated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import schemathesis
+from schemathesis import GenerationMode
+
+# (pluginId, capabilityKind, capabilityId, config): capabilities of the built-in plugin
+# whose configs a positive case can carry.
+INSTANCE_TARGETS = [
+    ("builtin", "rollout_strategy", "all-at-once", {}),
+    ("builtin", "rollout_strategy", "rolling", {"batchSize": 2}),
+    ("builtin", "gate", "approval", {"requiredApprovals": 2}),
+    ("builtin", "step_type", "wait", {"seconds": 5}),
+]
+GATES = [
+    ("pipeline-order", {}),
+    ("release-not-deprecated", {}),
+    ("freeze-window", {"allowOverride": False}),
+    ("approval", {"requiredApprovals": 1}),
+    ("policy", {"rules": {"type": "object"}}),
+]
+
+
+def _positive(case: Any) -> bool:
+    meta = getattr(case, "_meta", None)
+    return meta is not None and meta.generation.mode == GenerationMode.POSITIVE
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in str(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _pick(options: list[Any], seed: Any) -> Any:
+    digest = hashlib.sha256(repr(seed).encode("utf-8", "surrogatepass")).digest()
+    return options[digest[0] % len(options)]
+
+
+def _first_terms(sort: str) -> list[str]:
+    terms: dict[str, str] = {}
+    for term in sort.split(","):
+        terms.setdefault(term.lstrip("-"), term)
+    return list(terms.values())
+
+
+@schemathesis.hook
+def filter_case(context: Any, case: Any) -> bool:
+    if not _positive(case):
+        return True
+    return not _has_nul(case.body) and not _has_nul(case.query)
+
+
+@schemathesis.hook
+def map_case(context: Any, case: Any) -> Any:
+    if not _positive(case):
+        return case
+    if isinstance(case.query, dict):
+        # A cursor is one the server issued, a filter follows the grammar of
+        # docs/api-conventions.md; each sort field appears once.
+        case.query.pop("cursor", None)
+        case.query.pop("filter", None)
+        if isinstance(case.query.get("sort"), str):
+            case.query["sort"] = ",".join(_first_terms(case.query["sort"]))
+    body = case.body
+    if not isinstance(body, dict) or case.method.upper() not in ("POST", "PUT"):
+        return case
+    path = case.operation.path
+    if path.startswith("/api/v1/plugin-instances"):
+        plugin_id, kind, capability_id, config = _pick(INSTANCE_TARGETS, body.get("name"))
+        body.update(pluginId=plugin_id, capabilityKind=kind, capabilityId=capability_id, config=dict(config))
+    elif path.startswith("/api/v1/environments"):
+        if body.get("requiredPredecessors"):
+            body["requiredPredecessors"] = []
+        gates = body.get("gates")
+        if isinstance(gates, list):
+            for index, gate in enumerate(gates):
+                if isinstance(gate, dict):
+                    gate_type, config = _pick(GATES, (index, gate.get("type")))
+                    gate.update(type=gate_type, config=dict(config), id=None, problem=None)
+    return case
