@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     plugins_allow: list[str] | None = None
     plugins_deny: list[str] = Field(default_factory=list)
     plugins_enabled_by_default: bool = False
+    # Where plugins run (docs/plugins/isolation.md): third-party plugins in worker
+    # processes, first-party ones in the server, unless named here ("*": every plugin).
+    plugins_in_process: list[str] = Field(default_factory=list)
+    plugins_out_of_process: list[str] = Field(default_factory=list)
+    plugin_workers_per_plugin: int = Field(default=2, ge=1, le=32)
+    plugin_worker_memory_mb: int = Field(default=1024, ge=0)  # address space per worker (0: no limit)
+    plugin_worker_cpu_seconds: int = Field(default=3600, ge=0)  # CPU time per worker's life (0: no limit)
+    plugin_worker_start_timeout_seconds: float = Field(default=30.0, gt=0)
     plugin_call_timeout_seconds: float = Field(default=10.0, gt=0)
     plugin_breaker_threshold: int = Field(default=5, ge=1)
     plugin_breaker_reset_seconds: float = Field(default=30.0, gt=0)

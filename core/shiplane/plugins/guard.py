@@ -265,8 +265,10 @@ class PluginGuard:
             reason = scrub(str(exc), secrets or [])
             raise self._failed(breaker, plugin_id, operation, reason, reason.split(":")[0], count) from None
         except BaseException as exc:  # noqa: BLE001 - plugin code may raise anything, even SystemExit
-            reason = scrub(f"{type(exc).__name__}: {exc}", secrets or [])
-            raise self._failed(breaker, plugin_id, operation, reason, type(exc).__name__, count) from None
+            # An exception raised in a plugin's worker process keeps its own class name.
+            name = getattr(exc, "remote_type", None) or type(exc).__name__
+            reason = scrub(f"{name}: {exc}", secrets or [])
+            raise self._failed(breaker, plugin_id, operation, reason, name, count) from None
         finally:
             if not released:
                 self._leave(plugin_id, tenant_id)

@@ -40,6 +40,7 @@ from stevedore import NamedExtensionManager
 from shiplane.platform.settings import Settings
 from shiplane.platform.tasks import stop_task
 from shiplane.plugins.guard import PluginCallFailed, PluginGuard
+from shiplane.plugins.host import HostLimits, PluginHost, PluginProcesses, make_proxy
 
 log = logging.getLogger("shiplane.plugins")
 
@@ -79,6 +80,10 @@ class LoadedPlugin:
     load_state: str = "loaded"  # loaded | failed
     load_error: str | None = None
     obj: Any = None
+    # Out of process: its workers, and the lifecycle hooks (plugin_health, on_event,
+    # startup, shutdown) it implements there.
+    processes: PluginProcesses | None = None
+    remote_hooks: frozenset[str] = frozenset()
     capabilities: dict[str, dict[str, Capability]] = field(default_factory=lambda: {k: {} for k in CAPABILITY_KINDS})
 
     @property
@@ -128,6 +133,14 @@ class PluginRegistry:
             settings.plugin_breaker_threshold,
             settings.plugin_breaker_reset_seconds,
         )
+        self.host = PluginHost(
+            HostLimits(
+                memory_mb=settings.plugin_worker_memory_mb,
+                cpu_seconds=settings.plugin_worker_cpu_seconds,
+                workers_per_plugin=settings.plugin_workers_per_plugin,
+                start_timeout=settings.plugin_worker_start_timeout_seconds,
+            )
+        )
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -141,9 +154,12 @@ class PluginRegistry:
         # stevedore's cached entry points carry no distribution, so metadata comes from importlib.
         self._installed = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
         names = sorted(name for name in self._installed if self._permitted(name))
+        # Plugins that run in worker processes are never imported here.
+        isolated = [name for name in names if self.out_of_process(name)]
+        hellos = self.host.start(isolated)
         manager = NamedExtensionManager(
             namespace=ENTRY_POINT_GROUP,
-            names=names,
+            names=[name for name in names if name not in hellos],
             invoke_on_load=False,
             on_load_failure_callback=on_failure,
         )
@@ -152,13 +168,30 @@ class PluginRegistry:
             entries.append((extension.name, extension.entry_point, extension.plugin, None))
         for name, (entry_point, load_error) in failures.items():
             entries.append((name, entry_point, None, load_error))
+        for name in hellos:
+            entries.append((name, self._installed[name], None, None))
         for name, entry_point, obj, error in sorted(entries, key=lambda e: e[0]):
             if name in self.plugins:
                 log.warning("duplicate plugin id; keeping the first", extra={"plugin": name})
                 continue
-            self._load_one(name, entry_point, obj, error)
+            if name in hellos:
+                self._load_remote(name, entry_point, hellos[name])
+            else:
+                self._load_one(name, entry_point, obj, error)
         self._record_denied()
         return self
+
+    def out_of_process(self, plugin_id: str) -> bool:
+        """Whether the plugin runs in worker processes: third-party plugins do, first-party
+        ones do not, unless the operator's settings name the plugin (or ``*``)."""
+        if plugin_id in self.settings.plugins_in_process:
+            return False
+        wanted = self.settings.plugins_out_of_process
+        if plugin_id in wanted or "*" in wanted:
+            return True
+        entry_point = self._installed.get(plugin_id)
+        distribution = _dist_metadata(entry_point)["distribution"] if entry_point is not None else None
+        return distribution not in FIRST_PARTY_DISTRIBUTIONS
 
     def _permitted(self, plugin_id: str) -> bool:
         if plugin_id in self.settings.plugins_deny:
@@ -195,6 +228,8 @@ class PluginRegistry:
         plugin.capabilities = {k: {} for k in CAPABILITY_KINDS}
         if plugin.obj is not None and self.pm.is_registered(plugin.obj):
             self.pm.unregister(plugin.obj)
+        if plugin.processes is not None:
+            plugin.processes.stop()
         log.error("plugin failed to load", extra={"plugin": plugin.id, "reason": reason})
 
     def _load_one(self, name: str, entry_point: EntryPoint, obj: Any, error: BaseException | None) -> None:
@@ -226,6 +261,8 @@ class PluginRegistry:
     def hook_impl(self, plugin_id: str, hook_name: str) -> Callable[..., Any] | None:
         """The plugin's own implementation of a hook, or None if it has none."""
         plugin = self.plugins.get(plugin_id)
+        if plugin is not None and plugin.processes is not None and not plugin.failed:
+            return plugin.processes.hook_caller(hook_name) if hook_name in plugin.remote_hooks else None
         if plugin is None or plugin.obj is None or not self.pm.is_registered(plugin.obj):
             return None
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
@@ -245,6 +282,9 @@ class PluginRegistry:
             if not isinstance(info, PluginInfo):
                 self._fail(plugin, f"plugin_info returned {type(info).__name__}, not PluginInfo")
                 return False
+        return self._apply_info(plugin, info)
+
+    def _apply_info(self, plugin: LoadedPlugin, info: PluginInfo | None) -> bool:
         requires = info.sdk_requires if info is not None else DEFAULT_SDK_REQUIRES
         plugin.sdk_requires = requires
         if info is not None:
@@ -267,19 +307,45 @@ class PluginRegistry:
         return True
 
     def _register_capabilities(self, plugin: LoadedPlugin) -> None:
-        found: dict[str, dict[str, Capability]] = {k: {} for k in CAPABILITY_KINDS}
+        results: dict[str, Any] = {}
         for hook_name, base in REGISTRATION_HOOKS.items():
             impl = self.hook_impl(plugin.id, hook_name)
             if impl is None:
                 continue
             try:
-                result = self.guard.call_blocking(plugin.id, hook_name, impl)
+                results[hook_name] = self.guard.call_blocking(plugin.id, hook_name, impl)
             except PluginCallFailed as exc:
                 self._fail(plugin, f"{hook_name} failed: {exc.reason}")
                 return
-            if not isinstance(result, list | tuple) or not all(isinstance(c, base) for c in result):
+            if not isinstance(results[hook_name], list | tuple) or not all(
+                isinstance(c, base) for c in results[hook_name]
+            ):
                 self._fail(plugin, f"{hook_name} must return a list of {base.__name__} instances")
                 return
+        self._record_capabilities(plugin, results)
+
+    def _load_remote(self, name: str, entry_point: EntryPoint, hello: dict[str, Any]) -> None:
+        """A plugin its worker loaded: what it said in its hello, with proxies for its capabilities."""
+        plugin = self._new(name, entry_point)
+        plugin.processes = self.host.plugins.get(name)
+        info = hello.get("info")
+        if "error" in hello:
+            self._fail(plugin, str(hello["error"]))
+            return
+        if not self._apply_info(plugin, info if isinstance(info, PluginInfo) else None):
+            return
+        assert plugin.processes is not None
+        registrations: dict[str, list[dict[str, Any]]] = hello.get("registrations", {})
+        results = {
+            hook_name: [make_proxy(descriptor, plugin.processes) for descriptor in descriptors]
+            for hook_name, descriptors in registrations.items()
+        }
+        plugin.remote_hooks = frozenset(hello.get("hooks", []))
+        self._record_capabilities(plugin, results)
+
+    def _record_capabilities(self, plugin: LoadedPlugin, results: dict[str, Any]) -> None:
+        found: dict[str, dict[str, Capability]] = {k: {} for k in CAPABILITY_KINDS}
+        for hook_name, result in results.items():
             for capability in result:
                 kind = capability.kind
                 if not capability.id or capability.id in found[kind]:
@@ -317,6 +383,12 @@ class PluginRegistry:
     async def _probe_forever(self, every_seconds: float) -> None:
         while True:
             await asyncio.sleep(every_seconds)
+            # A plugin whose worker died gets a fresh one (after its backoff) without waiting for traffic.
+            for plugin in self.loaded():
+                if plugin.processes is not None and plugin.processes.failing():
+                    await asyncio.get_running_loop().run_in_executor(
+                        self.host.executor, plugin.processes.ensure_started
+                    )
             plugins = [p.id for p in self.loaded() if self.hook_impl(p.id, "plugin_health") is not None]
             # Concurrently: one hanging plugin's probe (bounded by the guard's timeout)
             # does not delay the others'.
@@ -336,6 +408,7 @@ class PluginRegistry:
                 except Exception:
                     log.exception("plugin shutdown failed", extra={"plugin": plugin.id})
         self.guard.shutdown()
+        self.host.shutdown()
 
     def _unregister_capabilities(self, plugin: LoadedPlugin) -> None:
         for kind, items in plugin.capabilities.items():
@@ -349,7 +422,13 @@ class PluginRegistry:
 
     def cached_health(self, plugin_id: str) -> dict[str, Any] | None:
         """The plugin's last own health report, without calling it; ``None`` if there is
-        none or it is older than HEALTH_MAX_AGE_SECONDS."""
+        none or it is older than HEALTH_MAX_AGE_SECONDS. A plugin whose worker died and has
+        no fresh one yet is failing, whatever it last said."""
+        plugin = self.plugins.get(plugin_id)
+        if plugin is not None and plugin.processes is not None:
+            down = plugin.processes.failing()
+            if down is not None:
+                return {"status": "failing", "message": down, "details": {}}
         entry = self._health.get(plugin_id)
         if entry is None or time.monotonic() - entry[0] > HEALTH_MAX_AGE_SECONDS:
             return None
@@ -365,6 +444,11 @@ class PluginRegistry:
         per plugin: concurrent requests wait for the one running and share its result.
         A refused probe (breaker not closed, too many calls running) is not cached.
         """
+        plugin = self.plugins.get(plugin_id)
+        if plugin is not None and plugin.processes is not None:
+            down = plugin.processes.failing()
+            if down is not None:
+                return {"status": "failing", "message": down, "details": {}}
         impl = self.hook_impl(plugin_id, "plugin_health")
         if impl is None:
             return None
@@ -384,6 +468,15 @@ class PluginRegistry:
                     return own
             self._health[plugin_id] = (time.monotonic(), own)
             return own
+
+    def runtime(self, plugin: LoadedPlugin, *, detail: bool = True) -> dict[str, Any]:
+        """Where the plugin runs (``process``, ``in_process``; ``none`` when it failed to
+        load) and, in detail, its worker processes: pids, restarts, resource use, limits."""
+        if plugin.failed:
+            return {"isolation": "none"}
+        if plugin.processes is None:
+            return {"isolation": "in_process"}
+        return plugin.processes.status() if detail else {"isolation": "process"}
 
     def default_enabled(self, plugin: LoadedPlugin) -> bool:
         return plugin.first_party or self.settings.plugins_enabled_by_default

@@ -121,6 +121,7 @@ class PluginService:
             "loadError": plugin.load_error,
             "health": self._health_summary(plugin),
             "capabilities": capabilities,
+            "runtime": self.registry.runtime(plugin, detail=detail),
         }
 
     async def list_plugins(self) -> list[dict[str, Any]]:
