@@ -71,6 +71,9 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         # Background health probes would add plugin calls that tests count; tests that
         # are about them turn them on.
         "plugin_health_probe_seconds": 0,
+        # The events test plugin records what it receives in the test process's memory,
+        # so it runs in process; every other third-party plugin runs in its workers.
+        "plugins_in_process": ["test-events"],
     }
     values.update(overrides)
     return Settings(**values).prepare()

@@ -172,6 +172,7 @@ class WorkerProcess:
         self.started_at: datetime = utcnow()
         self.calls = 0
         self.killed_because: str | None = None
+        self.reaped = False  # its end is recorded
 
     @property
     def alive(self) -> bool:
@@ -341,6 +342,10 @@ class PluginProcesses:
             self.idle.remove(worker)
 
     def _died(self, worker: WorkerProcess, reason: str, *, crash: bool) -> None:
+        with self._lock:
+            if worker.reaped:
+                return
+            worker.reaped = True
         worker.close()
         with self._lock:
             self._forget(worker)
@@ -400,6 +405,9 @@ class PluginProcesses:
                 worker = state.worker
             if worker is not None and worker.alive:
                 worker.kill("a call did not finish within its timeout")
+                # Recorded now, not when the call's thread notices: the plugin is failing
+                # from this moment until a fresh worker is up.
+                self._died(worker, worker.exit_reason(), crash=False)
             raise
 
     def hook_caller(self, hook_name: str) -> Callable[..., Any]:

@@ -65,6 +65,7 @@ from shiplane_sdk.models import (
     VersionInfo,
 )
 from shiplane_sdk.testing.fakes import FakeGateContext, FakeStepContext, FakeTargetContext
+from shiplane_sdk.testing.isolation import under_test
 from shiplane_sdk.testing.plugins import registered_plugin, resolve
 
 __all__ = [
@@ -104,19 +105,25 @@ class CapabilityContract:
         """Return a new instance of the capability under test (override this)."""
         raise NotImplementedError(f"{type(self).__name__} must override make_capability()")
 
+    def capability_under_test(self) -> Any:
+        """What the tests call: :meth:`make_capability`'s object, or with
+        ``SHIPLANE_TEST_ISOLATION=process`` its stand-in running in a plugin worker
+        (:mod:`shiplane_sdk.testing.isolation`)."""
+        return under_test(self.make_capability())
+
     def first_valid_config(self) -> dict[str, Any]:
         """The first of ``valid_configs`` (fails the test if there are none)."""
         assert self.valid_configs, f"{type(self).__name__} declares no valid_configs"
         return self.valid_configs[0]
 
     def test_capability_is_of_the_contract_kind(self) -> None:
-        capability = self.make_capability()
+        capability = self.capability_under_test()
         base = self.capability_base
         assert isinstance(capability, base), f"{capability!r} is not a {base.__name__}"
         assert capability.kind == base.kind, f"kind is {capability.kind!r}, expected {base.kind!r}"
 
     def test_id_is_a_slug(self) -> None:
-        capability_id = self.make_capability().id
+        capability_id = self.capability_under_test().id
         assert isinstance(capability_id, str) and capability_id, "id is empty"
         assert len(capability_id) <= 64, f"id {capability_id!r} is longer than 64 characters"
         assert re.fullmatch(CAPABILITY_ID_PATTERN, capability_id), (
@@ -124,12 +131,12 @@ class CapabilityContract:
         )
 
     def test_display_name_and_description_are_set(self) -> None:
-        capability = self.make_capability()
+        capability = self.capability_under_test()
         assert isinstance(capability.display_name, str) and capability.display_name.strip(), "display_name is empty"
         assert isinstance(capability.description, str) and capability.description.strip(), "description is empty"
 
     def test_config_schema_is_valid_draft_2020_12(self) -> None:
-        schema = self.make_capability().config_schema
+        schema = self.capability_under_test().config_schema
         assert isinstance(schema, dict), "config_schema is not a dict"
         try:
             Draft202012Validator.check_schema(schema)
@@ -138,18 +145,18 @@ class CapabilityContract:
         _assert_json(schema, "config_schema")
 
     def test_valid_configs_have_no_errors(self) -> None:
-        capability = self.make_capability()
+        capability = self.capability_under_test()
         assert self.valid_configs, f"{type(self).__name__} declares no valid_configs"
         for index, config in enumerate(self.valid_configs):
-            errors = capability.validate_config(config)
+            errors = resolve(capability.validate_config(config))
             assert errors == [], f"valid_configs[{index}] was rejected: {errors}"
 
     def test_invalid_configs_are_rejected_with_field_paths(self) -> None:
         if not self.invalid_configs:
             pytest.skip(f"{type(self).__name__} declares no invalid_configs")
-        capability = self.make_capability()
+        capability = self.capability_under_test()
         for index, config in enumerate(self.invalid_configs):
-            errors = capability.validate_config(config)
+            errors = resolve(capability.validate_config(config))
             assert errors, f"invalid_configs[{index}] was accepted: {config!r}"
             assert all(isinstance(error, ConfigError) for error in errors), (
                 f"validate_config returned something other than ConfigError: {errors!r}"
@@ -159,11 +166,11 @@ class CapabilityContract:
             )
 
     def test_secret_fields_are_dotted_paths(self) -> None:
-        secrets = self.make_capability().secret_fields()
+        secrets = self.capability_under_test().secret_fields()
         assert all(isinstance(path, str) and path for path in secrets), secrets
 
     def test_describe_is_json_serialisable(self) -> None:
-        capability = self.make_capability()
+        capability = self.capability_under_test()
         description = capability.describe()
         _assert_json(description, "describe()")
         for key in ("id", "kind", "displayName", "description", "configSchema"):
@@ -188,7 +195,7 @@ class GateContract(CapabilityContract):
         return FakeGateContext()
 
     def test_evaluate_returns_a_gate_result(self) -> None:
-        gate = self.make_capability()
+        gate = self.capability_under_test()
         assert self.valid_configs, f"{type(self).__name__} declares no valid_configs"
         for index, config in enumerate(self.valid_configs):
             result = resolve(gate.evaluate(self.make_context(config), config))
@@ -214,10 +221,10 @@ class StepTypeContract(CapabilityContract):
         return FakeStepContext()
 
     def test_idempotent_is_declared(self) -> None:
-        assert isinstance(self.make_capability().idempotent, bool), "idempotent is not a bool"
+        assert isinstance(self.capability_under_test().idempotent, bool), "idempotent is not a bool"
 
     def test_run_returns_a_step_result(self) -> None:
-        step = self.make_capability()
+        step = self.capability_under_test()
         assert self.valid_configs, f"{type(self).__name__} declares no valid_configs"
         for index, config in enumerate(self.valid_configs):
             result = resolve(step.run(self.make_context(config), config))
@@ -261,23 +268,23 @@ class IntegrationTypeContract(CapabilityContract):
             pytest.skip(f"{integration!r} does not support {operation}")
 
     def test_category_is_known(self) -> None:
-        category = getattr(self.make_capability(), "category", None)
+        category = getattr(self.capability_under_test(), "category", None)
         assert category in INTEGRATION_CATEGORIES, f"category {category!r} is not one of {INTEGRATION_CATEGORIES}"
 
     def test_connection_test_returns_a_result(self) -> None:
-        integration = self.make_capability()
+        integration = self.capability_under_test()
         result = resolve(integration.test(self.operation_config()))
         assert isinstance(result, ConnectionTestResult), f"test() returned {result!r}, not a ConnectionTestResult"
 
     def test_discover_returns_discovered_items(self) -> None:
-        integration = self.make_capability()
+        integration = self.capability_under_test()
         self._require(integration, "discover")
         items = resolve(integration.discover(self.operation_config(), dict(self.discover_query)))
         assert isinstance(items, list), f"discover() returned {items!r}, not a list"
         assert all(isinstance(item, DiscoveredItem) for item in items), items
 
     def test_list_versions_returns_version_infos(self) -> None:
-        integration = self.make_capability()
+        integration = self.capability_under_test()
         self._require(integration, "list_versions")
         if self.sample_reference is None:
             pytest.skip("set sample_reference to check list_versions")
@@ -286,19 +293,19 @@ class IntegrationTypeContract(CapabilityContract):
         assert all(isinstance(version, VersionInfo) for version in versions), versions
 
     def test_health_returns_a_health_report(self) -> None:
-        integration = self.make_capability()
+        integration = self.capability_under_test()
         self._require(integration, "health")
         report = resolve(integration.health(self.operation_config()))
         assert isinstance(report, HealthReport), f"health() returned {report!r}, not a HealthReport"
 
     def test_notify_returns_none(self) -> None:
-        integration = self.make_capability()
+        integration = self.capability_under_test()
         self._require(integration, "notify")
         result = resolve(integration.notify(self.operation_config(), self.sample_message))
         assert result is None, f"notify() returned {result!r}, expected None"
 
     def test_unsupported_operations_raise_capability_not_supported(self) -> None:
-        integration = self.make_capability()
+        integration = self.capability_under_test()
         config = self.operation_config()
         calls: dict[str, Callable[[], object]] = {
             "discover": lambda: integration.discover(config, {}),
@@ -337,7 +344,7 @@ class RolloutStrategyContract(CapabilityContract):
         return batches
 
     def test_plan_covers_each_target_exactly_once(self) -> None:
-        strategy = self.make_capability()
+        strategy = self.capability_under_test()
         targets = self.make_targets(self.target_count)
         assert self.valid_configs, f"{type(self).__name__} declares no valid_configs"
         for index, config in enumerate(self.valid_configs):
@@ -356,12 +363,12 @@ class RolloutStrategyContract(CapabilityContract):
             )
 
     def test_plan_of_no_targets_is_empty(self) -> None:
-        strategy = self.make_capability()
+        strategy = self.capability_under_test()
         for config in self.valid_configs:
             assert self._plan(strategy, [], config) == [], "plan() of no targets is not []"
 
     def test_plan_is_deterministic(self) -> None:
-        strategy = self.make_capability()
+        strategy = self.capability_under_test()
         targets = self.make_targets(self.target_count)
         for config in self.valid_configs:
             assert self._plan(strategy, targets, config) == self._plan(strategy, targets, config), (
@@ -369,7 +376,7 @@ class RolloutStrategyContract(CapabilityContract):
             )
 
     def test_steps_match_progressive(self) -> None:
-        strategy = self.make_capability()
+        strategy = self.capability_under_test()
         for index, config in enumerate(self.valid_configs):
             steps = resolve(strategy.steps(config))
             assert isinstance(steps, list), f"steps() returned {steps!r}, not a list"
@@ -409,20 +416,20 @@ class TargetTypeContract(CapabilityContract):
         return FakeTargetContext.for_config(config)
 
     def test_deploy_returns_a_deploy_result(self) -> None:
-        target_type = self.make_capability()
+        target_type = self.capability_under_test()
         config = self.first_valid_config()
         result = resolve(target_type.deploy(self.make_context(config), dict(self.sample_manifest)))
         assert isinstance(result, DeployResult), f"deploy() returned {result!r}, not a DeployResult"
         _assert_json(result.outputs, "DeployResult.outputs")
 
     def test_health_check_returns_a_health_report(self) -> None:
-        target_type = self.make_capability()
+        target_type = self.capability_under_test()
         config = self.first_valid_config()
         report = resolve(target_type.health_check(self.make_context(config)))
         assert isinstance(report, HealthReport), f"health_check() returned {report!r}, not a HealthReport"
 
     def test_written_sticker_reads_back(self) -> None:
-        target_type = self.make_capability()
+        target_type = self.capability_under_test()
         config = self.first_valid_config()
         context = self.make_context(config)
         written = resolve(target_type.write_sticker(context, dict(self.sample_sticker)))
@@ -431,7 +438,7 @@ class TargetTypeContract(CapabilityContract):
         assert sticker == self.sample_sticker, f"read_sticker() returned {sticker!r} after write_sticker()"
 
     def test_inspect_returns_a_json_object(self) -> None:
-        target_type = self.make_capability()
+        target_type = self.capability_under_test()
         config = self.first_valid_config()
         state = resolve(target_type.inspect(self.make_context(config)))
         assert isinstance(state, dict), f"inspect() returned {state!r}, not a dict"
@@ -453,7 +460,7 @@ class TrafficRouterContract(CapabilityContract):
         raise NotImplementedError(f"{type(self).__name__} must override make_capability()")
 
     def test_set_weights_then_get_weights(self) -> None:
-        router = self.make_capability()
+        router = self.capability_under_test()
         config = self.first_valid_config()
         result = resolve(router.set_weights(config, dict(self.sample_weights)))
         assert result is None, f"set_weights() returned {result!r}, expected None"

@@ -4,6 +4,9 @@
 probe must neither multiply calls into the plugin (taking the in-flight room other
 tenants' gates need) nor remember the guard's refusals as the plugin's health, and
 the plugin list must not show a report of any age.
+
+These are the in-process guard's rules, so the plugins here run in process; a worker
+process that a timeout kills reports ``failing`` by itself (``test_plugin_host.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from shiplane.plugins.service import PluginService
 from tests.api.plugins import PLUGINS, app_client, caller_for, enable, plugins_by_id, with_service
 from tests.conftest import Caller
 
+IN_PROCESS: dict[str, Any] = {"plugins_in_process": ["test-events", "test-hanging", "test-raising"]}
+
 
 def registry_of(client: TestClient) -> PluginRegistry:
     return client.app.state.shiplane.plugins  # type: ignore[attr-defined,no-any-return]
@@ -41,7 +46,7 @@ def age_cached_report(registry: PluginRegistry, plugin_id: str, seconds: float) 
 
 
 def test_concurrent_health_requests_make_one_call_into_the_plugin(database_url: str, tmp_path: Path) -> None:
-    with app_client(database_url, tmp_path, plugin_call_timeout_seconds=0.5) as client:
+    with app_client(database_url, tmp_path, plugin_call_timeout_seconds=0.5, **IN_PROCESS) as client:
         registry = registry_of(client)
         breaker = registry.guard.breaker("test-hanging")
         calls = breaker.total_calls
@@ -80,7 +85,7 @@ def test_concurrent_health_requests_make_one_call_into_the_plugin(database_url: 
 def test_a_repeated_health_request_within_the_cache_period_does_not_call_the_plugin(
     database_url: str, tmp_path: Path
 ) -> None:
-    with app_client(database_url, tmp_path) as client:
+    with app_client(database_url, tmp_path, **IN_PROCESS) as client:
         caller = caller_for(client)
         registry = registry_of(client)
         breaker = registry.guard.breaker("acme")
@@ -100,7 +105,7 @@ def test_a_repeated_health_request_within_the_cache_period_does_not_call_the_plu
 
 def test_a_refused_probe_is_not_cached(database_url: str, tmp_path: Path) -> None:
     overrides = {"plugin_call_timeout_seconds": 0.5, "plugin_breaker_threshold": 1, "plugin_breaker_reset_seconds": 0.2}
-    with app_client(database_url, tmp_path, **overrides) as client:
+    with app_client(database_url, tmp_path, **overrides, **IN_PROCESS) as client:
         caller = caller_for(client)
         registry = registry_of(client)
         breaker = registry.guard.breaker("test-hanging")
@@ -137,7 +142,7 @@ def test_a_refused_probe_is_not_cached(database_url: str, tmp_path: Path) -> Non
 
 
 def test_the_plugin_list_does_not_show_a_stale_report(database_url: str, tmp_path: Path) -> None:
-    with app_client(database_url, tmp_path, plugin_call_timeout_seconds=0.5) as client:
+    with app_client(database_url, tmp_path, plugin_call_timeout_seconds=0.5, **IN_PROCESS) as client:
         caller = caller_for(client)
         registry = registry_of(client)
         assert health(caller, "test-hanging")["status"] == "failing"
@@ -152,7 +157,7 @@ def test_the_plugin_list_does_not_show_a_stale_report(database_url: str, tmp_pat
 
 def test_a_hanging_plugin_shows_failing_in_the_list_without_anyone_asking(database_url: str, tmp_path: Path) -> None:
     overrides = {"plugin_call_timeout_seconds": 0.5, "plugin_health_probe_seconds": 0.2}
-    with app_client(database_url, tmp_path, **overrides) as client:
+    with app_client(database_url, tmp_path, **overrides, **IN_PROCESS) as client:
         caller = caller_for(client)
         deadline = time.monotonic() + 15
         while True:
