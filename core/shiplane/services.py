@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database
@@ -144,8 +144,51 @@ class _ReadPathCollector:
         cache.add_metric(["hit"], self.services.plugin_states.hits)
         cache.add_metric(["miss"], self.services.plugin_states.misses)
         yield cache
+        yield from self._plugin_metrics()
         pools = GaugeMetricFamily("shiplane_db_pool_checked_out", "Database connections in use", labels=["pool"])
         pools.add_metric(["read"], self.services.reads.checked_out())
         write_pool: Any = self.services.db.write_engine.sync_engine.pool
         pools.add_metric(["write"], write_pool.checkedout() if hasattr(write_pool, "checkedout") else 0)
         yield pools
+
+    def _plugin_metrics(self) -> Iterator[Metric]:
+        registry = self.services.plugins
+        guard = registry.guard
+        calls = CounterMetricFamily(
+            "shiplane_plugin_calls", "Calls into plugin code, by plugin and result", labels=["plugin", "result"]
+        )
+        seconds = SummaryMetricFamily("shiplane_plugin_call_duration_seconds", "Plugin call time", labels=["plugin"])
+        with guard._in_flight_lock:
+            outcomes = dict(guard.outcomes)
+            durations = dict(guard.durations)
+        for (plugin_id, result), count in sorted(outcomes.items()):
+            calls.add_metric([plugin_id, result], count)
+        for plugin_id, (count, total) in sorted(durations.items()):
+            seconds.add_metric([plugin_id], count_value=count, sum_value=total)
+        in_flight = GaugeMetricFamily("shiplane_plugin_calls_in_flight", "Plugin calls running", labels=["plugin"])
+        workers = GaugeMetricFamily("shiplane_plugin_workers", "Live worker processes", labels=["plugin", "state"])
+        memory = GaugeMetricFamily("shiplane_plugin_worker_rss_bytes", "Workers' resident memory", labels=["plugin"])
+        exits = CounterMetricFamily(
+            "shiplane_plugin_worker_exits", "Worker processes that ended, by how", labels=["plugin", "how"]
+        )
+        restarts = CounterMetricFamily(
+            "shiplane_plugin_worker_restarts", "Workers started after one ended", labels=["plugin"]
+        )
+        failing = GaugeMetricFamily(
+            "shiplane_plugin_worker_down", "1 while a plugin's last worker died and none is up yet", labels=["plugin"]
+        )
+        for plugin in registry.loaded():
+            in_flight.add_metric([plugin.id], guard.in_flight(plugin.id))
+            processes = plugin.processes
+            if processes is None:
+                continue
+            status = processes.status()
+            busy = sum(1 for w in status["workers"] if w["busy"])
+            workers.add_metric([plugin.id, "busy"], busy)
+            workers.add_metric([plugin.id, "idle"], len(status["workers"]) - busy)
+            memory.add_metric([plugin.id], sum(w.get("rssBytes", 0) for w in status["workers"]))
+            for how in ("crashed", "killed"):
+                exits.add_metric([plugin.id, how], processes.exits.get(how, 0))
+            restarts.add_metric([plugin.id], processes.restarts)
+            failing.add_metric([plugin.id], 1 if processes.failing() else 0)
+        yield from (calls, seconds, in_flight, workers, memory, exits, restarts, failing)

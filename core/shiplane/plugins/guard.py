@@ -35,6 +35,10 @@ from shiplane.platform.database import utcnow
 log = logging.getLogger("shiplane.plugins")
 
 
+# Failure kinds where the guard refused the call before any plugin code ran.
+REFUSED = frozenset({"circuit open", "too many calls running"})
+
+
 class PluginCallFailed(Exception):
     """A guarded call failed. ``reason`` may quote the plugin's own error text (shown
     only to the tenant the call was made for, after scrubbing); ``kind`` never does."""
@@ -120,6 +124,9 @@ class PluginGuard:
         self._in_flight: dict[str, int] = {}
         self._in_flight_tenant: dict[tuple[str, str | None], int] = {}
         self._in_flight_lock = threading.Lock()
+        # For /metrics: calls by (plugin, result), and (count, total seconds) per plugin.
+        self.outcomes: dict[tuple[str, str], int] = {}
+        self.durations: dict[str, tuple[int, float]] = {}
         self._pool = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="shiplane-plugin")
 
     def breaker(self, plugin_id: str, tenant_id: str | None = None) -> Breaker:
@@ -205,6 +212,29 @@ class PluginGuard:
             breaker.state = "closed"
 
     async def call(
+        self, plugin_id: str, operation: str, function: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        """Call ``function`` on behalf of ``plugin_id`` (see :meth:`_call`), counted by
+        result for ``/metrics``: ``ok``, ``error``, ``timeout``, ``refused`` (breaker
+        open, too many calls running: no plugin code ran) or ``cancelled``."""
+        start = time.perf_counter()
+        outcome = "cancelled"
+        try:
+            value = await self._call(plugin_id, operation, function, *args, **kwargs)
+            outcome = "ok"
+            return value
+        except PluginCallFailed as exc:
+            outcome = "timeout" if exc.kind == "timeout" else "refused" if exc.kind in REFUSED else "error"
+            raise
+        finally:
+            elapsed = time.perf_counter() - start
+            with self._in_flight_lock:
+                key = (plugin_id, outcome)
+                self.outcomes[key] = self.outcomes.get(key, 0) + 1
+                count, total = self.durations.get(plugin_id, (0, 0.0))
+                self.durations[plugin_id] = (count + 1, total + elapsed)
+
+    async def _call(
         self,
         plugin_id: str,
         operation: str,

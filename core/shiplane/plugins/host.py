@@ -346,11 +346,11 @@ class PluginProcesses:
             if worker.reaped:
                 return
             worker.reaped = True
+        kind = "killed" if worker.killed_because else "crashed"  # before close() stops it
         worker.close()
         with self._lock:
             self._forget(worker)
             self.last_exit = {"pid": worker.pid, "reason": reason, "at": utcnow()}
-            kind = "killed" if worker.killed_because else "crashed"
             self.exits[kind] = self.exits.get(kind, 0) + 1
             if crash:
                 self.consecutive_crashes += 1

@@ -39,7 +39,7 @@ from stevedore import NamedExtensionManager
 
 from shiplane.platform.settings import Settings
 from shiplane.platform.tasks import stop_task
-from shiplane.plugins.guard import PluginCallFailed, PluginGuard
+from shiplane.plugins.guard import REFUSED, PluginCallFailed, PluginGuard
 from shiplane.plugins.host import HostLimits, PluginHost, PluginProcesses, make_proxy
 
 log = logging.getLogger("shiplane.plugins")
@@ -53,7 +53,7 @@ HEALTH_CACHE_SECONDS = 10.0
 HEALTH_MAX_AGE_SECONDS = 60.0
 # Failures where the guard refused the probe without running plugin code: they say
 # nothing about the plugin's own health, so they are not cached.
-REFUSED_KINDS = frozenset({"circuit open", "too many calls running"})
+REFUSED_KINDS = REFUSED
 
 # API names of the capability kinds.
 KIND_API_NAMES = {

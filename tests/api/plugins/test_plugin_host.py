@@ -264,3 +264,40 @@ def test_process_mode_of_the_contract_kit_calls_a_worker(monkeypatch: pytest.Mon
     assert [w["calls"] for w in workers] == [1] and workers[0]["pid"] != os.getpid()
     monkeypatch.setenv("SHIPLANE_TEST_ISOLATION", "in_process")
     assert isinstance(under_test(acme.ChangeTicketGate()), acme.ChangeTicketGate)
+
+
+def metric(client: TestClient, line_start: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_calls_by_result_and_worker_exits(hosted: TestClient, admin_of: Caller) -> None:
+    crashed = 'shiplane_plugin_worker_exits_total{how="crashed",plugin="test-misbehaving"}'
+    ok = 'shiplane_plugin_calls_total{plugin="test-misbehaving",result="ok"}'
+    errors = 'shiplane_plugin_calls_total{plugin="test-misbehaving",result="error"}'
+    before = {name: metric(hosted, name) for name in (crashed, ok, errors)}
+    misbehave(hosted, admin_of, "exit")
+    assert metric(hosted, crashed) == before[crashed] + 1
+    assert metric(hosted, errors) == before[errors] + 1
+    assert metric(hosted, 'shiplane_plugin_worker_down{plugin="test-misbehaving"}') == 1
+    misbehave(hosted, admin_of, "ok")  # its config check and its evaluation
+    assert metric(hosted, ok) >= before[ok] + 2
+    assert metric(hosted, 'shiplane_plugin_worker_down{plugin="test-misbehaving"}') == 0
+    assert metric(hosted, 'shiplane_plugin_workers{plugin="test-misbehaving",state="idle"}') == 1
+    assert metric(hosted, 'shiplane_plugin_worker_rss_bytes{plugin="test-misbehaving"}') > 0
+
+
+def test_the_background_probe_starts_a_fresh_worker_without_traffic(database_url: str, tmp_path: Path) -> None:
+    overrides = {"plugins_allow": ["builtin", "test-misbehaving"], "plugin_health_probe_seconds": 0.2}
+    with app_client(database_url, tmp_path, **overrides) as client:
+        caller = caller_for(client)
+        enable(caller, "test-misbehaving")
+        misbehave(client, caller, "exit")
+        # No call follows: the probe notices the dead worker and starts another.
+        while runtime(caller)["workers"] == []:
+            threading.Event().wait(0.05)
+        state = runtime(caller)
+        assert state["health"] == "ok" and state["restarts"] >= 1
+        assert state["workers"][0]["calls"] == 0
