@@ -51,7 +51,7 @@ from shiplane_sdk import (
 
 from shiplane.platform.database import utcnow
 from shiplane.plugins import wire
-from shiplane.plugins.worker import EXIT_OUT_OF_MEMORY
+from shiplane.plugins.worker import ATTRIBUTES, EXIT_OUT_OF_MEMORY, contract_methods
 
 BASES = {
     "integration_type": IntegrationType,
@@ -72,6 +72,10 @@ class PluginWorkerDied(Exception):
     def __init__(self, message: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.reason = reason or message
+
+
+class InvalidDescription(ValueError):
+    """A worker described a capability in a way the server cannot use."""
 
 
 class RemotePluginError(Exception):
@@ -190,7 +194,14 @@ class WorkerProcess:
                 self.sock.settimeout(None)
         if frame is None:
             return {"error": f"the plugin worker {self.exit_reason()} while loading the plugin"}
-        hello: dict[str, Any] = wire.loads(frame)
+        try:
+            hello = wire.loads(frame)
+        except wire.WireError as exc:
+            self.kill("sent a hello that does not decode")
+            return {"error": f"the plugin worker sent an invalid description: {exc}"}
+        if not isinstance(hello, dict):
+            self.kill("sent a hello that is not an object")
+            return {"error": "the plugin worker sent an invalid description: not an object"}
         return hello
 
     def kill(self, reason: str) -> None:
@@ -534,9 +545,23 @@ class PluginHost:
 def make_proxy(descriptor: dict[str, Any], processes: PluginProcesses) -> Any:
     """A capability object whose metadata came from the worker and whose contract
     methods run there."""
-    kind = descriptor["kind"]
-    base = BASES[kind]
-    capability_id = descriptor["id"]
+    kind = descriptor.get("kind")
+    base = BASES.get(kind) if isinstance(kind, str) else None
+    capability_id = descriptor.get("id")
+    if base is None or not isinstance(capability_id, str):
+        raise InvalidDescription(f"unknown capability kind {kind!r} or id {capability_id!r}")
+    allowed = set(contract_methods(base))
+    methods = descriptor.get("methods")
+    if not isinstance(methods, list) or not set(methods) <= allowed:
+        raise InvalidDescription(f"{kind} {capability_id!r}: methods must be among {sorted(allowed)}")
+    attributes = descriptor.get("attributes") or {}
+    if not isinstance(attributes, dict) or not all(
+        name in ATTRIBUTES and isinstance(value, str | bool) for name, value in attributes.items()
+    ):
+        raise InvalidDescription(f"{kind} {capability_id!r}: unexpected attributes")
+    class_name = descriptor.get("className")
+    if not isinstance(class_name, str) or not class_name.isidentifier():
+        raise InvalidDescription(f"{kind} {capability_id!r}: invalid class name")
 
     def remote(method: str) -> Callable[..., Any]:
         async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -556,9 +581,9 @@ def make_proxy(descriptor: dict[str, Any], processes: PluginProcesses) -> Any:
         "description": descriptor["description"],
         "config_schema": descriptor["configSchema"],
         "secret_destinations": list(descriptor.get("secretDestinations") or []),
-        **descriptor.get("attributes", {}),
+        **attributes,
     }
-    for method in descriptor["methods"]:
+    for method in methods:
         namespace[method] = remote(method)
     operations = descriptor.get("operations")
     if operations is not None:
@@ -570,4 +595,7 @@ def make_proxy(descriptor: dict[str, Any], processes: PluginProcesses) -> Any:
             return operation in supported
 
         namespace["supports"] = supports
-    return type(descriptor["className"], (base,), namespace)()
+    try:
+        return type(class_name, (base,), namespace)()
+    except Exception as exc:  # e.g. a schema of the wrong type for the base's properties
+        raise InvalidDescription(f"{kind} {capability_id!r}: {type(exc).__name__}: {exc}") from None

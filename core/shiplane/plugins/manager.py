@@ -40,7 +40,7 @@ from stevedore import NamedExtensionManager
 from shiplane.platform.settings import Settings
 from shiplane.platform.tasks import stop_task
 from shiplane.plugins.guard import REFUSED, PluginCallFailed, PluginGuard
-from shiplane.plugins.host import HostLimits, PluginHost, PluginProcesses, make_proxy
+from shiplane.plugins.host import HostLimits, InvalidDescription, PluginHost, PluginProcesses, make_proxy
 
 log = logging.getLogger("shiplane.plugins")
 
@@ -336,10 +336,14 @@ class PluginRegistry:
             return
         assert plugin.processes is not None
         registrations: dict[str, list[dict[str, Any]]] = hello.get("registrations", {})
-        results = {
-            hook_name: [make_proxy(descriptor, plugin.processes) for descriptor in descriptors]
-            for hook_name, descriptors in registrations.items()
-        }
+        try:
+            results = {
+                str(hook_name): [make_proxy(descriptor, plugin.processes) for descriptor in descriptors]
+                for hook_name, descriptors in dict(registrations).items()
+            }
+        except (InvalidDescription, AttributeError, TypeError, ValueError) as exc:
+            self._fail(plugin, f"the plugin worker sent an invalid description: {exc}")
+            return
         plugin.remote_hooks = frozenset(hello.get("hooks", []))
         self._record_capabilities(plugin, results)
 

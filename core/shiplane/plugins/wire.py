@@ -45,7 +45,7 @@ _MODELS: dict[str, type[BaseModel]] = {
 }
 
 
-class WireError(Exception):
+class WireError(ValueError):
     """The other side sent something that is not a frame of this protocol."""
 
 
@@ -93,17 +93,25 @@ def loads(data: bytes, make_context: Callable[[int, dict[str, Any]], Any] | None
         tag = obj.get(TAG)
         if tag is None:
             return obj
-        if tag == "model":
-            return _MODELS[obj["name"]].model_validate(obj["value"])
-        if tag == "datetime":
-            return datetime.fromisoformat(obj["value"])
-        if tag == "bytes":
-            return base64.b64decode(obj["value"])
-        if tag == "context" and make_context is not None:
-            return make_context(obj["index"], obj["attrs"])
+        try:
+            if tag == "model":
+                return _MODELS[obj["name"]].model_validate(obj["value"])
+            if tag == "datetime":
+                return datetime.fromisoformat(obj["value"])
+            if tag == "bytes":
+                return base64.b64decode(obj["value"], validate=True)
+            if tag == "context" and make_context is not None:
+                return make_context(int(obj["index"]), dict(obj["attrs"]))
+        except (KeyError, TypeError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
+            raise WireError(f"a {tag} value that does not decode: {type(exc).__name__}") from None
         raise WireError(f"unexpected {TAG} {tag!r}")
 
-    return json.loads(data, object_hook=hook)
+    try:
+        return json.loads(data, object_hook=hook)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, nesting
+        if isinstance(exc, WireError):
+            raise
+        raise WireError(f"a frame that is not JSON: {type(exc).__name__}") from None
 
 
 def send(sock: socket.socket, payload: bytes) -> None:

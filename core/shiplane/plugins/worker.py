@@ -40,6 +40,8 @@ from shiplane.plugins import wire
 
 #: Capability methods that run on the server from the capability's data, never here.
 LOCAL_METHODS = frozenset({"describe", "supports", "secret_fields", "destination_fields", "require_valid_config"})
+#: Capability attributes besides the common ones that a worker reports.
+ATTRIBUTES = ("category", "idempotent", "progressive")
 # Exit status after an out-of-memory failure, so the server reports why it ended.
 EXIT_OUT_OF_MEMORY = 70
 
@@ -204,7 +206,7 @@ class Worker:
         self.capabilities.setdefault((capability.kind, capability.id), capability)
         attributes = {
             name: getattr(capability, name)
-            for name in ("category", "idempotent", "progressive")
+            for name in ATTRIBUTES
             if isinstance(getattr(capability, name, None), str | bool)
         }
         operations = None
