@@ -301,3 +301,36 @@ def test_the_background_probe_starts_a_fresh_worker_without_traffic(database_url
         state = runtime(caller)
         assert state["health"] == "ok" and state["restarts"] >= 1
         assert state["workers"][0]["calls"] == 0
+
+
+def test_a_step_in_a_worker_uses_its_context_through_the_channel(hosted: TestClient, admin_of: Caller) -> None:
+    from shiplane_sdk import StepResult
+    from shiplane_sdk.testing import FakeStepContext
+
+    registry = hosted.app.state.shiplane.plugins  # type: ignore[attr-defined]
+    step = registry.capabilities["step_type"]["use-context"].capability
+    ctx = FakeStepContext(
+        inputs={"version": "1.4.0"},
+        integrations={"registry": {"url": "https://registry.example"}},
+        secrets={"token": "s3cr3t-value"},
+    )
+    ctx.cancel()
+
+    async def run() -> Any:
+        return await registry.guard.call("test-misbehaving", "step", step.run, ctx, {}, tenant_id=admin_of.tenant_id)
+
+    result = hosted.portal.call(run)
+    assert isinstance(result, StepResult) and result.status == "succeeded"
+    assert result.outputs == {
+        "cancelled": True,
+        "registry": {"url": "https://registry.example"},
+        "tokenLength": len("s3cr3t-value"),
+        "missing": "KeyError: \"no integration named 'missing' in this fake context\"",
+    }
+    assert ctx.logs == ["run run-1 step step-1 inputs ['version']"]
+    [artifact] = ctx.artifacts
+    assert (artifact.name, artifact.content, artifact.content_type) == (
+        "report.bin",
+        bytes(range(256)),
+        "application/x-test",
+    )
