@@ -6,13 +6,14 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from shiplane.environments.schemas import EnvironmentCreate, EnvironmentReplace
+from shiplane.environments.freeze import FreezeWindowService
+from shiplane.environments.schemas import EnvironmentCreate, EnvironmentReplace, FreezeWindowCreate
 from shiplane.environments.service import LIST_SPEC, EnvironmentService
 from shiplane.platform.auth import Principal, require
 from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import success
 from shiplane.platform.idempotency import run_write
-from shiplane.platform.listing import parse_list_params
+from shiplane.platform.listing import page_of, parse_list_params
 from shiplane.platform.openapi import list_parameters
 from shiplane.platform.reads import TenantReads
 from shiplane.platform.versioning import etag, expected_version
@@ -91,4 +92,39 @@ async def delete_environment(
         request,
         principal,
         lambda s: _service(request, s, principal).delete(environment_id, expected),
+    )
+
+
+# -- freeze windows ------------------------------------------------------------------------------
+
+
+@router.post("/{environment_id}/freeze-windows", status_code=201)
+async def create_freeze_window(
+    environment_id: str,
+    body: FreezeWindowCreate,
+    request: Request,
+    principal: Annotated[
+        Principal, require("environments:write", audit_action="freeze_window.create", resource_type="freeze_window")
+    ],
+) -> Response:
+    return await run_write(request, principal, lambda s: FreezeWindowService(s, principal).create(environment_id, body))
+
+
+@router.get("/{environment_id}/freeze-windows", openapi_extra=list_parameters())
+async def list_freeze_windows(environment_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
+    page = page_of(await FreezeWindowService(None, principal).list_for(reads, environment_id), request.query_params)
+    return success(page.items, pagination=page.pagination)
+
+
+@router.delete("/{environment_id}/freeze-windows/{window_id}", status_code=204)
+async def delete_freeze_window(
+    environment_id: str,
+    window_id: str,
+    request: Request,
+    principal: Annotated[
+        Principal, require("environments:write", audit_action="freeze_window.delete", resource_type="freeze_window")
+    ],
+) -> Response:
+    return await run_write(
+        request, principal, lambda s: FreezeWindowService(s, principal).delete(environment_id, window_id)
     )

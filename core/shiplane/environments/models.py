@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shiplane.platform.database import Base, TenantOwned, sort_indexes
+from shiplane.platform.database import Base, TenantOwned, UTCDateTime, sort_indexes
 
 
 class Environment(TenantOwned, Base):
@@ -27,3 +28,24 @@ class Environment(TenantOwned, Base):
     approval_policy_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     deployment_template_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     current_release_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+class FreezeWindow(TenantOwned, Base):
+    """A span in which promotions into the environment are blocked (the ``freeze-window`` gate):
+    one-off (``starts_at`` to ``ends_at``) or recurring (``rrule`` from ``starts_at``,
+    each occurrence lasting ``duration_seconds`` of wall-clock time in ``time_zone``)."""
+
+    __tablename__ = "freeze_windows"
+    __table_args__ = (Index("ix_freeze_windows_tenant_environment", "tenant_id", "environment_id", "created_at"),)
+
+    environment_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("environments.id", ondelete="CASCADE"), nullable=False
+    )
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    rrule: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    time_zone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    override_roles: Mapped[list[str]] = mapped_column(JSON, nullable=False, default=list)
+    created_by: Mapped[str] = mapped_column(String(255), nullable=False)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints, TypeAdapter
 from sqlalchemy.engine import Row
 
 from shiplane.environments.models import Environment
@@ -79,4 +80,56 @@ def environment_out(
         "version": env.version,
         "createdAt": rfc3339(env.created_at),
         "updatedAt": rfc3339(env.updated_at),
+    }
+
+
+RoleName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class FreezeWindowCreate(ApiModel):
+    """A one-off window (``startsAt``, ``endsAt``) or a recurring one (``rrule``,
+    ``duration``, ``timeZone``, and ``startsAt`` as the series start, default now)."""
+
+    starts_at: Annotated[AwareDatetime, Field(strict=False)] | None = None
+    ends_at: Annotated[AwareDatetime, Field(strict=False)] | None = None
+    rrule: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = Field(
+        default=None, description="RFC 5545 RRULE value, e.g. FREQ=WEEKLY;BYDAY=FR;BYHOUR=16;BYMINUTE=0"
+    )
+    duration: Annotated[timedelta, Field(strict=False)] | None = Field(
+        default=None, description="ISO 8601 duration of each occurrence, wall-clock time (P2DT16H)"
+    )
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="IANA time zone the rule's times are in (Europe/Berlin)"
+    )
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+    override_roles: Annotated[list[RoleName], Field(max_length=20)] = Field(
+        default_factory=list, description="Roles whose members may override the freeze, with a reason"
+    )
+
+
+_DURATION = TypeAdapter(timedelta)
+
+
+def freeze_window_out(window: Any, state: dict[str, Any]) -> dict[str, Any]:
+    recurring = window.rrule is not None
+    return {
+        "id": window.id,
+        "environmentId": window.environment_id,
+        "kind": "recurring" if recurring else "once",
+        "startsAt": rfc3339(window.starts_at),
+        "endsAt": rfc3339(window.ends_at) if window.ends_at else None,
+        "rrule": window.rrule,
+        "duration": _DURATION.dump_python(timedelta(seconds=window.duration_seconds), mode="json")
+        if recurring
+        else None,
+        "timeZone": window.time_zone,
+        "reason": window.reason,
+        "overrideRoles": list(window.override_roles or []),
+        "active": state["active"],
+        "nextStart": rfc3339(state["nextStart"]) if state["nextStart"] else None,
+        "nextEnd": rfc3339(state["nextEnd"]) if state["nextEnd"] else None,
+        "createdBy": window.created_by,
+        "createdAt": rfc3339(window.created_at),
+        "updatedAt": rfc3339(window.updated_at),
+        "version": window.version,
     }

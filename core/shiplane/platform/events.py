@@ -57,6 +57,8 @@ CATALOGUE: dict[str, EventType] = {
         EventType("environment.created", 1, "environment.create", CHANGE_PAYLOAD),
         EventType("environment.updated", 1, "environment.update", CHANGE_PAYLOAD),
         EventType("environment.deleted", 1, "environment.delete", CHANGE_PAYLOAD),
+        EventType("freeze_window.created", 1, "freeze_window.create", CHANGE_PAYLOAD),
+        EventType("freeze_window.deleted", 1, "freeze_window.delete", CHANGE_PAYLOAD),
         EventType("plugin.enabled", 1, "plugin.enable", '`before` and `after`: `{"state": ...}` for the tenant'),
         EventType("plugin.disabled", 1, "plugin.disable", '`before` and `after`: `{"state": ...}` for the tenant'),
         EventType("plugin_instance.created", 1, "plugin_instance.create", CHANGE_PAYLOAD),

@@ -50,6 +50,7 @@ from shiplane_sdk import (
 )
 
 from shiplane.platform.database import utcnow
+from shiplane.platform.subprocesses import clean_environment
 from shiplane.plugins import wire
 from shiplane.plugins.worker import ATTRIBUTES, EXIT_OUT_OF_MEMORY, contract_methods
 
@@ -494,13 +495,7 @@ class PluginProcesses:
 def worker_environment(plugin_id: str) -> dict[str, str]:
     """What a worker's environment holds: how to find Python and the installed packages,
     nothing of the server's configuration (no ``SHIPLANE_*``, no database URL, no key)."""
-    return {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
-        "LANG": "C.UTF-8",
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "SHIPLANE_PLUGIN_ID": plugin_id,
-    }
+    return clean_environment(SHIPLANE_PLUGIN_ID=plugin_id)
 
 
 class PluginHost:
