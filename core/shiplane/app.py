@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse
 from swagger_ui_bundle import swagger_ui_path
 
 from shiplane import __version__
+from shiplane.agents.api import router as agents_router
 from shiplane.audit.api import router as audit_router
 from shiplane.environments.api import router as environments_router
 from shiplane.integrations.api import router as integration_types_router
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         ops_router,
         environments_router,
+        agents_router,
         audit_router,
         plugins_router,
         integration_types_router,

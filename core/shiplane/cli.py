@@ -214,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--user", required=True)
     create.add_argument("--tenant", required=True)
     create.add_argument(
-        "--role", action="append", help="repeatable: viewer, developer, release-manager, approver, admin, agent"
+        "--role",
+        action="append",
+        help="repeatable: viewer, developer, release-manager, approver, admin, agent-registrar",
     )
     create.add_argument("--permission", action="append", help="repeatable: resource:action")
     create.add_argument("--tier", choices=["standard", "premium"], default=None)

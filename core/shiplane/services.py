@@ -11,6 +11,7 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 
+from shiplane.agents import credentials as agent_credentials
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database
 from shiplane.platform.http import Metrics
@@ -63,6 +64,12 @@ class Services:
             secret_box=SecretBox(settings.encryption_key or ""),
             events=EventDelivery(db, plugins, retention_hours=settings.outbox_retention_hours),
         )
+
+    async def authenticate(self, token: str) -> Principal:
+        """The caller a bearer token names: an agent credential, or a JWT (TokenError if neither)."""
+        if agent_credentials.is_agent_credential(token):
+            return await agent_credentials.authenticate(self.reads, token)
+        return Principal.from_claims(await self.verifier.verify(token))
 
     def tier_for(self, principal: Principal | None) -> str:
         tiers = self.settings.rate_limit_tiers

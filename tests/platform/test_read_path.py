@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from shiplane.agents.service import LIST_SPEC as AGENT_SPEC
 from shiplane.audit.api import LIST_SPEC as AUDIT_SPEC
 from shiplane.environments.service import LIST_SPEC as ENVIRONMENT_SPEC
 from shiplane.models import metadata
@@ -30,7 +31,12 @@ from tests.api.plugins import app_client, caller_for, enable
 from tests.conftest import PG_URL, Caller, assert_error, run_sql
 
 ENVIRONMENTS = "/api/v1/environments"
-SPECS = {"environments": ENVIRONMENT_SPEC, "plugin_instances": INSTANCE_LIST_SPEC, "audit_events": AUDIT_SPEC}
+SPECS = {
+    "environments": ENVIRONMENT_SPEC,
+    "plugin_instances": INSTANCE_LIST_SPEC,
+    "audit_events": AUDIT_SPEC,
+    "agents": AGENT_SPEC,
+}
 TENANT_TABLES = tuple(
     name for name, table in metadata.tables.items() if "tenant_id" in table.c and name != "tenant_row_counts"
 )

@@ -26,6 +26,8 @@ class Principal:
     roles: tuple[str, ...]
     permissions: frozenset[str]
     tier: str | None
+    # Set when the caller authenticated with an agent credential: the agent it is.
+    agent_id: str | None = None
 
     @classmethod
     def from_claims(cls, claims: VerifiedClaims) -> Principal:

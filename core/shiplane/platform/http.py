@@ -202,7 +202,7 @@ class RequestPipeline:
                     return
                 else:
                     try:
-                        principal = Principal.from_claims(await services.verifier.verify(token.strip()))
+                        principal = await services.authenticate(token.strip())
                     except TokenError as exc:
                         state["auth_error"] = str(exc)
                         await services.record_failed_authentication(scope)

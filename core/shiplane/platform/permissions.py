@@ -28,6 +28,9 @@ ROLES: dict[str, frozenset[str]] = {
     # An agent's credential reaches only its own heartbeat and task stream; the
     # endpoints bind it to the agent id in the token.
     "agent": frozenset({"agents:heartbeat", "agents:task-stream"}),
+    # What a registration token carries (``shiplane token create --role agent-registrar``):
+    # registering an agent, nothing else.
+    "agent-registrar": frozenset({"agents:register"}),
 }
 
 

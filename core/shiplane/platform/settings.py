@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # Every plugin's own plugin_health is probed this often in the background (0: only on request).
     plugin_health_probe_seconds: float = Field(default=30.0, ge=0, le=60)
     event_delivery_enabled: bool = True
+    # Agents (docs/agents.md): how often they heartbeat, and after how long without one
+    # an agent shows offline.
+    agent_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
+    agent_liveness_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Delivered outbox rows are deleted after this many hours (undelivered ones never).
     outbox_retention_hours: float = Field(default=168.0, gt=0)
     # The read path (platform/reads.py): threads (and connections) for SQLite reads,

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints
+
+from shiplane.platform.envelope import rfc3339
+from shiplane.platform.schemas import ApiModel, Integral
+
+AgentName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9.-]{0,98}[a-z0-9])?$")]
+LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62}[A-Za-z0-9])?$")]
+LabelValue = Annotated[str, StringConstraints(max_length=128)]
+CapabilityId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=50)]
+
+
+class AgentRegistration(ApiModel):
+    name: AgentName = Field(description="Unique per tenant")
+    hostname: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    agent_version: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="The agent's software version"
+    )
+    capabilities: Annotated[list[CapabilityId], Field(max_length=100)] = Field(
+        default_factory=list, description="Target types the agent runs"
+    )
+    labels: Labels = Field(default_factory=dict)
+
+
+class AgentUpdate(ApiModel):
+    labels: Labels = Field(default_factory=dict)
+    draining: bool = False
+    disabled: bool = False
+    version: Annotated[int, Field(ge=1), Integral] | None = Field(
+        default=None, description="Expected version (or If-Match)"
+    )
+
+
+class Heartbeat(ApiModel):
+    agent_version: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None, description="The agent's software version, if it changed"
+    )
+    capabilities: Annotated[list[CapabilityId], Field(max_length=100)] | None = None
+
+
+def agent_status(row: Any, now: datetime, liveness: timedelta) -> str:
+    if row.disabled:
+        return "disabled"
+    if row.draining:
+        return "draining"
+    if row.last_heartbeat_at is not None and now - row.last_heartbeat_at < liveness:
+        return "online"
+    return "offline"
+
+
+def agent_out(row: Any, now: datetime, liveness: timedelta) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "tenantId": row.tenant_id,
+        "name": row.name,
+        "hostname": row.hostname,
+        "agentVersion": row.agent_version,
+        "capabilities": list(row.capabilities or []),
+        "labels": dict(row.labels or {}),
+        "status": agent_status(row, now, liveness),
+        "draining": row.draining,
+        "disabled": row.disabled,
+        "lastHeartbeatAt": rfc3339(row.last_heartbeat_at) if row.last_heartbeat_at else None,
+        "registeredBy": row.registered_by,
+        "version": row.version,
+        "createdAt": rfc3339(row.created_at),
+        "updatedAt": rfc3339(row.updated_at),
+    }

@@ -1,0 +1,126 @@
+"""Agents of one tenant: registration, reads, updates, deletion and heartbeats."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shiplane.agents.credentials import new_credential
+from shiplane.agents.models import Agent
+from shiplane.agents.schemas import AgentRegistration, AgentUpdate, Heartbeat, agent_out
+from shiplane.platform.auth import Principal
+from shiplane.platform.database import new_id, utcnow
+from shiplane.platform.errors import ApiError, not_found
+from shiplane.platform.idempotency import WriteResult
+from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
+from shiplane.platform.reads import TenantReads
+from shiplane.platform.settings import Settings
+from shiplane.platform.versioning import check_version, etag
+from shiplane.platform.writes import audit_change, ensure_name_free, flush_change
+
+LIST_SPEC = ListSpec(
+    Agent,
+    fields={
+        "name": ListField(Agent.name, "string", unique=True),
+        "hostname": ListField(Agent.hostname, "string"),
+        "createdAt": ListField(Agent.created_at, "datetime"),
+        "updatedAt": ListField(Agent.updated_at, "datetime"),
+    },
+    default_sort="name",
+)
+_UNIQUE = "uq_agents_tenant_name"
+
+
+class AgentService:
+    def __init__(self, session: AsyncSession | None, principal: Principal, settings: Settings) -> None:
+        self._session = session
+        self.principal = principal
+        self.liveness = timedelta(seconds=settings.agent_liveness_seconds)
+        self.heartbeat_seconds = settings.agent_heartbeat_seconds
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("a read-only AgentService cannot write")
+        return self._session
+
+    def out(self, row: Agent | Row[Any]) -> dict[str, Any]:
+        return agent_out(row, utcnow(), self.liveness)
+
+    async def list_page(self, reads: TenantReads, params: ListParams) -> Page:
+        page = await reads.page(LIST_SPEC, params)
+        return Page([self.out(row) for row in page.items], page.pagination)
+
+    async def read(self, reads: TenantReads, agent_id: str) -> tuple[dict[str, Any], int]:
+        row = await reads.get(LIST_SPEC, agent_id)
+        if row is None:
+            raise not_found("agent", agent_id)
+        return self.out(row), row.version
+
+    async def get(self, agent_id: str) -> Agent:
+        agent = await self.session.scalar(select(Agent).where(Agent.id == agent_id))
+        if agent is None:
+            raise not_found("agent", agent_id)
+        return agent
+
+    async def register(self, body: AgentRegistration) -> WriteResult:
+        await ensure_name_free(self.session, Agent, body.name, None, "agent")
+        agent_id = new_id()
+        credential, credential_hash = new_credential(agent_id)
+        agent = Agent(
+            id=agent_id,
+            tenant_id=self.principal.tenant_id,
+            name=body.name,
+            hostname=body.hostname,
+            agent_version=body.agent_version,
+            capabilities=list(dict.fromkeys(body.capabilities)),
+            labels=dict(body.labels),
+            credential_hash=credential_hash,
+            registered_by=self.principal.user_id,
+        )
+        self.session.add(agent)
+        await flush_change(self.session, "agent", _UNIQUE, agent.name)
+        data = self.out(agent)
+        await audit_change(self.session, self.principal, "agent.register", "agent", agent.id, None, data)
+        # The credential is in this response only: never stored, audited or logged.
+        body_out = {"agent": data, "credential": credential, "heartbeatSeconds": self.heartbeat_seconds}
+        return WriteResult(body_out, 201, {"Location": f"/api/v1/agents/{agent.id}", "Cache-Control": "no-store"})
+
+    async def update(self, agent_id: str, body: AgentUpdate, expected_version: int | None) -> WriteResult:
+        agent = await self.get(agent_id)
+        check_version("agent", agent.version, expected_version)
+        before = self.out(agent)
+        agent.labels = dict(body.labels)
+        agent.draining = body.draining
+        agent.disabled = body.disabled
+        await flush_change(self.session, "agent", _UNIQUE, agent.name)
+        data = self.out(agent)
+        await audit_change(self.session, self.principal, "agent.update", "agent", agent.id, before, data)
+        return WriteResult(data, 200, {"ETag": etag(agent.version)})
+
+    async def delete(self, agent_id: str, expected_version: int | None) -> WriteResult:
+        agent = await self.get(agent_id)
+        check_version("agent", agent.version, expected_version)
+        before = self.out(agent)
+        await self.session.delete(agent)
+        await flush_change(self.session, "agent", _UNIQUE, agent.name)
+        await audit_change(self.session, self.principal, "agent.delete", "agent", agent.id, before, None)
+        return WriteResult(None, 204)
+
+    async def heartbeat(self, agent_id: str, body: Heartbeat) -> WriteResult:
+        """Only the agent itself heartbeats; not audited (every few seconds), its status shows it."""
+        if self.principal.agent_id != agent_id:
+            raise ApiError("FORBIDDEN", "only the agent itself can heartbeat", {"agentId": agent_id})
+        agent = await self.get(agent_id)
+        agent.last_heartbeat_at = utcnow()
+        if body.agent_version is not None:
+            agent.agent_version = body.agent_version
+        if body.capabilities is not None:
+            agent.capabilities = list(dict.fromkeys(body.capabilities))
+        await flush_change(self.session, "agent", _UNIQUE, agent.name)
+        data = {"status": self.out(agent)["status"], "heartbeatSeconds": self.heartbeat_seconds}
+        return WriteResult(data, 200)
