@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from shiplane_sdk import Gate, PluginInfo, RolloutStrategy, StepType, hookimpl
+from shiplane_sdk import Gate, PluginInfo, RolloutStrategy, StepType, TargetType, hookimpl
 
 from shiplane_plugin_builtin import __doc__ as _doc
 from shiplane_plugin_builtin.gates import Approval, FreezeWindow, PipelineOrder, Policy, ReleaseNotDeprecated
 from shiplane_plugin_builtin.steps import Wait
 from shiplane_plugin_builtin.strategies import AB, AllAtOnce, BlueGreen, Canary, Rolling
+from shiplane_plugin_builtin.targets import Local
 
 
 @hookimpl
@@ -35,3 +36,8 @@ def register_step_types() -> list[StepType]:
 @hookimpl
 def register_gates() -> list[Gate]:
     return [PipelineOrder(), FreezeWindow(), Approval(), Policy(), ReleaseNotDeprecated()]
+
+
+@hookimpl
+def register_target_types() -> list[TargetType]:
+    return [Local()]

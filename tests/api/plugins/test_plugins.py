@@ -71,7 +71,7 @@ def test_builtin_is_first_party_and_enabled_by_default(viewer: Caller) -> None:
         "stepTypes": ["wait"],
         "gates": ["approval", "freeze-window", "pipeline-order", "policy", "release-not-deprecated"],
         "rolloutStrategies": BUILTIN_STRATEGIES,
-        "targetTypes": [],
+        "targetTypes": ["local"],
         "trafficRouters": [],
     }
 
