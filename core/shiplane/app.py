@@ -23,6 +23,7 @@ from shiplane.platform.settings import Settings, get_settings
 from shiplane.plugins.api import router as plugins_router
 from shiplane.progressive.api import router as rollout_strategies_router
 from shiplane.services import Services
+from shiplane.targets.api import router as targets_router
 from shiplane.workflows.api import router as step_types_router
 
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ops_router,
         environments_router,
         agents_router,
+        targets_router,
         audit_router,
         plugins_router,
         integration_types_router,

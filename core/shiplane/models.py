@@ -8,5 +8,6 @@ from shiplane.platform import idempotency as _idempotency  # noqa: F401
 from shiplane.platform import reads as _reads  # noqa: F401
 from shiplane.platform.database import Base
 from shiplane.plugins import models as _plugins  # noqa: F401
+from shiplane.targets import models as _targets  # noqa: F401
 
 metadata = Base.metadata

@@ -23,6 +23,7 @@ from shiplane.models import metadata
 from shiplane.platform.listing import parse_list_params
 from shiplane.platform.reads import TENANT_OPTION, _page_statements
 from shiplane.plugins.instances import INSTANCE_LIST_SPEC
+from shiplane.targets.service import LIST_SPEC as TARGET_SPEC
 from sqlalchemy import create_engine, event
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -36,6 +37,7 @@ SPECS = {
     "plugin_instances": INSTANCE_LIST_SPEC,
     "audit_events": AUDIT_SPEC,
     "agents": AGENT_SPEC,
+    "targets": TARGET_SPEC,
 }
 TENANT_TABLES = tuple(
     name for name, table in metadata.tables.items() if "tenant_id" in table.c and name != "tenant_row_counts"

@@ -6,13 +6,10 @@ from typing import Annotated, Any
 from pydantic import Field, StringConstraints
 
 from shiplane.platform.envelope import rfc3339
-from shiplane.platform.schemas import ApiModel, Integral
+from shiplane.platform.schemas import ApiModel, Integral, Labels
 
 AgentName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9.-]{0,98}[a-z0-9])?$")]
-LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62}[A-Za-z0-9])?$")]
-LabelValue = Annotated[str, StringConstraints(max_length=128)]
 CapabilityId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=50)]
 
 
 class AgentRegistration(ApiModel):

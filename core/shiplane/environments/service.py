@@ -107,6 +107,15 @@ class EnvironmentService:
     async def delete(self, environment_id: str, expected_version: int | None) -> WriteResult:
         env = await self.get(environment_id)
         check_version("environment", env.version, expected_version)
+        from shiplane.targets.service import targets_in_environment  # the targets module builds on this one
+
+        targets = await targets_in_environment(self.session, env.id)
+        if targets:
+            raise ApiError(
+                "RESOURCE_IN_USE",
+                f"environment {env.name!r} has targets: {', '.join(targets)}; delete or move them first",
+                {"targets": targets},
+            )
         dependants = [e.name for e in await self._all() if e.id != env.id and env.id in (e.required_predecessors or [])]
         if dependants:
             raise ApiError(

@@ -5,9 +5,9 @@ nesting deeper than MAX_DEPTH."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -114,6 +114,11 @@ def _integral(value: Any) -> Any:
 #: strings, no booleans) with 3.0 taken as 3. ``Integral`` comes last, so the ``Field``
 #: constraints stay on the integer and show in the OpenAPI document.
 Integral = BeforeValidator(_integral)
+
+#: Labels of agents and targets: at most 50, keys of letters, digits and ``._/-``.
+LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62}[A-Za-z0-9])?$")]
+LabelValue = Annotated[str, StringConstraints(max_length=128)]
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=50)]
 
 
 class ApiModel(BaseModel):

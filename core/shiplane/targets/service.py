@@ -1,0 +1,156 @@
+"""Targets of one tenant: where releases are deployed, and which agent deploys there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shiplane.agents.service import AgentService
+from shiplane.environments.service import EnvironmentService
+from shiplane.platform.auth import Principal
+from shiplane.platform.database import new_id
+from shiplane.platform.errors import ApiError, validation_error
+from shiplane.platform.errors import not_found as _not_found
+from shiplane.platform.idempotency import WriteResult
+from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
+from shiplane.platform.reads import TenantReads
+from shiplane.platform.secrets import mask
+from shiplane.platform.settings import Settings
+from shiplane.platform.versioning import check_version, etag
+from shiplane.platform.writes import audit_change, ensure_name_free, flush_change
+from shiplane.plugins.service import PluginService
+from shiplane.targets.models import Target
+from shiplane.targets.schemas import TargetFields, target_out
+
+LIST_SPEC = ListSpec(
+    Target,
+    fields={
+        "name": ListField(Target.name, "string", unique=True),
+        "environmentId": ListField(Target.environment_id, "string"),
+        "type": ListField(Target.type, "string"),
+        "healthStatus": ListField(Target.health_status, "string"),
+        "createdAt": ListField(Target.created_at, "datetime"),
+        "updatedAt": ListField(Target.updated_at, "datetime"),
+    },
+    default_sort="name",
+)
+_UNIQUE = "uq_targets_tenant_name"
+
+
+async def targets_in_environment(session: AsyncSession, environment_id: str) -> list[str]:
+    """Names of the tenant's targets in the environment (the session filters by tenant)."""
+    rows = await session.scalars(select(Target.name).where(Target.environment_id == environment_id).limit(20))
+    return sorted(rows.all())
+
+
+class TargetService:
+    def __init__(
+        self, session: AsyncSession | None, principal: Principal, plugins: PluginService, settings: Settings
+    ) -> None:
+        self._session = session
+        self.principal = principal
+        self.plugins = plugins
+        self.settings = settings
+        self._enabled: set[str] | None = None
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("a read-only TargetService cannot write")
+        return self._session
+
+    def _secret_paths(self, target_type: str, config: dict[str, Any]) -> list[str]:
+        registered = self.plugins.registry.capabilities.get("target_type", {}).get(target_type)
+        if registered is None:
+            # Without the schema secrets cannot be told apart: hide every sealed value.
+            return [k for k, v in config.items() if isinstance(v, dict) and "$encrypted" in v]
+        return registered.capability.secret_fields()
+
+    async def out(self, row: Target | Row[Any]) -> dict[str, Any]:
+        if self._enabled is None:
+            self._enabled = await self.plugins.enabled_plugin_ids()
+        problem = self.plugins.config_problem("target_type", row.type, self._enabled)
+        return target_out(row, mask(row.config, self._secret_paths(row.type, row.config)), problem)
+
+    async def list_page(self, reads: TenantReads, params: ListParams) -> Page:
+        page = await reads.page(LIST_SPEC, params)
+        return Page([await self.out(row) for row in page.items], page.pagination)
+
+    async def read(self, reads: TenantReads, target_id: str) -> tuple[dict[str, Any], int]:
+        row = await reads.get(LIST_SPEC, target_id)
+        if row is None:
+            raise _not_found("target", target_id)
+        return await self.out(row), row.version
+
+    async def get(self, target_id: str) -> Target:
+        target = await self.session.scalar(select(Target).where(Target.id == target_id))
+        if target is None:
+            raise _not_found("target", target_id)
+        return target
+
+    async def _checked(self, fields: TargetFields, stored: dict[str, Any] | None) -> dict[str, Any]:
+        """The sealed config, after every reference in the body resolved (400 naming the field)."""
+        try:
+            await EnvironmentService(self.session, self.principal, self.plugins).get(fields.environment_id)
+        except ApiError as exc:
+            if exc.code != "NOT_FOUND":
+                raise
+            raise validation_error("environmentId", f"no environment {fields.environment_id!r}", "unknown") from None
+        if fields.agent_id is not None and fields.agent_labels is not None:
+            raise validation_error("agentLabels", "give agentId or agentLabels, not both", "conflict")
+        if fields.agent_id is not None:
+            try:
+                await AgentService(self.session, self.principal, self.settings).get(fields.agent_id)
+            except ApiError as exc:
+                if exc.code != "NOT_FOUND":
+                    raise
+                raise validation_error("agentId", f"no agent {fields.agent_id!r}", "unknown") from None
+        registered = await self.plugins.usable_capability("target_type", fields.type, "type")
+        sealed, _paths = await self.plugins.validated_config(registered, fields.config, stored, "config")
+        return sealed
+
+    def _apply(self, target: Target, fields: TargetFields, sealed: dict[str, Any]) -> None:
+        target.name = fields.name
+        target.description = fields.description
+        target.environment_id = fields.environment_id
+        target.type = fields.type
+        target.config = sealed
+        target.labels = dict(fields.labels)
+        target.agent_id = fields.agent_id
+        target.agent_labels = dict(fields.agent_labels) if fields.agent_labels is not None else None
+
+    async def create(self, fields: TargetFields) -> WriteResult:
+        await ensure_name_free(self.session, Target, fields.name, None, "target")
+        sealed = await self._checked(fields, None)
+        target = Target(id=new_id(), tenant_id=self.principal.tenant_id)
+        self._apply(target, fields, sealed)
+        self.session.add(target)
+        await flush_change(self.session, "target", _UNIQUE, target.name)
+        data = await self.out(target)
+        await audit_change(self.session, self.principal, "target.create", "target", target.id, None, data)
+        return WriteResult(data, 201, {"ETag": etag(target.version), "Location": f"/api/v1/targets/{target.id}"})
+
+    async def replace(self, target_id: str, fields: TargetFields, expected: int | None) -> WriteResult:
+        target = await self.get(target_id)
+        check_version("target", target.version, expected)
+        before = await self.out(target)
+        if fields.name != target.name:
+            await ensure_name_free(self.session, Target, fields.name, target.id, "target")
+        sealed = await self._checked(fields, target.config if fields.type == target.type else None)
+        self._apply(target, fields, sealed)
+        await flush_change(self.session, "target", _UNIQUE, target.name)
+        data = await self.out(target)
+        await audit_change(self.session, self.principal, "target.update", "target", target.id, before, data)
+        return WriteResult(data, 200, {"ETag": etag(target.version)})
+
+    async def delete(self, target_id: str, expected: int | None) -> WriteResult:
+        target = await self.get(target_id)
+        check_version("target", target.version, expected)
+        before = await self.out(target)
+        await self.session.delete(target)
+        await flush_change(self.session, "target", _UNIQUE, target.name)
+        await audit_change(self.session, self.principal, "target.delete", "target", target.id, before, None)
+        return WriteResult(None, 204)
