@@ -1,6 +1,7 @@
 """Every model module, imported so ``metadata`` (Alembic's target) is complete."""
 
 from shiplane.agents import models as _agents  # noqa: F401
+from shiplane.engine import models as _engine  # noqa: F401
 from shiplane.environments import models as _environments  # noqa: F401
 from shiplane.platform import audit as _audit  # noqa: F401
 from shiplane.platform import events as _events  # noqa: F401

@@ -42,5 +42,7 @@ async def readyz(request: Request) -> Response:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
-    registry = request.app.state.shiplane.metrics.registry
+    services = request.app.state.shiplane
+    await services.queue.depth()  # the queue's depth as of this scrape (one grouped count)
+    registry = services.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

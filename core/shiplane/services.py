@@ -5,6 +5,8 @@ pieces and the plugin machinery together."""
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,8 +14,9 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 
 from shiplane.agents import credentials as agent_credentials
+from shiplane.engine.queue import WorkQueue
 from shiplane.platform.auth import Principal
-from shiplane.platform.database import Database
+from shiplane.platform.database import Database, new_id
 from shiplane.platform.http import Metrics
 from shiplane.platform.jwt import TokenVerifier
 from shiplane.platform.ratelimit import Decision, MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -36,6 +39,7 @@ class Services:
     plugins: PluginRegistry
     secret_box: SecretBox
     events: EventDelivery
+    queue: WorkQueue
     metrics: Metrics = field(default_factory=Metrics)
     # Failed authentications per client address (this process): once an address has
     # spent its unauthenticated burst on bad tokens, its next tokens are refused
@@ -63,6 +67,7 @@ class Services:
             plugins=plugins,
             secret_box=SecretBox(settings.encryption_key or ""),
             events=EventDelivery(db, plugins, retention_hours=settings.outbox_retention_hours),
+            queue=WorkQueue(db, owner=f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"),
         )
 
     async def authenticate(self, token: str) -> Principal:
@@ -121,8 +126,10 @@ class Services:
         self.plugins.start_health_probes(self.settings.plugin_health_probe_seconds)
         if self.settings.event_delivery_enabled:
             await self.events.start()
+        await self.queue.listen()
 
     async def close(self) -> None:
+        await self.queue.close()
         await self.events.stop()
         await self.plugin_states.stop()
         await self.plugins.shutdown()
@@ -152,6 +159,7 @@ class _ReadPathCollector:
         cache.add_metric(["miss"], self.services.plugin_states.misses)
         yield cache
         yield from self._plugin_metrics()
+        yield from self._queue_metrics()
         pools = GaugeMetricFamily("shiplane_db_pool_checked_out", "Database connections in use", labels=["pool"])
         pools.add_metric(["read"], self.services.reads.checked_out())
         write_pool: Any = self.services.db.write_engine.sync_engine.pool
@@ -199,3 +207,23 @@ class _ReadPathCollector:
             restarts.add_metric([plugin.id], processes.restarts)
             failing.add_metric([plugin.id], 1 if processes.failing() else 0)
         yield from (calls, seconds, in_flight, workers, memory, exits, restarts, failing)
+
+    def _queue_metrics(self) -> Iterator[Metric]:
+        queue = self.services.queue
+        operations = CounterMetricFamily(
+            "shiplane_work_items",
+            "Work-queue operations in this process: enqueued, claimed, completed, retried, failed, "
+            "lease_expired (claimed again after its lease ran out), stale (a fenced-out holder)",
+            labels=["event"],
+        )
+        for name in ("enqueued", "claimed", "completed", "retried", "failed", "lease_expired", "stale"):
+            operations.add_metric([name], queue.counts.get(name, 0))
+        yield operations
+        depth = GaugeMetricFamily(
+            "shiplane_work_queue_depth",
+            "Unfinished work items by kind and state, as of the last scrape",
+            labels=["kind", "state"],
+        )
+        for (kind, state), count in sorted(queue.last_depth.items()):
+            depth.add_metric([kind, state], count)
+        yield depth
