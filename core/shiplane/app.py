@@ -13,6 +13,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from shiplane import __version__
 from shiplane.agents.api import router as agents_router
+from shiplane.agents.stream import router as agent_stream_router
 from shiplane.audit.api import router as audit_router
 from shiplane.environments.api import router as environments_router
 from shiplane.integrations.api import router as integration_types_router
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ops_router,
         environments_router,
         agents_router,
+        agent_stream_router,
         targets_router,
         audit_router,
         plugins_router,

@@ -9,11 +9,13 @@ import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 
 from shiplane.agents import credentials as agent_credentials
+from shiplane.agents.tasks import AgentTasks
 from shiplane.engine.queue import WorkQueue
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database, new_id
@@ -40,6 +42,7 @@ class Services:
     secret_box: SecretBox
     events: EventDelivery
     queue: WorkQueue
+    agent_tasks: AgentTasks
     metrics: Metrics = field(default_factory=Metrics)
     # Failed authentications per client address (this process): once an address has
     # spent its unauthenticated burst on bad tokens, its next tokens are refused
@@ -57,6 +60,8 @@ class Services:
         db = Database(settings.effective_database_url)
         reads = ReadStore(db, sqlite_threads=settings.sqlite_read_threads, pool_size=settings.database_read_pool_size)
         plugins = PluginRegistry(settings).load()
+        queue = WorkQueue(db, owner=f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}")
+        box = SecretBox(settings.encryption_key or "")
         return cls(
             settings=settings,
             db=db,
@@ -65,9 +70,10 @@ class Services:
             verifier=TokenVerifier(settings),
             rate_limiter=limiter,
             plugins=plugins,
-            secret_box=SecretBox(settings.encryption_key or ""),
+            secret_box=box,
             events=EventDelivery(db, plugins, retention_hours=settings.outbox_retention_hours),
-            queue=WorkQueue(db, owner=f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}"),
+            queue=queue,
+            agent_tasks=AgentTasks(db, queue, plugins, box, timedelta(seconds=settings.agent_task_lease_seconds)),
         )
 
     async def authenticate(self, token: str) -> Principal:

@@ -33,6 +33,22 @@ from pathlib import Path
 import httpx
 
 
+def references(base: str, token: str) -> dict[str, str]:
+    """An environment and an agent the positive cases refer to (``shiplane_hooks.py``)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    env = httpx.post(f"{base}/api/v1/environments", json={"name": "fuzz-env"}, headers=headers, timeout=10)
+    agent = httpx.post(
+        f"{base}/api/v1/agents/register",
+        json={"name": "fuzz-agent", "hostname": "fuzz", "agentVersion": "0", "capabilities": ["local"]},
+        headers=headers,
+        timeout=10,
+    )
+    return {
+        "SHIPLANE_FUZZ_ENVIRONMENT_ID": env.json()["data"]["id"],
+        "SHIPLANE_FUZZ_AGENT_ID": agent.json()["data"]["agent"]["id"],
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -92,6 +108,7 @@ def main() -> int:
                     print((Path(tmp) / "server.log").read_text(), file=sys.stderr)
                     return 2
                 time.sleep(0.2)
+            hooks_env.update(references(base, token))
             command = [
                 schemathesis,
                 "run",

@@ -12,13 +12,15 @@ The rules, each documented in ``docs/api-conventions.md``:
 - a list takes ``page`` or ``cursor``, not both, and a cursor is one the server
   issued: a generated cursor is removed from positive cases;
 - a reference in a body must resolve (an installed plugin's capability, a registered
-  gate type with a valid config, an existing environment): positive cases get
-  references that resolve in the fuzz server, the rest of the body as generated.
+  gate type with a valid config, an existing environment or agent, a target type's
+  config): positive cases get references that resolve in the fuzz server (the runner
+  creates an environment and an agent first), the rest of the body as generated.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 import schemathesis
@@ -31,6 +33,10 @@ INSTANCE_TARGETS = [
     ("builtin", "rollout_strategy", "rolling", {"batchSize": 2}),
     ("builtin", "gate", "approval", {"requiredApprovals": 2}),
     ("builtin", "step_type", "wait", {"seconds": 5}),
+]
+WINDOWS = [
+    {"startsAt": "2030-01-01T00:00:00Z", "endsAt": "2030-01-02T00:00:00Z"},
+    {"rrule": "FREQ=WEEKLY;BYDAY=FR;BYHOUR=16", "duration": "PT64H", "timeZone": "Europe/Berlin"},
 ]
 GATES = [
     ("pipeline-order", {}),
@@ -93,6 +99,17 @@ def map_case(context: Any, case: Any) -> Any:
     if path.startswith("/api/v1/plugin-instances"):
         plugin_id, kind, capability_id, config = _pick(INSTANCE_TARGETS, body.get("name"))
         body.update(pluginId=plugin_id, capabilityKind=kind, capabilityId=capability_id, config=dict(config))
+    elif path.startswith("/api/v1/targets"):
+        body.update(environmentId=os.environ["SHIPLANE_FUZZ_ENVIRONMENT_ID"], type="local")
+        body["config"] = {"directory": "/tmp/shiplane-fuzz-target"}
+        # The runner's agent may have been deleted by then (stateful tests delete agents).
+        body["agentId"] = None
+    elif path.endswith("/freeze-windows"):
+        # One of the two shapes, with a rule and times that hold; the rest as generated.
+        for field in ("startsAt", "endsAt", "rrule", "duration", "timeZone"):
+            body.pop(field, None)
+        body.update(_pick(WINDOWS, body.get("reason")))
+        body["overrideRoles"] = ["release-manager"] if body.get("overrideRoles") else []
     elif path.startswith("/api/v1/environments"):
         if body.get("requiredPredecessors"):
             body["requiredPredecessors"] = []

@@ -124,6 +124,59 @@ class WorkQueue:
         self.counts["claimed"] += len(claims)
         return claims
 
+    async def offerable(self, kind: str, *, limit: int) -> list[tuple[str, str]]:
+        """(id, tenant) of due items of ``kind``, without claiming them: what an agent's
+        stream offers, for the agent to accept (``claim_item``)."""
+        now = utcnow()
+        due = or_(
+            and_(WorkItem.state == "queued", WorkItem.run_at <= now),
+            and_(WorkItem.state == "leased", WorkItem.lease_expires_at < now),
+        )
+        async with self.db.session(None, write=False) as session:
+            rows = await session.execute(
+                select(WorkItem.id, WorkItem.tenant_id)
+                .where(WorkItem.kind == kind, due)
+                .order_by(WorkItem.run_at, WorkItem.id)
+                .limit(limit)
+            )
+            return [(row.id, row.tenant_id) for row in rows.all()]
+
+    async def claim_item(self, item_id: str, kind: str, lease: timedelta, owner: str | None = None) -> Claim | None:
+        """Lease one item by id if it is still due (compare-and-set): the agent's accept."""
+        now = utcnow()
+        due = or_(
+            and_(WorkItem.state == "queued", WorkItem.run_at <= now),
+            and_(WorkItem.state == "leased", WorkItem.lease_expires_at < now),
+        )
+        async with self.db.session(None, write=True) as session:
+            row = await session.scalar(
+                select(WorkItem)
+                .where(WorkItem.id == item_id, WorkItem.kind == kind, due)
+                .with_for_update(skip_locked=True)
+            )
+            if row is None:
+                return None
+            if row.state == "leased":
+                self.counts["lease_expired"] += 1
+            row.state = "leased"
+            row.epoch += 1
+            row.attempts += 1
+            row.lease_owner = owner or self.owner
+            row.lease_expires_at = now + lease
+            claim = Claim(row.id, row.tenant_id, row.kind, dict(row.payload), row.epoch, row.attempts, now + lease)
+        self.counts["claimed"] += 1
+        return claim
+
+    async def lease_of(self, item_id: str) -> tuple[str, int, datetime | None] | None:
+        """(state, epoch, lease expiry) of an item, or None."""
+        async with self.db.session(None, write=False) as session:
+            row = (
+                await session.execute(
+                    select(WorkItem.state, WorkItem.epoch, WorkItem.lease_expires_at).where(WorkItem.id == item_id)
+                )
+            ).first()
+            return (row.state, row.epoch, row.lease_expires_at) if row is not None else None
+
     async def _compare_and_set(self, item_id: str, epoch: int, **values: Any) -> bool:
         async with self.db.session(None, write=True) as session:
             result = await session.execute(

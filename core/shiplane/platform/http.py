@@ -19,7 +19,6 @@ from fastapi.exceptions import RequestValidationError
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shiplane.platform.auth import Principal
@@ -323,15 +322,35 @@ class RequestPipeline:
 
 
 def _allow_header(request: Request, headers: dict[str, str]) -> dict[str, str]:
-    """Every method the path supports: Starlette's own Allow names only the first route that matched."""
-    methods = [
-        method
-        for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
-        if any(
-            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in request.app.router.routes
-        )
+    """The methods of the path's operations, as the OpenAPI document lists them. When a
+    literal path and a templated one both match (``/agents/register`` and
+    ``/agents/{agent_id}``), the literal one is the path's operation."""
+    matches = [
+        (params, methods)
+        for pattern, params, methods in _method_table(request.app)
+        if pattern.fullmatch(request.url.path)
     ]
-    return {**headers, "Allow": ", ".join(methods)} if methods else headers
+    if not matches:
+        return headers
+    fewest = min(params for params, _ in matches)
+    allowed = sorted({m for params, methods in matches if params == fewest for m in methods})
+    return {**headers, "Allow": ", ".join(allowed)} if allowed else headers
+
+
+def _method_table(app: Any) -> list[tuple[re.Pattern[str], int, frozenset[str]]]:
+    table: list[tuple[re.Pattern[str], int, frozenset[str]]] | None = getattr(app.state, "method_table", None)
+    if table is None:
+        table = []
+        for path, operations in app.openapi().get("paths", {}).items():
+            pieces = re.split(r"(\{[^}]+\})", path)
+            pattern = "".join("[^/]+" if piece.startswith("{") else re.escape(piece) for piece in pieces)
+            methods = frozenset(m.upper() for m in operations if m.upper() in _METHODS)
+            table.append((re.compile(pattern), path.count("{"), methods))
+        app.state.method_table = table
+    return table
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 def _dotted(loc: tuple[Any, ...]) -> str:

@@ -118,7 +118,7 @@ Integral = BeforeValidator(_integral)
 #: Labels of agents and targets: at most 50, keys of letters, digits and ``._/-``.
 LabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62}[A-Za-z0-9])?$")]
 LabelValue = Annotated[str, StringConstraints(max_length=128)]
-Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=50)]
+Labels = Annotated[dict[LabelKey, LabelValue], Field(max_length=50, json_schema_extra={"additionalProperties": False})]
 
 
 class ApiModel(BaseModel):

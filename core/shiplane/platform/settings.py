@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     # an agent shows offline.
     agent_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
     agent_liveness_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # A task's lease: how long an agent holds it without renewing (it renews at a third).
+    agent_task_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Delivered outbox rows are deleted after this many hours (undelivered ones never).
     outbox_retention_hours: float = Field(default=168.0, gt=0)
     # The read path (platform/reads.py): threads (and connections) for SQLite reads,

@@ -33,5 +33,10 @@ class Target(TenantOwned, Base):
     health_status: Mapped[str] = mapped_column(String(16), nullable=False, default="unknown")
     health_message: Mapped[str] = mapped_column(Text, nullable=False, default="")
     health_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # What the agent last read from the target (its sticker, its inspected state), and
+    # what the server expects there (the sticker of the last deploy; before any, the
+    # first sticker read): drift compares them.
     sticker: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     sticker_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    observed_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    expected_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

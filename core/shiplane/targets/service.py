@@ -11,13 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shiplane.agents.service import AgentService
 from shiplane.environments.service import EnvironmentService
 from shiplane.platform.auth import Principal
-from shiplane.platform.database import new_id
+from shiplane.platform.database import new_id, utcnow
 from shiplane.platform.errors import ApiError, validation_error
 from shiplane.platform.errors import not_found as _not_found
 from shiplane.platform.idempotency import WriteResult
 from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
 from shiplane.platform.reads import TenantReads
-from shiplane.platform.secrets import mask
+from shiplane.platform.secrets import mask, unseal
 from shiplane.platform.settings import Settings
 from shiplane.platform.versioning import check_version, etag
 from shiplane.platform.writes import audit_change, ensure_name_free, flush_change
@@ -154,3 +154,88 @@ class TargetService:
         await flush_change(self.session, "target", _UNIQUE, target.name)
         await audit_change(self.session, self.principal, "target.delete", "target", target.id, before, None)
         return WriteResult(None, 204)
+
+
+# -- what agents report -----------------------------------------------------------------------------
+
+HEALTH = {"ok": "healthy", "degraded": "degraded", "failing": "unhealthy"}
+
+
+async def target_for_agent(session: AsyncSession, target_id: str, registry: Any, box: Any) -> dict[str, Any] | None:
+    """The target as its agent gets it (config with secrets decrypted), or None if gone."""
+    target = await session.scalar(select(Target).where(Target.id == target_id))
+    if target is None:
+        return None
+    registered = registry.capabilities.get("target_type", {}).get(target.type)
+    paths = registered.capability.secret_fields() if registered is not None else []
+    return {
+        "id": target.id,
+        "name": target.name,
+        "type": target.type,
+        "labels": dict(target.labels or {}),
+        "config": unseal(target.config, paths, box),
+    }
+
+
+async def record_observation(
+    session: AsyncSession, target_id: str, action: str, outcome: str, body: dict[str, Any]
+) -> None:
+    """Apply an agent's report on the target: health, the sticker read, the inspected state."""
+    target = await session.scalar(select(Target).where(Target.id == target_id))
+    if target is None:
+        return
+    now = utcnow()
+    health = body.get("health")
+    if outcome != "succeeded":
+        target.health_status = "unreachable"
+        target.health_message = str(body.get("error") or outcome)[:2000]
+        target.health_checked_at = now
+    elif isinstance(health, dict):
+        target.health_status = HEALTH.get(str(health.get("status")), "unknown")
+        target.health_message = str(health.get("message", ""))[:2000]
+        target.health_checked_at = now
+    if "sticker" in body:
+        target.sticker = body["sticker"] if isinstance(body["sticker"], dict) else None
+        target.sticker_read_at = now
+        if target.expected_state is None and target.sticker is not None:
+            # Until deployments exist, the expected state is the first sticker recorded.
+            target.expected_state = target.sticker
+    if isinstance(body.get("observed"), dict):
+        target.observed_state = body["observed"]
+    if action == "deploy" and outcome == "succeeded" and isinstance(body.get("sticker"), dict):
+        target.expected_state = body["sticker"]
+
+
+def drift(
+    expected: dict[str, Any] | None, sticker: dict[str, Any] | None, observed: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``in_sync``, ``drifted`` (with the differing components) or ``unknown``."""
+    if expected is None or observed is None or "components" not in observed:
+        return {"status": "unknown", "differences": []}
+
+    def by_name(state: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+        items = (state or {}).get("components") or []
+        return {str(c.get("name")): c for c in items if isinstance(c, dict)}
+
+    want, have, stuck = by_name(expected), by_name(observed), by_name(sticker)
+    differences = []
+    for name in sorted(set(want) | set(have)):
+        expected_item, actual = want.get(name), have.get(name)
+        same = (
+            expected_item is not None
+            and actual is not None
+            and all(expected_item.get(key) == actual.get(key) for key in ("version", "digest"))
+        )
+        if not same:
+            differences.append({"component": name, "expected": _version(expected_item), "actual": _version(actual)})
+    if sticker is not None and by_name(sticker) != want and not differences:
+        differences = [
+            {"component": name, "expected": _version(want.get(name)), "sticker": _version(stuck.get(name))}
+            for name in sorted(set(want) | set(stuck))
+            if _version(want.get(name)) != _version(stuck.get(name))
+        ]
+    return {"status": "drifted" if differences else "in_sync", "differences": differences}
+
+
+def _version(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if item is None else {"version": item.get("version"), "digest": item.get("digest")}

@@ -176,3 +176,11 @@ def test_another_tenants_agent_is_404(registrar: Caller, other_admin: Caller) ->
 def test_a_bad_registration_is_a_400_naming_the_field(registrar: Caller, change: dict[str, Any], field: str) -> None:
     error = assert_error(registrar.post(f"{BASE}/register", json=registration(**change)), 400, "VALIDATION_ERROR")
     assert field in [e["field"] for e in error["validationErrors"]], error
+
+
+def test_the_allow_header_of_register_names_its_own_operation(admin: Caller) -> None:
+    # /agents/register also matches /agents/{agent_id}; its operations are the literal path's.
+    response = admin.client.options(f"{BASE}/register", headers={"Authorization": f"Bearer {admin.token}"})
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    response = admin.client.patch(f"{BASE}/some-id", headers={"Authorization": f"Bearer {admin.token}"})
+    assert response.status_code == 405 and response.headers["allow"] == "DELETE, GET, PUT"

@@ -37,6 +37,8 @@ def upgrade() -> None:
         sa.Column("health_checked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("sticker", sa.JSON(), nullable=True),
         sa.Column("sticker_read_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("observed_state", sa.JSON(), nullable=True),
+        sa.Column("expected_state", sa.JSON(), nullable=True),
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,228 @@
+"""``WS /api/v1/agents/{id}/task-stream``: the agent's channel (DESIGN §6).
+
+Messages are JSON ``{type, seq, ts, data}``. The credential travels in the
+``Authorization`` header, or as a ``Sec-WebSocket-Protocol`` entry ``bearer.<token>``
+beside ``shiplane.v1`` (the one the server selects), never in the URL.
+
+Server -> agent: ``task.offer {taskId, kind}``, ``task.assign {taskId, epoch,
+leaseExpiresAt, payload}``, ``task.cancel {taskId, reason}``, ``task.rejected {taskId,
+reason}``, ``ping``. Agent -> server: ``hello {version, capabilities, inFlight}``,
+``task.accept {taskId}``, ``task.renew {taskId, epoch}``, ``task.log {taskId, epoch,
+line}``, ``task.result {taskId, epoch, outcome, result}``, ``pong``.
+
+Accepting is the queue's compare-and-set (a new epoch and lease); a renewal or result
+with an epoch that is no longer the task's is refused (``task.rejected``). A dropped
+socket does not re-queue anything: the lease does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from sqlalchemy import select
+from starlette.responses import JSONResponse
+
+from shiplane.agents.models import Agent
+from shiplane.agents.tasks import AgentTasks, task_kind
+from shiplane.platform.envelope import rfc3339
+from shiplane.platform.jwt import TokenError
+
+log = logging.getLogger("shiplane.agents")
+router = APIRouter()
+
+PROTOCOL = "shiplane.v1"
+MAX_OFFERS = 4
+MAX_MESSAGE_BYTES = 1024 * 1024
+MAX_LOG_LINES = 500
+PING_SECONDS = 20.0
+
+
+def _credential(websocket: WebSocket) -> str | None:
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    for entry in websocket.headers.get("sec-websocket-protocol", "").split(","):
+        entry = entry.strip()
+        if entry.startswith("bearer."):
+            return entry[len("bearer.") :]
+    return None
+
+
+async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:
+    body = {"success": False, "error": {"code": code, "message": message}}
+    await websocket.send_denial_response(JSONResponse(body, status_code=status))
+
+
+class Session:
+    """One connected agent."""
+
+    def __init__(self, websocket: WebSocket, agent_id: str, tenant_id: str, tasks: AgentTasks) -> None:
+        self.websocket = websocket
+        self.agent_id = agent_id
+        self.tenant_id = tenant_id
+        self.tasks = tasks
+        self.kind = task_kind(agent_id)
+        self.seq = 0
+        self.offered: set[str] = set()
+        self.assigned: dict[str, tuple[int, dict[str, Any]]] = {}  # taskId -> (epoch, payload)
+        self.logs: dict[str, list[str]] = {}
+        self.send_lock = asyncio.Lock()
+
+    async def send(self, type_: str, data: dict[str, Any] | None = None) -> None:
+        async with self.send_lock:
+            self.seq += 1
+            message = {"type": type_, "seq": self.seq, "ts": rfc3339(datetime.now(UTC)), "data": data or {}}
+            await self.websocket.send_text(json.dumps(message))
+
+    async def receive(self) -> dict[str, Any]:
+        raw = await self.websocket.receive_text()
+        if len(raw) > MAX_MESSAGE_BYTES:
+            raise ValueError("message too large")
+        message = json.loads(raw)
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            raise ValueError("not a message")
+        data = message.get("data")
+        message["data"] = data if isinstance(data, dict) else {}
+        return message
+
+    async def hello(self, data: dict[str, Any]) -> None:
+        """On (re)connect: tasks the agent still holds keep their lease if it is still theirs."""
+        for item in data.get("inFlight") or []:
+            if not isinstance(item, dict):
+                continue
+            task_id, epoch = str(item.get("taskId")), item.get("epoch")
+            lease = await self.tasks.queue.lease_of(task_id)
+            now = datetime.now(UTC)
+            if lease is not None and lease[0] == "leased" and lease[1] == epoch and lease[2] and lease[2] > now:
+                self.assigned[task_id] = (int(epoch), {})
+            else:
+                await self.send("task.cancel", {"taskId": task_id, "reason": "the lease is no longer yours"})
+
+    async def offer(self) -> None:
+        if len(self.assigned) + len(self.offered) >= MAX_OFFERS or not await self._accepting():
+            return
+        room = MAX_OFFERS - len(self.assigned) - len(self.offered)
+        for task_id, _tenant in await self.tasks.queue.offerable(self.kind, limit=room + len(self.offered)):
+            if task_id in self.offered or task_id in self.assigned:
+                continue
+            self.offered.add(task_id)
+            await self.send("task.offer", {"taskId": task_id, "kind": self.kind})
+            room -= 1
+            if room <= 0:
+                return
+
+    async def _accepting(self) -> bool:
+        async with self.tasks.db.session(self.tenant_id, write=False) as session:
+            agent = await session.scalar(select(Agent).where(Agent.id == self.agent_id))
+        return agent is not None and not agent.disabled and not agent.draining
+
+    async def handle(self, message: dict[str, Any]) -> None:
+        kind, data = message["type"], message["data"]
+        task_id = str(data.get("taskId", ""))
+        if kind == "task.accept":
+            self.offered.discard(task_id)
+            claim = await self.tasks.queue.claim_item(task_id, self.kind, self.tasks.lease, owner=self.agent_id)
+            if claim is None:
+                await self.send("task.cancel", {"taskId": task_id, "reason": "taken or finished"})
+                return
+            payload = await self.tasks.assignment(claim)
+            if payload is None:
+                await self.tasks.queue.fail(claim.id, claim.epoch, "the target no longer exists")
+                await self.send("task.cancel", {"taskId": task_id, "reason": "the target no longer exists"})
+                return
+            self.assigned[task_id] = (claim.epoch, claim.payload)
+            await self.send(
+                "task.assign",
+                {
+                    "taskId": task_id,
+                    "epoch": claim.epoch,
+                    "leaseExpiresAt": rfc3339(claim.lease_expires_at),
+                    "leaseSeconds": self.tasks.lease.total_seconds(),
+                    "payload": payload,
+                },
+            )
+        elif kind == "task.renew":
+            if not await self.tasks.queue.renew(task_id, int(data.get("epoch", -1)), self.tasks.lease):
+                self.assigned.pop(task_id, None)
+                await self.send("task.rejected", {"taskId": task_id, "reason": "stale epoch"})
+        elif kind == "task.log":
+            lines = self.logs.setdefault(task_id, [])
+            if len(lines) < MAX_LOG_LINES:
+                lines.append(str(data.get("line", ""))[:4000])
+        elif kind == "task.result":
+            epoch = int(data.get("epoch", -1))
+            payload = self.assigned.pop(task_id, (epoch, {}))[1] or await self._payload(task_id)
+            result = data.get("result") if isinstance(data.get("result"), dict) else {}
+            result = {**result, "log": self.logs.pop(task_id, [])}
+            outcome = "succeeded" if data.get("outcome") == "succeeded" else "failed"
+            recorded = await self.tasks.record(task_id, epoch, self.tenant_id, payload, outcome, result)
+            if not recorded:
+                await self.send("task.rejected", {"taskId": task_id, "reason": "stale epoch"})
+        elif kind == "hello":
+            await self.hello(data)
+
+    async def _payload(self, task_id: str) -> dict[str, Any]:
+        from shiplane.engine.models import WorkItem
+
+        async with self.tasks.db.session(None, write=False) as session:
+            row = await session.scalar(
+                select(WorkItem.payload).where(WorkItem.id == task_id, WorkItem.kind == self.kind)
+            )
+        return dict(row or {})
+
+
+@router.websocket("/api/v1/agents/{agent_id}/task-stream")
+async def task_stream(websocket: WebSocket, agent_id: str) -> None:
+    services = websocket.app.state.shiplane
+    token = _credential(websocket)
+    if token is None:
+        await _deny(websocket, 401, "UNAUTHORIZED", "authentication required: an agent credential")
+        return
+    try:
+        principal = await services.authenticate(token)
+    except TokenError as exc:
+        await _deny(websocket, 401, "UNAUTHORIZED", f"authentication required: {exc}")
+        return
+    if principal.agent_id != agent_id or not principal.can("agents:task-stream"):
+        await _deny(websocket, 403, "FORBIDDEN", "only the agent itself may hold its task stream")
+        return
+    offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
+    await websocket.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
+    session = Session(websocket, agent_id, principal.tenant_id, services.agent_tasks)
+    reader = asyncio.create_task(_read(session))
+    last_ping = time.monotonic()
+    try:
+        while not reader.done():
+            await session.offer()
+            await services.queue.wait(timeout=1.0)
+            if time.monotonic() - last_ping >= PING_SECONDS:
+                last_ping = time.monotonic()
+                await session.send("ping")
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
+
+
+async def _read(session: Session) -> None:
+    try:
+        while True:
+            message = await session.receive()
+            try:
+                await session.handle(message)
+            except (ValueError, TypeError) as exc:
+                await session.send("error", {"message": f"bad {message['type']}: {exc}"})
+    except WebSocketDisconnect:
+        return
+    except (ValueError, json.JSONDecodeError):
+        with contextlib.suppress(Exception):
+            await session.websocket.close(code=1003)
