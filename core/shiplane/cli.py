@@ -1,11 +1,13 @@
-"""The ``shiplane`` command: serve, db upgrade, token create, audit verify."""
+"""The ``shiplane`` command: serve, db upgrade, token create, agent run, audit verify."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from shiplane.platform.settings import InsecureSettingsError, Settings
@@ -195,6 +197,28 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_agent_run(args: argparse.Namespace) -> int:
+    from shiplane.agents.runtime import AgentRuntime
+    from shiplane.platform.logging import configure_logging
+
+    configure_logging(args.log_level)
+    labels = {}
+    for label in args.label or []:
+        key, sep, value = label.partition("=")
+        if not sep:
+            raise SystemExit(f"--label takes key=value, not {label!r}")
+        labels[key] = value
+    runtime = AgentRuntime(
+        args.server,
+        Path(args.state_dir),
+        token=args.token or os.environ.get("SHIPLANE_AGENT_TOKEN"),
+        name=args.name,
+        labels=labels,
+    )
+    asyncio.run(runtime.run())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shiplane", description="Shiplane release orchestration control plane")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -222,6 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--tier", choices=["standard", "premium"], default=None)
     create.add_argument("--lifetime", type=int, default=3600, help="seconds (default 3600)")
     create.set_defaults(func=cmd_token_create)
+
+    agent = sub.add_parser("agent", help="the host agent").add_subparsers(dest="agent_command", required=True)
+    agent_run = agent.add_parser("run", help="register once, heartbeat, and run the tasks the server hands out")
+    agent_run.add_argument("--server", required=True, help="the server's base URL, e.g. https://shiplane.example")
+    agent_run.add_argument("--token", default=None, help="a registration token, needed once (or SHIPLANE_AGENT_TOKEN)")
+    agent_run.add_argument("--state-dir", default=".shiplane-agent", help="where the credential and task records live")
+    agent_run.add_argument("--name", default=None, help="the agent's name (default: the host name)")
+    agent_run.add_argument("--label", action="append", help="repeatable: key=value")
+    agent_run.add_argument("--log-level", default="INFO")
+    agent_run.set_defaults(func=cmd_agent_run)
 
     audit = sub.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)
     verify = audit.add_parser(

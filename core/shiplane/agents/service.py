@@ -67,6 +67,22 @@ class AgentService:
             raise not_found("agent", agent_id)
         return agent
 
+    async def online_with(self, capability: str, labels: dict[str, str]) -> str | None:
+        """The id of an online agent (not draining or disabled) that runs ``capability`` and
+        carries ``labels``, the one heard from last; None if there is none."""
+        cutoff = utcnow() - self.liveness
+        rows = await self.session.scalars(
+            select(Agent)
+            .where(Agent.disabled.is_(False), Agent.draining.is_(False), Agent.last_heartbeat_at >= cutoff)
+            .order_by(Agent.last_heartbeat_at.desc())
+            .limit(500)
+        )
+        for agent in rows:
+            carried = agent.labels or {}
+            if capability in (agent.capabilities or []) and all(carried.get(k) == v for k, v in labels.items()):
+                return agent.id
+        return None
+
     async def register(self, body: AgentRegistration) -> WriteResult:
         await ensure_name_free(self.session, Agent, body.name, None, "agent")
         agent_id = new_id()

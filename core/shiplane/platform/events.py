@@ -64,6 +64,7 @@ CATALOGUE: dict[str, EventType] = {
         EventType("target.created", 1, "target.create", CHANGE_PAYLOAD),
         EventType("target.updated", 1, "target.update", CHANGE_PAYLOAD),
         EventType("target.deleted", 1, "target.delete", CHANGE_PAYLOAD),
+        EventType("target.checked", 1, "target.check", CHANGE_PAYLOAD),
         EventType("freeze_window.deleted", 1, "freeze_window.delete", CHANGE_PAYLOAD),
         EventType("plugin.enabled", 1, "plugin.enable", '`before` and `after`: `{"state": ...}` for the tenant'),
         EventType("plugin.disabled", 1, "plugin.disable", '`before` and `after`: `{"state": ...}` for the tenant'),

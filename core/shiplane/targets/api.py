@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated
+import json
+import time
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,7 +10,8 @@ from starlette.responses import Response
 
 from shiplane.platform.auth import Principal, require
 from shiplane.platform.deps import tenant_reads
-from shiplane.platform.envelope import success
+from shiplane.platform.envelope import rfc3339, success
+from shiplane.platform.errors import not_found, validation_error
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import parse_list_params
 from shiplane.platform.openapi import list_parameters
@@ -76,3 +79,79 @@ async def delete_target(
 ) -> Response:
     expected = expected_version(request, None)
     return await run_write(request, principal, lambda s: _service(request, s, principal).delete(target_id, expected))
+
+
+@router.post("/{target_id}/health-check")
+async def check_target(
+    target_id: str,
+    request: Request,
+    principal: Annotated[Principal, require("targets:write", audit_action="target.check", resource_type="target")],
+) -> Response:
+    """Run the target type's health check on the target's agent (reading its sticker and
+    state too) and wait for it, up to ``wait`` seconds (default 30): 200 with the target's
+    health and what the agent found, or 202 with the task while it is still running."""
+    wait = _wait_seconds(request)
+    services = request.app.state.shiplane
+    queued = await run_write(
+        request, principal, lambda s: _service(request, s, principal).request_check(target_id, services.agent_tasks)
+    )
+    if queued.status_code != 202:
+        return queued
+    task = json.loads(bytes(queued.body))["data"]
+    state = await _finished(services.queue, task["taskId"], wait)
+    if state is None:
+        return success({**task, "state": "running"}, status_code=202)
+    reads = await tenant_reads(request)
+    reader = _reader(request, principal)
+    target, _version = await reader.read(reads, target_id)
+    row = await reads.get(LIST_SPEC, target_id)
+    report = reader.report(row) if row is not None else {}
+    return success({**task, "state": state, "health": target["health"], "report": report})
+
+
+@router.get("/{target_id}/sticker")
+async def target_sticker(target_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
+    """The version sticker the target's agent last read from it (``null`` until a check)."""
+    row = await reads.get(LIST_SPEC, target_id)
+    if row is None:
+        raise not_found("target", target_id)
+    return success(
+        {
+            "targetId": row.id,
+            "sticker": row.sticker,
+            "readAt": rfc3339(row.sticker_read_at) if row.sticker_read_at else None,
+        }
+    )
+
+
+@router.get("/{target_id}/drift")
+async def target_drift(target_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
+    """``in_sync``, ``drifted`` (with the differing components) or ``unknown``, as of the last check."""
+    row = await reads.get(LIST_SPEC, target_id)
+    if row is None:
+        raise not_found("target", target_id)
+    return success(_reader(request, principal).report(row))
+
+
+def _wait_seconds(request: Request) -> float:
+    raw = request.query_params.get("wait", "30")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 60:
+        raise validation_error("wait", "seconds to wait, 0 to 60", "out_of_range")
+    return value
+
+
+async def _finished(queue: Any, task_id: str, wait: float) -> str | None:
+    """The task's end state (``done``, ``failed``) once it ends within ``wait`` seconds, else None."""
+    deadline = time.monotonic() + wait
+    while True:
+        lease = await queue.lease_of(task_id)
+        if lease is not None and lease[0] in ("done", "failed"):
+            return str(lease[0])
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        await queue.wait(timeout=min(remaining, 0.25))

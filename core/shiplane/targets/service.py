@@ -12,6 +12,7 @@ from shiplane.agents.service import AgentService
 from shiplane.environments.service import EnvironmentService
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import new_id, utcnow
+from shiplane.platform.envelope import rfc3339
 from shiplane.platform.errors import ApiError, validation_error
 from shiplane.platform.errors import not_found as _not_found
 from shiplane.platform.idempotency import WriteResult
@@ -145,6 +146,49 @@ class TargetService:
         data = await self.out(target)
         await audit_change(self.session, self.principal, "target.update", "target", target.id, before, data)
         return WriteResult(data, 200, {"ETag": etag(target.version)})
+
+    async def request_check(self, target_id: str, tasks: Any) -> WriteResult:
+        """Queue a health check (with the sticker and the inspected state) for the target's agent."""
+        target = await self.get(target_id)
+        agent_id = await self._agent_for(target)
+        task_id = await tasks.enqueue(self.session, agent_id, "health-check", target.id)
+        data = {"taskId": task_id, "agentId": agent_id, "targetId": target.id, "state": "queued"}
+        await audit_change(self.session, self.principal, "target.check", "target", target.id, None, data)
+        return WriteResult(data, 202)
+
+    async def _agent_for(self, target: Target) -> str:
+        """The agent that runs the target's tasks: its own, or an online one with the labels and the type."""
+        agents = AgentService(self.session, self.principal, self.settings)
+        if target.agent_id is not None:
+            try:
+                agent = await agents.get(target.agent_id)
+            except ApiError:
+                raise ApiError(
+                    "INVALID_STATE", f"target {target.name!r} is bound to agent {target.agent_id!r}, which is gone"
+                ) from None
+            if agent.disabled:
+                raise ApiError("INVALID_STATE", f"agent {agent.name!r} of target {target.name!r} is disabled")
+            return agent.id
+        chosen = await agents.online_with(target.type, dict(target.agent_labels or {}))
+        if chosen is None:
+            wanted = {"type": target.type, "labels": dict(target.agent_labels or {})}
+            raise ApiError(
+                "INVALID_STATE",
+                f"no online agent runs {target.type!r} targets with the labels {wanted['labels']}",
+                {"agentsWanted": wanted},
+            )
+        return chosen
+
+    def report(self, row: Target | Row[Any]) -> dict[str, Any]:
+        """What the agent last found on the target, and whether it drifted from what is expected."""
+        return {
+            "targetId": row.id,
+            **drift(row.expected_state, row.sticker, row.observed_state),
+            "expected": row.expected_state,
+            "sticker": row.sticker,
+            "observed": row.observed_state,
+            "readAt": rfc3339(row.sticker_read_at) if row.sticker_read_at else None,
+        }
 
     async def delete(self, target_id: str, expected: int | None) -> WriteResult:
         target = await self.get(target_id)
