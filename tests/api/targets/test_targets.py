@@ -121,3 +121,44 @@ def test_lists_sort_filter_and_page(admin: Caller) -> None:
     in_staging = admin.get(BASE, params={"filter": f'{{"environmentId": "{staging}"}}'}).json()["data"]
     assert [t["name"] for t in in_staging] == ["stage-1"]
     assert_error(admin.post(BASE, json=target_body(prod, name="web-1")), 409, "ALREADY_EXISTS")
+
+
+def test_checks_stickers_and_drift_of_another_tenants_target_are_404(admin: Caller, other_admin: Caller) -> None:
+    env_id = environment(admin)
+    target_id = admin.post(BASE, json=target_body(env_id)).json()["data"]["id"]
+    for method, path in [
+        ("POST", f"{BASE}/{target_id}/health-check"),
+        ("GET", f"{BASE}/{target_id}/sticker"),
+        ("GET", f"{BASE}/{target_id}/drift"),
+    ]:
+        response = other_admin.client.request(method, path, headers={"Authorization": f"Bearer {other_admin.token}"})
+        assert_error(response, 404, "NOT_FOUND")
+
+
+def test_before_any_check_the_sticker_is_null_and_drift_unknown(admin: Caller) -> None:
+    env_id = environment(admin)
+    target_id = admin.post(BASE, json=target_body(env_id)).json()["data"]["id"]
+    assert admin.get(f"{BASE}/{target_id}/sticker").json()["data"] == {
+        "targetId": target_id,
+        "sticker": None,
+        "readAt": None,
+    }
+    drift = admin.get(f"{BASE}/{target_id}/drift").json()["data"]
+    assert drift["status"] == "unknown" and drift["differences"] == []
+
+
+def test_a_check_with_no_agent_to_run_it_is_409(admin: Caller) -> None:
+    env_id = environment(admin)
+    target_id = admin.post(BASE, json=target_body(env_id, agentLabels={"zone": "mars"})).json()["data"]["id"]
+    error = assert_error(admin.post(f"{BASE}/{target_id}/health-check"), 409, "INVALID_STATE")
+    assert error["details"]["agentsWanted"] == {"type": "local", "labels": {"zone": "mars"}}
+
+
+def test_a_check_of_an_offline_agent_is_accepted_and_runs_when_it_connects(admin: Caller) -> None:
+    env_id = environment(admin)
+    agent_id = agent(admin)
+    target_id = admin.post(BASE, json=target_body(env_id, agentId=agent_id)).json()["data"]["id"]
+    response = admin.post(f"{BASE}/{target_id}/health-check", params={"wait": 0})
+    assert response.status_code == 202, response.text
+    assert response.json()["data"]["state"] == "running" and response.json()["data"]["agentId"] == agent_id
+    assert_error(admin.post(f"{BASE}/{target_id}/health-check", params={"wait": 99}), 400, "VALIDATION_ERROR")
