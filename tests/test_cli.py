@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -172,4 +174,38 @@ def test_serve_in_development_creates_its_data_dir_and_prints_a_working_token(tm
     # The database the server created holds the audited change.
     verify = run_cli(["audit", "verify"], env, tmp_path)
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    assert "OK: 1 tenant chain(s), 1 event(s)" in verify.stdout
+    # Two: the environment, and the registration of the local agent `shiplane serve` runs.
+    assert "OK: 1 tenant chain(s), 2 event(s)" in verify.stdout
+
+
+def test_serve_runs_a_local_agent_that_checks_a_local_target(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = clean_env(SHIPLANE_DATA_DIR=str(data_dir), SHIPLANE_RATE_LIMIT_ENABLED="false")
+    server = start_server(env, tmp_path / "run", name="dev-agent")
+    try:
+        token = JWT_RE.findall(server.output())[0]
+        headers = {"Authorization": f"Bearer {token}"}
+        site = tmp_path / "site"
+        site.mkdir()
+        with httpx.Client(base_url=server.url, timeout=60.0, headers=headers) as client:
+            deadline = time.monotonic() + 60
+            local: dict[str, Any] = {}
+            while time.monotonic() < deadline and local.get("status") != "online":
+                agents = client.get("/api/v1/agents").json()["data"]
+                local = next((a for a in agents if a["name"] == "local"), {})
+                time.sleep(0.1)
+            assert local["status"] == "online" and local["capabilities"] == ["local"]
+            env_id = client.post("/api/v1/environments", json={"name": "dev"}).json()["data"]["id"]
+            body = {
+                "name": "here",
+                "environmentId": env_id,
+                "type": "local",
+                "agentId": local["id"],
+                "config": {"directory": str(site)},
+            }
+            target = client.post("/api/v1/targets", json=body).json()["data"]
+            checked = client.post(f"/api/v1/targets/{target['id']}/health-check")
+            assert checked.status_code == 200, checked.text
+            assert checked.json()["data"]["health"]["status"] == "healthy"
+    finally:
+        server.stop()

@@ -55,7 +55,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"stop the server with Ctrl-C\n",
             flush=True,
         )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None, access_log=False)
+    app = create_app(settings)
+    loopback = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104 - a comparison
+    app.state.shiplane.local_agent_url = f"http://{loopback}:{settings.port}"
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
     return 0
 
 

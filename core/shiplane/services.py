@@ -5,6 +5,8 @@ pieces and the plugin machinery together."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -25,6 +27,7 @@ from shiplane.platform.ratelimit import Decision, MemoryRateLimiter, RateLimiter
 from shiplane.platform.reads import ReadStore
 from shiplane.platform.secrets import SecretBox
 from shiplane.platform.settings import DEFAULT_TIERS, RateTier, Settings
+from shiplane.platform.tasks import stop_task
 from shiplane.plugins.delivery import EventDelivery
 from shiplane.plugins.manager import PluginRegistry
 from shiplane.plugins.states import PluginStateCache
@@ -48,6 +51,10 @@ class Services:
     # spent its unauthenticated burst on bad tokens, its next tokens are refused
     # before any signature is checked.
     auth_failures: MemoryRateLimiter = field(default_factory=MemoryRateLimiter)
+
+    # Set by `shiplane serve`: the loopback URL its in-process local agent connects to.
+    local_agent_url: str | None = None
+    _local_agent: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         self.metrics.registry.register(_ReadPathCollector(self))
@@ -133,8 +140,29 @@ class Services:
         if self.settings.event_delivery_enabled:
             await self.events.start()
         await self.queue.listen()
+        await self._start_local_agent()
+
+    async def _start_local_agent(self) -> None:
+        wanted = self.settings.local_agent if self.settings.local_agent is not None else self.settings.is_development
+        if not wanted or self.local_agent_url is None:
+            return
+        from shiplane.agents.runtime import AgentRuntime
+        from shiplane.agents.service import ensure_local_agent
+
+        tenant = self.settings.local_agent_tenant
+        capabilities = sorted(self.plugins.capabilities.get("target_type", {}))
+        credential = await ensure_local_agent(self.db, tenant, capabilities)
+        runtime = AgentRuntime(
+            self.local_agent_url,
+            self.settings.data_dir / "local-agent",
+            name="local",
+            credential=credential,
+            registry=self.plugins,
+        )
+        self._local_agent = asyncio.create_task(_local_agent(runtime), name="shiplane-local-agent")
 
     async def close(self) -> None:
+        await stop_task(self._local_agent)
         await self.queue.close()
         await self.events.stop()
         await self.plugin_states.stop()
@@ -143,6 +171,16 @@ class Services:
             await self.rate_limiter.close()
         await self.reads.dispose()
         await self.db.dispose()
+
+
+async def _local_agent(runtime: Any) -> None:
+    """The in-process agent; its end (a refused credential, a bug) never ends the server."""
+    try:
+        await runtime.run()
+    except asyncio.CancelledError:
+        raise
+    except BaseException:  # noqa: BLE001 - SystemExit from the runtime included
+        logging.getLogger("shiplane.agent").exception("the local agent stopped")
 
 
 class _ReadPathCollector:

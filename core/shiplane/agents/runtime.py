@@ -61,16 +61,19 @@ class AgentRuntime:
         token: str | None = None,
         name: str | None = None,
         labels: dict[str, str] | None = None,
+        credential: tuple[str, str] | None = None,
+        registry: PluginRegistry | None = None,
     ) -> None:
         self.server = server.rstrip("/")
         self.state_dir = state_dir
         self.registration_token = token
         self.name = name or socket.gethostname().lower().split(".")[0]
         self.labels = labels or {}
-        self.credential: str | None = None
-        self.agent_id: str | None = None
+        # (agent id, credential) given by the server for its in-process agent.
+        self.agent_id: str | None = credential[0] if credential else None
+        self.credential: str | None = credential[1] if credential else None
         self.heartbeat_seconds = 10.0
-        self.registry: PluginRegistry | None = None
+        self.registry: PluginRegistry | None = registry
         self.running: dict[str, asyncio.Task[None]] = {}
         self.websocket: Any = None
         # Tasks assigned and not yet reported: their epochs (sent in hello on reconnect).
@@ -110,6 +113,8 @@ class AgentRuntime:
     # -- registration and heartbeats --------------------------------------------------------------
 
     async def ensure_registered(self, client: httpx.AsyncClient) -> None:
+        if self.credential is not None:
+            return
         if self.credential_file.exists():
             saved = json.loads(self.credential_file.read_text())
             self.credential, self.agent_id = saved["credential"], saved["agentId"]

@@ -140,3 +140,34 @@ class AgentService:
         await flush_change(self.session, "agent", _UNIQUE, agent.name)
         data = {"status": self.out(agent)["status"], "heartbeatSeconds": self.heartbeat_seconds}
         return WriteResult(data, 200)
+
+
+async def ensure_local_agent(db: Any, tenant_id: str, capabilities: list[str]) -> tuple[str, str]:
+    """The ``local`` agent of ``shiplane serve`` in ``tenant_id``: created the first time,
+    given a fresh credential at every start (the previous one stops working)."""
+    principal = Principal("shiplane-serve", tenant_id, ("admin",), frozenset({"*"}), None)
+    async with db.session(tenant_id, write=True) as session:
+        agent = await session.scalar(select(Agent).where(Agent.name == "local"))
+        if agent is None:
+            agent = Agent(
+                id=new_id(),
+                tenant_id=tenant_id,
+                name="local",
+                hostname="localhost",
+                agent_version="in-process",
+                capabilities=capabilities,
+                labels={"shiplane.io/local": "true"},
+                credential_hash="",
+                registered_by=principal.user_id,
+            )
+            session.add(agent)
+            created = True
+        else:
+            created = False
+        credential, agent.credential_hash = new_credential(agent.id)
+        agent.capabilities = capabilities
+        await session.flush()
+        if created:
+            data = agent_out(agent, utcnow(), timedelta(seconds=30))
+            await audit_change(session, principal, "agent.register", "agent", agent.id, None, data)
+        return agent.id, credential

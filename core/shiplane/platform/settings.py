@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     # an agent shows offline.
     agent_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)
     agent_liveness_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # `shiplane serve` runs a local agent in its own process (docs/agents.md), registered
+    # in this tenant as "local"; off in production unless set.
+    local_agent: bool | None = None
+    local_agent_tenant: str = Field(default="demo", min_length=1, max_length=128)
     # A task's lease: how long an agent holds it without renewing (it renews at a third).
     agent_task_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Delivered outbox rows are deleted after this many hours (undelivered ones never).
