@@ -1,0 +1,1 @@
+"""Shiplane's ``ssh`` target type: a directory on a host reached over SSH."""
