@@ -54,6 +54,8 @@ class Services:
 
     # Set by `shiplane serve`: the loopback URL its in-process local agent connects to.
     local_agent_url: str | None = None
+    # The agents' task dispatcher of this process (agents/stream.py), made on the first stream.
+    agent_dispatcher: Any = None
     _local_agent: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:

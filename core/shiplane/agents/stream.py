@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +29,7 @@ from sqlalchemy import select
 from starlette.responses import JSONResponse
 
 from shiplane.agents.models import Agent
-from shiplane.agents.tasks import AgentTasks, task_kind
+from shiplane.agents.tasks import KIND_PREFIX, AgentTasks, task_kind
 from shiplane.platform.envelope import rfc3339
 from shiplane.platform.jwt import TokenError
 
@@ -105,18 +104,15 @@ class Session:
             else:
                 await self.send("task.cancel", {"taskId": task_id, "reason": "the lease is no longer yours"})
 
-    async def offer(self) -> None:
-        if len(self.assigned) + len(self.offered) >= MAX_OFFERS or not await self._accepting():
-            return
+    async def offer(self, task_ids: list[str]) -> None:
+        """Offer due tasks, at most MAX_OFFERS outstanding; nothing to a draining or disabled agent."""
+        fresh = [t for t in task_ids if t not in self.offered and t not in self.assigned]
         room = MAX_OFFERS - len(self.assigned) - len(self.offered)
-        for task_id, _tenant in await self.tasks.queue.offerable(self.kind, limit=room + len(self.offered)):
-            if task_id in self.offered or task_id in self.assigned:
-                continue
+        if not fresh or room <= 0 or not await self._accepting():
+            return
+        for task_id in fresh[:room]:
             self.offered.add(task_id)
             await self.send("task.offer", {"taskId": task_id, "kind": self.kind})
-            room -= 1
-            if room <= 0:
-                return
 
     async def _accepting(self) -> bool:
         async with self.tasks.db.session(self.tenant_id, write=False) as session:
@@ -178,6 +174,59 @@ class Session:
         return dict(row or {})
 
 
+class Dispatcher:
+    """One per process: finds due agent tasks in one query per wake and offers each to its
+    agent's stream if the agent is connected here (otherwise its own process offers it).
+
+    Woken by the queue (a commit here, a NOTIFY from another process on PostgreSQL) and
+    at least every second, for leases that expired."""
+
+    def __init__(self, tasks: AgentTasks) -> None:
+        self.tasks = tasks
+        self.sessions: dict[str, Session] = {}
+        self._runner: asyncio.Task[None] | None = None
+
+    def attach(self, session: Session) -> None:
+        self.sessions[session.agent_id] = session
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run(), name="shiplane-agent-dispatch")
+
+    def detach(self, session: Session) -> None:
+        if self.sessions.get(session.agent_id) is session:
+            del self.sessions[session.agent_id]
+
+    async def _run(self) -> None:
+        while self.sessions:
+            try:
+                await self.dispatch_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the loop outlives a failed round
+                log.exception("agent task dispatch failed; retrying")
+            await self.tasks.queue.wait(timeout=1.0)
+
+    async def dispatch_once(self) -> int:
+        due: dict[str, list[str]] = {}
+        for task_id, kind in await self.tasks.queue.due_with_prefix(KIND_PREFIX, limit=2000):
+            agent_id = kind[len(KIND_PREFIX) :]
+            if agent_id in self.sessions:
+                due.setdefault(agent_id, []).append(task_id)
+        for agent_id, task_ids in due.items():
+            session = self.sessions.get(agent_id)
+            if session is not None:
+                with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                    await session.offer(task_ids)
+        return sum(len(t) for t in due.values())
+
+
+def dispatcher_of(services: Any) -> Dispatcher:
+    found: Dispatcher | None = getattr(services, "agent_dispatcher", None)
+    if found is None:
+        found = Dispatcher(services.agent_tasks)
+        services.agent_dispatcher = found
+    return found
+
+
 @router.websocket("/api/v1/agents/{agent_id}/task-stream")
 async def task_stream(websocket: WebSocket, agent_id: str) -> None:
     services = websocket.app.state.shiplane
@@ -196,18 +245,19 @@ async def task_stream(websocket: WebSocket, agent_id: str) -> None:
     offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
     await websocket.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)
     session = Session(websocket, agent_id, principal.tenant_id, services.agent_tasks)
+    dispatcher = dispatcher_of(services)
     reader = asyncio.create_task(_read(session))
-    last_ping = time.monotonic()
+    dispatcher.attach(session)
+    services.queue.wake()  # offer what is already due to the agent that just connected
     try:
         while not reader.done():
-            await session.offer()
-            await services.queue.wait(timeout=1.0)
-            if time.monotonic() - last_ping >= PING_SECONDS:
-                last_ping = time.monotonic()
+            done, _ = await asyncio.wait({reader}, timeout=PING_SECONDS)
+            if not done:
                 await session.send("ping")
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
+        dispatcher.detach(session)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader

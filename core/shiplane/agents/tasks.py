@@ -23,8 +23,11 @@ from shiplane.targets.service import record_observation, target_for_agent
 ACTIONS = ("health-check", "deploy")
 
 
+KIND_PREFIX = "agent:"
+
+
 def task_kind(agent_id: str) -> str:
-    return f"agent:{agent_id}"
+    return f"{KIND_PREFIX}{agent_id}"
 
 
 class AgentTasks:

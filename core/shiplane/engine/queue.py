@@ -124,9 +124,9 @@ class WorkQueue:
         self.counts["claimed"] += len(claims)
         return claims
 
-    async def offerable(self, kind: str, *, limit: int) -> list[tuple[str, str]]:
-        """(id, tenant) of due items of ``kind``, without claiming them: what an agent's
-        stream offers, for the agent to accept (``claim_item``)."""
+    async def due_with_prefix(self, prefix: str, *, limit: int) -> list[tuple[str, str]]:
+        """(id, kind) of due items whose kind starts with ``prefix``, oldest first, without
+        claiming them: what the agents' streams offer, for an agent to accept (``claim_item``)."""
         now = utcnow()
         due = or_(
             and_(WorkItem.state == "queued", WorkItem.run_at <= now),
@@ -134,12 +134,12 @@ class WorkQueue:
         )
         async with self.db.session(None, write=False) as session:
             rows = await session.execute(
-                select(WorkItem.id, WorkItem.tenant_id)
-                .where(WorkItem.kind == kind, due)
+                select(WorkItem.id, WorkItem.kind)
+                .where(WorkItem.state.in_(("queued", "leased")), WorkItem.kind.startswith(prefix, autoescape=True), due)
                 .order_by(WorkItem.run_at, WorkItem.id)
                 .limit(limit)
             )
-            return [(row.id, row.tenant_id) for row in rows.all()]
+            return [(row.id, row.kind) for row in rows.all()]
 
     async def claim_item(self, item_id: str, kind: str, lease: timedelta, owner: str | None = None) -> Claim | None:
         """Lease one item by id if it is still due (compare-and-set): the agent's accept."""
