@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from shiplane.platform.envelope import rfc3339
 from shiplane.platform.schemas import ApiModel, Integral, Labels
@@ -12,6 +12,16 @@ Reference = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 
 
 class TargetFields(ApiModel):
+    # agentId or agentLabels, not both (the document says so too).
+    model_config = ConfigDict(
+        json_schema_extra={
+            "not": {
+                "required": ["agentId", "agentLabels"],
+                "properties": {"agentId": {"type": "string"}, "agentLabels": {"type": "object"}},
+            }
+        }
+    )
+
     name: TargetName = Field(description="Unique per tenant")
     description: Annotated[str, StringConstraints(max_length=2000)] = ""
     environment_id: Reference
