@@ -196,14 +196,20 @@ class Dispatcher:
             del self.sessions[session.agent_id]
 
     async def _run(self) -> None:
-        while self.sessions:
-            try:
-                await self.dispatch_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - the loop outlives a failed round
-                log.exception("agent task dispatch failed; retrying")
-            await self.tasks.queue.wait(timeout=1.0)
+        woken = self.tasks.queue.subscribe()
+        try:
+            while self.sessions:
+                woken.clear()  # before the round: a wake during it starts the next one at once
+                try:
+                    await self.dispatch_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - the loop outlives a failed round
+                    log.exception("agent task dispatch failed; retrying")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), 1.0)
+        finally:
+            self.tasks.queue.unsubscribe(woken)
 
     async def dispatch_once(self) -> int:
         due: dict[str, list[str]] = {}

@@ -247,6 +247,16 @@ class WorkQueue:
             if not loop.is_closed():
                 loop.call_soon_threadsafe(event.set)
 
+    def subscribe(self) -> asyncio.Event:
+        """An event this queue sets at every wake until ``unsubscribe``: a long-lived
+        consumer clears it before each round, so a wake during a round is not lost."""
+        event = asyncio.Event()
+        self._waiters.append((asyncio.get_running_loop(), event))
+        return event
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        self._waiters[:] = [entry for entry in self._waiters if entry[1] is not event]
+
     async def wait(self, timeout: float) -> bool:  # noqa: ASYNC109 - the poll interval is the point
         """Until work may have arrived (True) or ``timeout`` passed (False)."""
         entry = (asyncio.get_running_loop(), asyncio.Event())
