@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -131,15 +131,25 @@ class AgentService:
         """Only the agent itself heartbeats; not audited (every few seconds), its status shows it."""
         if self.principal.agent_id != agent_id:
             raise ApiError("FORBIDDEN", "only the agent itself can heartbeat", {"agentId": agent_id})
-        agent = await self.get(agent_id)
-        agent.last_heartbeat_at = utcnow()
+        # One UPDATE, and not a new version: a heartbeat every few seconds must neither cost
+        # a read-modify-write nor turn an admin's If-Match into a conflict.
+        values: dict[str, Any] = {"last_heartbeat_at": utcnow()}
         if body.agent_version is not None:
-            agent.agent_version = body.agent_version
+            values["agent_version"] = body.agent_version
         if body.capabilities is not None:
-            agent.capabilities = list(dict.fromkeys(body.capabilities))
-        await flush_change(self.session, "agent", _UNIQUE, agent.name)
-        data = {"status": self.out(agent)["status"], "heartbeatSeconds": self.heartbeat_seconds}
-        return WriteResult(data, 200)
+            values["capabilities"] = list(dict.fromkeys(body.capabilities))
+        result = await self.session.execute(
+            update(Agent)
+            .where(Agent.id == agent_id)
+            .values(**values)
+            .returning(Agent.disabled, Agent.draining)
+            .execution_options(synchronize_session=False)
+        )
+        row = result.first()
+        if row is None:
+            raise not_found("agent", agent_id)
+        status = "disabled" if row.disabled else "draining" if row.draining else "online"
+        return WriteResult({"status": status, "heartbeatSeconds": self.heartbeat_seconds}, 200)
 
 
 async def ensure_local_agent(db: Any, tenant_id: str, capabilities: list[str]) -> tuple[str, str]:

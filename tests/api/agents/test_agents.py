@@ -65,6 +65,10 @@ def test_a_heartbeat_makes_the_agent_online(registrar: Caller, admin: Caller) ->
     assert response.json()["data"] == {"status": "online", "heartbeatSeconds": 10}
     shown = admin.get(f"{BASE}/{agent.user_id}").json()["data"]
     assert shown["status"] == "online" and shown["agentVersion"] == "0.1.1" and shown["lastHeartbeatAt"]
+    # Heartbeats are not changes an admin's If-Match must race against.
+    assert shown["version"] == 1
+    assert agent.post(f"{BASE}/{agent.user_id}/heartbeat", json={}).status_code == 200
+    assert admin.put(f"{BASE}/{agent.user_id}", json={"draining": True, "version": 1}).status_code == 200
 
 
 def test_an_agent_without_heartbeats_goes_offline(database_url: str, tmp_path: Path) -> None:
