@@ -211,6 +211,13 @@ async def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--heartbeat", type=float, default=10.0)
     parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument(
+        "--heartbeats",
+        choices=["stream", "http"],
+        default="stream",
+        help="stream: as the agent runtime does (a connected stream is the heartbeat); http: every agent also "
+        "POSTs /heartbeat every --heartbeat seconds",
+    )
     args = parser.parse_args()
     steps = [int(s) for s in args.steps.split(",")]
     with tempfile.TemporaryDirectory(prefix="shiplane-bench-agents-") as tmp:

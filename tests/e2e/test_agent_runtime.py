@@ -316,3 +316,31 @@ def test_the_task_stream_takes_only_the_agents_own_credential_and_fences_stale_e
     assert stack.call("DELETE", f"/api/v1/agents/{agent_id}").status_code == 204
     assert asyncio.run(status_of({"Authorization": f"Bearer {credential}"})) == 401
     assert other_id != agent_id
+
+
+def test_a_connected_stream_keeps_its_agent_online_and_hello_updates_it(stack: Stack) -> None:
+    registered = stack.call(
+        "POST",
+        "/api/v1/agents/register",
+        json={"name": "streamer", "hostname": "h", "agentVersion": "0.0.1"},
+    )
+    assert registered.status_code == 201, registered.text
+    data = registered.json()["data"]
+    agent_id, credential = data["agent"]["id"], data["credential"]
+    assert stack.call("GET", f"/api/v1/agents/{agent_id}").json()["data"]["status"] == "offline"
+    url = stack.server.url.replace("http://", "ws://") + f"/api/v1/agents/{agent_id}/task-stream"
+
+    async def connected() -> dict[str, Any]:
+        async with websockets.connect(url, additional_headers={"Authorization": f"Bearer {credential}"}) as ws:
+            hello = {"version": "0.2.0", "capabilities": ["local"], "inFlight": []}
+            await ws.send(json.dumps({"type": "hello", "data": hello}))
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                shown = await asyncio.to_thread(lambda: stack.call("GET", f"/api/v1/agents/{agent_id}").json()["data"])
+                if shown["status"] == "online" and shown["agentVersion"] == "0.2.0":
+                    return dict(shown)
+                await asyncio.sleep(0.1)
+            raise AssertionError("the agent never showed online")
+
+    shown = asyncio.run(connected())  # no HTTP heartbeat was sent
+    assert shown["capabilities"] == ["local"]

@@ -157,7 +157,12 @@ class AgentRuntime:
         return self.registry
 
     async def heartbeat_forever(self, client: httpx.AsyncClient) -> None:
+        """HTTP heartbeats while the task stream is down; a connected stream is the server's
+        sign of life (it records it for every connected agent at once)."""
         while True:
+            if self.websocket is not None:
+                await asyncio.sleep(self.heartbeat_seconds)
+                continue
             try:
                 response = await client.post(
                     f"{self.server}/api/v1/agents/{self.agent_id}/heartbeat",

@@ -21,15 +21,17 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.responses import JSONResponse
 
 from shiplane.agents.models import Agent
 from shiplane.agents.tasks import KIND_PREFIX, AgentTasks, task_kind
+from shiplane.platform.database import utcnow
 from shiplane.platform.envelope import rfc3339
 from shiplane.platform.jwt import TokenError
 
@@ -92,7 +94,21 @@ class Session:
         return message
 
     async def hello(self, data: dict[str, Any]) -> None:
-        """On (re)connect: tasks the agent still holds keep their lease if it is still theirs."""
+        """On (re)connect: the agent's version and capabilities, and the tasks it still holds
+        keep their lease if it is still theirs."""
+        values: dict[str, Any] = {"last_heartbeat_at": utcnow()}
+        if isinstance(data.get("version"), str):
+            values["agent_version"] = data["version"][:64]
+        capabilities = data.get("capabilities")
+        if isinstance(capabilities, list) and all(isinstance(c, str) and len(c) <= 128 for c in capabilities):
+            values["capabilities"] = list(dict.fromkeys(capabilities))[:100]
+        async with self.tasks.db.session(self.tenant_id, write=True) as session:
+            await session.execute(
+                update(Agent)
+                .where(Agent.id == self.agent_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
         for item in data.get("inFlight") or []:
             if not isinstance(item, dict):
                 continue
@@ -181,10 +197,12 @@ class Dispatcher:
     Woken by the queue (a commit here, a NOTIFY from another process on PostgreSQL) and
     at least every second, for leases that expired."""
 
-    def __init__(self, tasks: AgentTasks) -> None:
+    def __init__(self, tasks: AgentTasks, heartbeat_seconds: float) -> None:
         self.tasks = tasks
+        self.heartbeat_seconds = heartbeat_seconds
         self.sessions: dict[str, Session] = {}
         self._runner: asyncio.Task[None] | None = None
+        self._last_presence = 0.0
 
     def attach(self, session: Session) -> None:
         self.sessions[session.agent_id] = session
@@ -201,6 +219,9 @@ class Dispatcher:
             while self.sessions:
                 woken.clear()  # before the round: a wake during it starts the next one at once
                 try:
+                    if time.monotonic() - self._last_presence >= self.heartbeat_seconds:
+                        self._last_presence = time.monotonic()
+                        await self.record_presence()
                     await self.dispatch_once()
                 except asyncio.CancelledError:
                     raise
@@ -210,6 +231,20 @@ class Dispatcher:
                     await asyncio.wait_for(woken.wait(), 1.0)
         finally:
             self.tasks.queue.unsubscribe(woken)
+
+    async def record_presence(self) -> None:
+        """A connected stream is a heartbeat: one UPDATE per 1,000 agents connected here,
+        every heartbeat interval, instead of one HTTP request per agent."""
+        connected = list(self.sessions)
+        now = utcnow()
+        for chunk in range(0, len(connected), 1000):
+            async with self.tasks.db.session(None, write=True) as session:
+                await session.execute(
+                    update(Agent)
+                    .where(Agent.id.in_(connected[chunk : chunk + 1000]))
+                    .values(last_heartbeat_at=now)
+                    .execution_options(synchronize_session=False)
+                )
 
     async def dispatch_once(self) -> int:
         due: dict[str, list[str]] = {}
@@ -228,7 +263,7 @@ class Dispatcher:
 def dispatcher_of(services: Any) -> Dispatcher:
     found: Dispatcher | None = getattr(services, "agent_dispatcher", None)
     if found is None:
-        found = Dispatcher(services.agent_tasks)
+        found = Dispatcher(services.agent_tasks, services.settings.agent_heartbeat_seconds)
         services.agent_dispatcher = found
     return found
 
