@@ -178,6 +178,18 @@ async def measure_dispatch(
     return latencies
 
 
+async def online_count(db: Database, liveness: float) -> int:
+    """Agents whose last sign of life is recent enough to show online."""
+    from datetime import timedelta
+
+    async with db.session(None, write=False) as session:
+        count = await session.scalar(
+            text("SELECT count(*) FROM agents WHERE last_heartbeat_at >= :cutoff"),
+            {"cutoff": utcnow() - timedelta(seconds=liveness)},
+        )
+    return int(count or 0)
+
+
 async def echo_baseline(connections: int, samples: int) -> tuple[float, float, int]:
     async def echo(ws: Any) -> None:
         with suppress(websockets.WebSocketException):
@@ -254,16 +266,18 @@ async def main() -> int:
                 beats = [
                     asyncio.create_task(fleet.heartbeat(a, c, args.heartbeat, until))
                     for a, c in agents
-                    if a in fleet.connections
+                    if a in fleet.connections and args.heartbeats == "http"
                 ]
                 latencies = await measure_dispatch(db, fleet, agents, args.samples, args.seconds)
                 await asyncio.gather(*beats)
                 echo50, echo99, echo_held = await echo_baseline(held, args.samples)
-                expected_beats = held * args.seconds / args.heartbeat
+                online = await online_count(db, args.heartbeat * 3)
+                expected_beats = held * args.seconds / args.heartbeat if args.heartbeats == "http" else 0
                 rows.append(
                     {
                         "agents": step,
                         "held": held,
+                        "online": online,
                         "connectSeconds": connect_seconds,
                         "heartbeatsOk": len(fleet.heartbeats),
                         "heartbeatsExpected": expected_beats,
@@ -286,20 +300,24 @@ async def main() -> int:
                         f"at {step} agents heartbeats fell behind ({len(fleet.heartbeats)} of ~{expected_beats:.0f})"
                     )
                     break
+                if online < held:
+                    limit = f"at {step} agents only {online} of {held} connected agents show online"
+                    break
         finally:
             await fleet.close()
             server.stop()
             await db.dispose()
     print(
-        f"\n{args.database}, one server process, heartbeats every {args.heartbeat:g} s, "
+        f"\n{args.database}, one server process, heartbeats ({args.heartbeats}) every {args.heartbeat:g} s, "
         f"{os.cpu_count()} cores shared with the clients"
     )
-    columns = ("agents", "held", "beats ok", "beat p99", "disp p50", "disp p99", "echo p50", "echo p99")
+    columns = ("agents", "held", "online", "beats ok", "beat p99", "disp p50", "disp p99", "echo p50", "echo p99")
     print(" ".join(f"{c:>9}" for c in columns))
     for row in rows:
         beats = f"{row['heartbeatsOk']}/{row['heartbeatsExpected']:.0f}"
         times = [row[k] * 1000 for k in ("heartbeatP99", "dispatchP50", "dispatchP99", "echoP50", "echoP99")]
-        print(f"{row['agents']:>9} {row['held']:>9} {beats:>9} " + " ".join(f"{t:>7.2f}ms" for t in times))
+        counts = f"{row['agents']:>9} {row['held']:>9} {row['online']:>9} {beats:>9} "
+        print(counts + " ".join(f"{t:>7.2f}ms" for t in times))
     print(f"limit: {limit or 'none reached at these steps'}")
     return 0
 
