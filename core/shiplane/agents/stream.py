@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -291,8 +292,11 @@ async def task_stream(websocket: WebSocket, agent_id: str) -> None:
     dispatcher.attach(session)
     services.queue.wake()  # offer what is already due to the agent that just connected
     try:
+        # Pings spread over the interval: thousands of streams must not all ping at once.
+        interval = PING_SECONDS * random.uniform(0.5, 1.0)  # noqa: S311 - load spreading, not security
         while not reader.done():
-            done, _ = await asyncio.wait({reader}, timeout=PING_SECONDS)
+            done, _ = await asyncio.wait({reader}, timeout=interval)
+            interval = PING_SECONDS
             if not done:
                 await session.send("ping")
     except (WebSocketDisconnect, RuntimeError):
