@@ -144,6 +144,7 @@ class Session:
             claim = await self.tasks.queue.claim_item(task_id, self.kind, self.tasks.lease, owner=self.agent_id)
             if claim is None:
                 await self.send("task.cancel", {"taskId": task_id, "reason": "taken or finished"})
+                self.tasks.queue.wake()
                 return
             payload = await self.tasks.assignment(claim)
             if payload is None:
@@ -178,6 +179,7 @@ class Session:
             recorded = await self.tasks.record(task_id, epoch, self.tenant_id, payload, outcome, result)
             if not recorded:
                 await self.send("task.rejected", {"taskId": task_id, "reason": "stale epoch"})
+            self.tasks.queue.wake()  # the agent has room again: offer it the next task now
         elif kind == "hello":
             await self.hello(data)
 
