@@ -62,8 +62,9 @@ class AgentTasks:
     ) -> bool:
         """Complete the task (once: False for a stale epoch) and apply its result to the target."""
         body = result if isinstance(result, dict) else {}
-        if not await self.queue.complete(claim_id, epoch, {"outcome": outcome, **body}):
-            return False
+        # One transaction: the task is done exactly when what it found is recorded.
         async with self.db.session(tenant_id, write=True) as session:
+            if not await self.queue.complete_in(session, claim_id, epoch, {"outcome": outcome, **body}):
+                return False
             await record_observation(session, str(payload.get("targetId")), str(payload.get("action")), outcome, body)
         return True

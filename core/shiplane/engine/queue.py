@@ -194,6 +194,20 @@ class WorkQueue:
         """Extend the lease of epoch ``epoch``; False if that lease is no longer the item's."""
         return await self._compare_and_set(item_id, epoch, lease_expires_at=utcnow() + lease)
 
+    async def complete_in(
+        self, session: AsyncSession, item_id: str, epoch: int, result: dict[str, Any] | None = None
+    ) -> bool:
+        """``complete`` inside the caller's transaction, so the result's effects commit with it."""
+        outcome = await session.execute(
+            update(WorkItem)
+            .where(WorkItem.id == item_id, WorkItem.epoch == epoch, WorkItem.state == "leased")
+            .values(state="done", result=result, lease_owner=None, lease_expires_at=None, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        done = bool(getattr(outcome, "rowcount", 0))
+        self.counts["completed" if done else "stale"] += 1
+        return done
+
     async def complete(self, item_id: str, epoch: int, result: dict[str, Any] | None = None) -> bool:
         done = await self._compare_and_set(
             item_id, epoch, state="done", result=result, lease_owner=None, lease_expires_at=None
