@@ -206,6 +206,7 @@ class _ReadPathCollector:
         yield cache
         yield from self._plugin_metrics()
         yield from self._queue_metrics()
+        yield from self._agent_metrics()
         pools = GaugeMetricFamily("shiplane_db_pool_checked_out", "Database connections in use", labels=["pool"])
         pools.add_metric(["read"], self.services.reads.checked_out())
         write_pool: Any = self.services.db.write_engine.sync_engine.pool
@@ -273,3 +274,19 @@ class _ReadPathCollector:
         for (kind, state), count in sorted(queue.last_depth.items()):
             depth.add_metric([kind, state], count)
         yield depth
+
+    def _agent_metrics(self) -> Iterator[Metric]:
+        dispatcher = self.services.agent_dispatcher
+        streams = GaugeMetricFamily("shiplane_agent_streams", "Agents' task streams connected to this process")
+        streams.add_metric([], len(dispatcher.sessions) if dispatcher is not None else 0)
+        yield streams
+        tasks = CounterMetricFamily(
+            "shiplane_agent_tasks",
+            "Agent tasks through this process's streams: offered, assigned, succeeded, failed, "
+            "rejected (a renewal or result of a stale epoch)",
+            labels=["event"],
+        )
+        counts = dispatcher.counts if dispatcher is not None else {}
+        for name in ("offered", "assigned", "succeeded", "failed", "rejected"):
+            tasks.add_metric([name], counts.get(name, 0))
+        yield tasks

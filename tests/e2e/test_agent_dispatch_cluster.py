@@ -104,3 +104,10 @@ def test_two_servers_hand_each_task_to_one_stream_once(cluster: tuple[list[Serve
     assert set(counts.values()) == {1}, [t for t, n in counts.items() if n > 1][:5]
     epochs = run_sql(url, f"SELECT DISTINCT epoch FROM work_items WHERE kind = '{task_kind(agent_id)}'")
     assert epochs == [(1,)]
+    metrics = "\n".join(httpx.get(f"{s.url}/metrics").text for s in servers)
+    assigned_total = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith('shiplane_agent_tasks_total{event="assigned"}')
+    )
+    assert assigned_total == TASKS  # every assignment counted once, across both processes

@@ -23,6 +23,7 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -76,6 +77,7 @@ class Session:
         self.assigned: dict[str, tuple[int, dict[str, Any]]] = {}  # taskId -> (epoch, payload)
         self.logs: dict[str, list[str]] = {}
         self.send_lock = asyncio.Lock()
+        self.counts: Counter[str] = Counter()
 
     async def send(self, type_: str, data: dict[str, Any] | None = None) -> None:
         async with self.send_lock:
@@ -129,6 +131,7 @@ class Session:
             return
         for task_id in fresh[:room]:
             self.offered.add(task_id)
+            self.counts["offered"] += 1
             await self.send("task.offer", {"taskId": task_id, "kind": self.kind})
 
     async def _accepting(self) -> bool:
@@ -152,6 +155,7 @@ class Session:
                 await self.send("task.cancel", {"taskId": task_id, "reason": "the target no longer exists"})
                 return
             self.assigned[task_id] = (claim.epoch, claim.payload)
+            self.counts["assigned"] += 1
             await self.send(
                 "task.assign",
                 {
@@ -165,6 +169,7 @@ class Session:
         elif kind == "task.renew":
             if not await self.tasks.queue.renew(task_id, int(data.get("epoch", -1)), self.tasks.lease):
                 self.assigned.pop(task_id, None)
+                self.counts["rejected"] += 1
                 await self.send("task.rejected", {"taskId": task_id, "reason": "stale epoch"})
         elif kind == "task.log":
             lines = self.logs.setdefault(task_id, [])
@@ -177,6 +182,7 @@ class Session:
             result = {**result, "log": self.logs.pop(task_id, [])}
             outcome = "succeeded" if data.get("outcome") == "succeeded" else "failed"
             recorded = await self.tasks.record(task_id, epoch, self.tenant_id, payload, outcome, result)
+            self.counts[outcome if recorded else "rejected"] += 1
             if not recorded:
                 await self.send("task.rejected", {"taskId": task_id, "reason": "stale epoch"})
             self.tasks.queue.wake()  # the agent has room again: offer it the next task now
@@ -206,8 +212,11 @@ class Dispatcher:
         self.sessions: dict[str, Session] = {}
         self._runner: asyncio.Task[None] | None = None
         self._last_presence = 0.0
+        # For /metrics: offered, assigned, succeeded, failed, rejected (stale epochs).
+        self.counts: Counter[str] = Counter()
 
     def attach(self, session: Session) -> None:
+        session.counts = self.counts
         self.sessions[session.agent_id] = session
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name="shiplane-agent-dispatch")
