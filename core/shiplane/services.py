@@ -57,6 +57,7 @@ class Services:
     # The agents' task dispatcher of this process (agents/stream.py), made on the first stream.
     agent_dispatcher: Any = None
     _local_agent: asyncio.Task[None] | None = None
+    _maintenance: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         self.metrics.registry.register(_ReadPathCollector(self))
@@ -142,7 +143,20 @@ class Services:
         if self.settings.event_delivery_enabled:
             await self.events.start()
         await self.queue.listen()
+        self._maintenance = asyncio.create_task(self._prune_forever(), name="shiplane-queue-prune")
         await self._start_local_agent()
+
+    async def _prune_forever(self) -> None:
+        """Finished work items are kept as long as delivered outbox events, then deleted."""
+        retention = timedelta(hours=self.settings.outbox_retention_hours)
+        while True:
+            try:
+                await self.queue.prune(retention)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - retried at the next round
+                logging.getLogger("shiplane.engine").exception("pruning finished work items failed")
+            await asyncio.sleep(600)
 
     async def _start_local_agent(self) -> None:
         wanted = self.settings.local_agent if self.settings.local_agent is not None else self.settings.is_development
@@ -165,6 +179,7 @@ class Services:
 
     async def close(self) -> None:
         await stop_task(self._local_agent)
+        await stop_task(self._maintenance)
         await self.queue.close()
         await self.events.stop()
         await self.plugin_states.stop()
@@ -263,7 +278,7 @@ class _ReadPathCollector:
             "lease_expired (claimed again after its lease ran out), stale (a fenced-out holder)",
             labels=["event"],
         )
-        for name in ("enqueued", "claimed", "completed", "retried", "failed", "lease_expired", "stale"):
+        for name in ("enqueued", "claimed", "completed", "retried", "failed", "lease_expired", "stale", "pruned"):
             operations.add_metric([name], queue.counts.get(name, 0))
         yield operations
         depth = GaugeMetricFamily(

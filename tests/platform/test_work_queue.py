@@ -232,3 +232,22 @@ def test_concurrent_claimers_in_several_processes_handle_each_item_once(database
     )
     assert owners[0][0] > 1  # the work really was shared
     assert run_sql(database_url, f"SELECT DISTINCT state FROM work_items WHERE kind = '{kind}'") == [("done",)]
+
+
+def test_finished_items_are_pruned_after_the_retention_and_unfinished_ones_never(database_url: str) -> None:
+    kind = f"k-{uuid.uuid4().hex[:6]}"
+
+    async def work(queue: WorkQueue, db: Database) -> None:
+        done_id, failed_id, leased_id = await enqueue(queue, db, kind, 3, max_attempts=1)
+        claims = {c.id: c for c in await queue.claim([kind], LEASE, limit=3)}
+        assert await queue.complete(done_id, claims[done_id].epoch)
+        assert await queue.fail(failed_id, claims[failed_id].epoch, "boom")
+        [queued_id] = await enqueue(queue, db, kind)
+        assert await queue.prune(timedelta(hours=1)) == 0  # all recent: kept
+        # A retention that has passed for everything: the finished go, the unfinished stay.
+        assert await queue.prune(timedelta(seconds=-5)) >= 2
+        async with db.session(None, write=False) as session:
+            left = (await session.execute(text(f"SELECT id FROM work_items WHERE kind = '{kind}'"))).all()
+        assert sorted(row[0] for row in left) == sorted([queued_id, leased_id])
+
+    run(database_url, work)

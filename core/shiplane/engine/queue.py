@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, make_url, or_, select, text, update
+from sqlalchemy import and_, delete, func, make_url, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shiplane.engine.models import WorkItem
@@ -239,6 +239,20 @@ class WorkQueue:
                 row.state = "failed"
                 self.counts["failed"] += 1
         return True
+
+    async def prune(self, older_than: timedelta) -> int:
+        """Delete finished items (``done``, ``failed``) last changed before ``older_than`` ago;
+        unfinished ones are never pruned, whatever their age."""
+        cutoff = utcnow() - older_than
+        async with self.db.session(None, write=True) as session:
+            result = await session.execute(
+                delete(WorkItem)
+                .where(WorkItem.state.in_(("done", "failed")), WorkItem.updated_at < cutoff)
+                .execution_options(synchronize_session=False)
+            )
+        pruned = int(getattr(result, "rowcount", 0) or 0)
+        self.counts["pruned"] += pruned
+        return pruned
 
     # -- observing ------------------------------------------------------------------------------
 
