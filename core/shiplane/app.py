@@ -16,7 +16,8 @@ from shiplane.agents.api import router as agents_router
 from shiplane.agents.stream import router as agent_stream_router
 from shiplane.audit.api import router as audit_router
 from shiplane.environments.api import router as environments_router
-from shiplane.integrations.api import router as integration_types_router
+from shiplane.integrations.api import router as integrations_router
+from shiplane.integrations.api import types_router as integration_types_router
 from shiplane.ops import router as ops_router
 from shiplane.platform.http import RequestPipeline, install_error_handlers
 from shiplane.platform.openapi import install_openapi
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit_router,
         plugins_router,
         integration_types_router,
+        integrations_router,
         step_types_router,
         rollout_strategies_router,
     ):

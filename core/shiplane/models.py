@@ -3,6 +3,7 @@
 from shiplane.agents import models as _agents  # noqa: F401
 from shiplane.engine import models as _engine  # noqa: F401
 from shiplane.environments import models as _environments  # noqa: F401
+from shiplane.integrations import models as _integrations  # noqa: F401
 from shiplane.platform import audit as _audit  # noqa: F401
 from shiplane.platform import events as _events  # noqa: F401
 from shiplane.platform import idempotency as _idempotency  # noqa: F401

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from shiplane.agents.service import LIST_SPEC as AGENT_SPEC
 from shiplane.audit.api import LIST_SPEC as AUDIT_SPEC
 from shiplane.environments.service import LIST_SPEC as ENVIRONMENT_SPEC
+from shiplane.integrations.service import LIST_SPEC as INTEGRATION_SPEC
 from shiplane.models import metadata
 from shiplane.platform.listing import parse_list_params
 from shiplane.platform.reads import TENANT_OPTION, _page_statements
@@ -38,6 +39,7 @@ SPECS = {
     "audit_events": AUDIT_SPEC,
     "agents": AGENT_SPEC,
     "targets": TARGET_SPEC,
+    "integrations": INTEGRATION_SPEC,
 }
 TENANT_TABLES = tuple(
     name for name, table in metadata.tables.items() if "tenant_id" in table.c and name != "tenant_row_counts"

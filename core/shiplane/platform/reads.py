@@ -78,7 +78,7 @@ class TenantRowCount(Base):
     row_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
-COUNTED_TABLES = ("environments", "plugin_instances", "audit_events", "agents", "targets")
+COUNTED_TABLES = ("environments", "plugin_instances", "audit_events", "agents", "targets", "integrations")
 
 
 def tenant_select(table: Table | Any, *columns: Any) -> Select[Any]:
