@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from shiplane_sdk import ConnectionTestResult, DiscoveredItem, HealthReport
+from shiplane_sdk import ConnectionTestResult, DiscoveredItem, HealthReport, IntegrationType
 from sqlalchemy import select, update
 from sqlalchemy.engine import Row
 
@@ -165,7 +165,7 @@ class IntegrationService:
     async def current_health(self, prepared: Prepared) -> dict[str, Any]:
         """The health now: the type's ``health`` if it has one, else its ``test``."""
         capability = prepared.registered.capability
-        operation = "health" if capability.supports("health") else "test"
+        operation = "health" if isinstance(capability, IntegrationType) and capability.supports("health") else "test"
         started = time.perf_counter()
         try:
             result = await self.call(prepared, operation)
