@@ -42,6 +42,7 @@ router = APIRouter()
 
 PROTOCOL = "shiplane.v1"
 MAX_OFFERS = 4
+OFFER_SECONDS = 30.0
 MAX_MESSAGE_BYTES = 1024 * 1024
 MAX_LOG_LINES = 500
 PING_SECONDS = 20.0
@@ -73,7 +74,7 @@ class Session:
         self.tasks = tasks
         self.kind = task_kind(agent_id)
         self.seq = 0
-        self.offered: set[str] = set()
+        self.offered: dict[str, float] = {}  # taskId -> when offered (an unanswered offer lapses)
         self.assigned: dict[str, tuple[int, dict[str, Any]]] = {}  # taskId -> (epoch, payload)
         self.logs: dict[str, list[str]] = {}
         self.send_lock = asyncio.Lock()
@@ -125,12 +126,19 @@ class Session:
 
     async def offer(self, task_ids: list[str]) -> None:
         """Offer due tasks, at most MAX_OFFERS outstanding; nothing to a draining or disabled agent."""
-        fresh = [t for t in task_ids if t not in self.offered and t not in self.assigned]
+        now = time.monotonic()
+        for task_id in [t for t, at in self.offered.items() if now - at > OFFER_SECONDS]:
+            del self.offered[task_id]  # never answered: it may be offered again
+        for task_id in task_ids:
+            # Due although this stream was assigned it: its lease ran out, so it is offered
+            # again (an accept then takes a new epoch; the old one is fenced out).
+            self.assigned.pop(task_id, None)
+        fresh = [t for t in task_ids if t not in self.offered]
         room = MAX_OFFERS - len(self.assigned) - len(self.offered)
         if not fresh or room <= 0 or not await self._accepting():
             return
         for task_id in fresh[:room]:
-            self.offered.add(task_id)
+            self.offered[task_id] = now
             self.counts["offered"] += 1
             await self.send("task.offer", {"taskId": task_id, "kind": self.kind})
 
@@ -139,20 +147,35 @@ class Session:
             agent = await session.scalar(select(Agent).where(Agent.id == self.agent_id))
         return agent is not None and not agent.disabled and not agent.draining
 
+    async def _still_enabled(self) -> bool:
+        """The agent still exists and is not disabled (checked per message that gets or
+        gives work: deleting an agent ends what its open stream may do at once)."""
+        async with self.tasks.db.session(self.tenant_id, write=False) as session:
+            agent = await session.scalar(select(Agent).where(Agent.id == self.agent_id))
+        return agent is not None and not agent.disabled
+
     async def handle(self, message: dict[str, Any]) -> None:
         kind, data = message["type"], message["data"]
         task_id = str(data.get("taskId", ""))
+        if kind in ("task.accept", "task.result", "task.renew") and not await self._still_enabled():
+            await self.send("task.cancel", {"taskId": task_id, "reason": "the agent is deleted or disabled"})
+            await self.websocket.close(code=4403)
+            return
         if kind == "task.accept":
-            self.offered.discard(task_id)
+            if task_id not in self.offered:
+                await self.send("task.cancel", {"taskId": task_id, "reason": "not offered on this stream"})
+                return
+            self.offered.pop(task_id, None)
             claim = await self.tasks.queue.claim_item(task_id, self.kind, self.tasks.lease, owner=self.agent_id)
             if claim is None:
                 await self.send("task.cancel", {"taskId": task_id, "reason": "taken or finished"})
                 self.tasks.queue.wake()
                 return
-            payload = await self.tasks.assignment(claim)
+            payload = await self.tasks.assignment(claim, self.agent_id)
             if payload is None:
-                await self.tasks.queue.fail(claim.id, claim.epoch, "the target no longer exists")
-                await self.send("task.cancel", {"taskId": task_id, "reason": "the target no longer exists"})
+                reason = "the target no longer exists or is bound to another agent"
+                await self.tasks.queue.fail(claim.id, claim.epoch, reason)
+                await self.send("task.cancel", {"taskId": task_id, "reason": reason})
                 return
             self.assigned[task_id] = (claim.epoch, claim.payload)
             self.counts["assigned"] += 1
@@ -172,9 +195,12 @@ class Session:
                 self.counts["rejected"] += 1
                 await self.send("task.rejected", {"taskId": task_id, "reason": "stale epoch"})
         elif kind == "task.log":
-            lines = self.logs.setdefault(task_id, [])
-            if len(lines) < MAX_LOG_LINES:
-                lines.append(str(data.get("line", ""))[:4000])
+            # Only for a task this stream holds, with its current epoch: nothing else is kept.
+            held = self.assigned.get(task_id)
+            if held is not None and held[0] == data.get("epoch"):
+                lines = self.logs.setdefault(task_id, [])
+                if len(lines) < MAX_LOG_LINES:
+                    lines.append(str(data.get("line", ""))[:4000])
         elif kind == "task.result":
             epoch = int(data.get("epoch", -1))
             payload = self.assigned.pop(task_id, (epoch, {}))[1] or await self._payload(task_id)
@@ -260,7 +286,8 @@ class Dispatcher:
 
     async def dispatch_once(self) -> int:
         due: dict[str, list[str]] = {}
-        for task_id, kind in await self.tasks.queue.due_with_prefix(KIND_PREFIX, limit=2000):
+        kinds = [task_kind(agent_id) for agent_id in self.sessions]
+        for task_id, kind in await self.tasks.queue.due_of_kinds(kinds, limit=2000):
             agent_id = kind[len(KIND_PREFIX) :]
             if agent_id in self.sessions:
                 due.setdefault(agent_id, []).append(task_id)

@@ -48,11 +48,12 @@ class AgentTasks:
         payload = {"action": action, "targetId": target_id, **(data or {})}
         return await self.queue.enqueue(session, task_kind(agent_id), payload, max_attempts=5)
 
-    async def assignment(self, claim: Claim) -> dict[str, Any] | None:
+    async def assignment(self, claim: Claim, agent_id: str) -> dict[str, Any] | None:
         """What the agent needs to run the task: the action and the target with its clear
         config; None if the target is gone (the task is then failed)."""
         async with self.db.session(claim.tenant_id, write=False) as session:
-            target = await target_for_agent(session, str(claim.payload.get("targetId")), self.plugins, self.box)
+            target_id = str(claim.payload.get("targetId"))
+            target = await target_for_agent(session, target_id, self.plugins, self.box, agent_id)
         if target is None:
             return None
         return {**claim.payload, "tenantId": claim.tenant_id, "target": target}

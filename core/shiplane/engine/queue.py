@@ -124,9 +124,15 @@ class WorkQueue:
         self.counts["claimed"] += len(claims)
         return claims
 
-    async def due_with_prefix(self, prefix: str, *, limit: int) -> list[tuple[str, str]]:
-        """(id, kind) of due items whose kind starts with ``prefix``, oldest first, without
+    async def due_of_kinds(self, kinds: list[str], *, limit: int) -> list[tuple[str, str]]:
+        """(id, kind) of due items of ``kinds`` (500 kinds per query), oldest first, without
         claiming them: what the agents' streams offer, for an agent to accept (``claim_item``)."""
+        found: list[tuple[str, str]] = []
+        for chunk in range(0, len(kinds), 500):
+            found += await self._due(WorkItem.kind.in_(kinds[chunk : chunk + 500]), limit)
+        return sorted(found)[:limit] if len(kinds) > 500 else found
+
+    async def _due(self, which: Any, limit: int) -> list[tuple[str, str]]:
         now = utcnow()
         due = or_(
             and_(WorkItem.state == "queued", WorkItem.run_at <= now),
@@ -135,7 +141,7 @@ class WorkQueue:
         async with self.db.session(None, write=False) as session:
             rows = await session.execute(
                 select(WorkItem.id, WorkItem.kind)
-                .where(WorkItem.state.in_(("queued", "leased")), WorkItem.kind.startswith(prefix, autoescape=True), due)
+                .where(WorkItem.state.in_(("queued", "leased")), which, due)
                 .order_by(WorkItem.run_at, WorkItem.id)
                 .limit(limit)
             )

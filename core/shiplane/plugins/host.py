@@ -208,6 +208,9 @@ class WorkerProcess:
     def kill(self, reason: str) -> None:
         if self.killed_because is None:
             self.killed_because = reason
+        # The worker leads its own session: its children (a deploy command) die with it.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
             self.process.kill()
         with contextlib.suppress(OSError):
@@ -319,11 +322,19 @@ class PluginProcesses:
 
     def _take(self) -> WorkerProcess:
         with self._lock:
-            while self.idle:
-                worker = self.idle.pop()
-                if worker.alive:
-                    return worker
-                self._forget(worker)  # died while idle: the next one starts below
+            found: WorkerProcess | None = None
+            dead_idle: list[WorkerProcess] = []
+            while self.idle and found is None:
+                candidate = self.idle.pop()
+                if candidate.alive:
+                    found = candidate
+                else:
+                    dead_idle.append(candidate)
+        for dead in dead_idle:  # died while idle: recorded like any crash
+            self._died(dead, dead.exit_reason(), crash=True)
+        if found is not None:
+            return found
+        with self._lock:
             if self.stopped:
                 raise PluginWorkerDied("the plugin host is stopped")
             wait = self.next_start_at - time.monotonic()
@@ -392,6 +403,13 @@ class PluginProcesses:
             except PluginWorkerDied as exc:
                 self._died(worker, exc.reason, crash=worker.killed_because is None)
                 raise
+            finally:
+                with state.lock:  # a late timeout must not kill the worker once it serves another call
+                    state.worker = None
+            if not isinstance(reply, dict):
+                worker.kill("sent a reply that is not an object")
+                self._died(worker, "broke the protocol: a reply that is not an object", crash=True)
+                raise PluginWorkerDied("the plugin's worker broke the protocol")
             if reply.get("fatal"):
                 self._died(worker, worker.exit_reason(), crash=True)
             else:

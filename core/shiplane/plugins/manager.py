@@ -341,10 +341,10 @@ class PluginRegistry:
                 str(hook_name): [make_proxy(descriptor, plugin.processes) for descriptor in descriptors]
                 for hook_name, descriptors in dict(registrations).items()
             }
+            plugin.remote_hooks = frozenset(str(h) for h in hello.get("hooks", []))
         except (InvalidDescription, AttributeError, TypeError, ValueError) as exc:
             self._fail(plugin, f"the plugin worker sent an invalid description: {exc}")
             return
-        plugin.remote_hooks = frozenset(hello.get("hooks", []))
         self._record_capabilities(plugin, results)
 
     def _record_capabilities(self, plugin: LoadedPlugin, results: dict[str, Any]) -> None:

@@ -205,10 +205,13 @@ class TargetService:
 HEALTH = {"ok": "healthy", "degraded": "degraded", "failing": "unhealthy"}
 
 
-async def target_for_agent(session: AsyncSession, target_id: str, registry: Any, box: Any) -> dict[str, Any] | None:
-    """The target as its agent gets it (config with secrets decrypted), or None if gone."""
+async def target_for_agent(
+    session: AsyncSession, target_id: str, registry: Any, box: Any, agent_id: str
+) -> dict[str, Any] | None:
+    """The target as ``agent_id`` gets it (config with secrets decrypted), or None if it is
+    gone or now bound to another agent (its secrets go only to the agent that runs it)."""
     target = await session.scalar(select(Target).where(Target.id == target_id))
-    if target is None:
+    if target is None or (target.agent_id is not None and target.agent_id != agent_id):
         return None
     registered = registry.capabilities.get("target_type", {}).get(target.type)
     paths = registered.capability.secret_fields() if registered is not None else []

@@ -93,6 +93,9 @@ class Ssh(TargetType):
             raise PluginError(f"{config['username']}@{config['host']} refused the key") from None
         except (TimeoutError, OSError, asyncssh.Error) as exc:
             raise PluginError(f"cannot reach {config['host']}:{config.get('port', 22)}: {type(exc).__name__}") from None
+        except Exception as exc:  # noqa: BLE001 - e.g. a known-hosts file that does not parse
+            # Only the type: asyncssh quotes the offending line, and the file is the agent's.
+            raise PluginError(f"cannot connect to {config['host']}: {type(exc).__name__}") from None
 
     @staticmethod
     async def _write(conn: asyncssh.SSHClientConnection, path: str, text: str) -> None:
