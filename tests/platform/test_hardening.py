@@ -284,7 +284,13 @@ def test_a_config_check_that_outlives_the_timeout_is_a_400_and_opens_no_breaker(
 ) -> None:
     from tests.api.plugins import app_client, caller_for, enable
 
-    with app_client(database_url, tmp_path, plugin_call_timeout_seconds=0.5, plugin_breaker_threshold=1) as client:
+    # In process: the subject is the breaker, not how fast a killed worker is replaced.
+    overrides = {
+        "plugin_call_timeout_seconds": 0.5,
+        "plugin_breaker_threshold": 1,
+        "plugins_in_process": ["test-hanging"],
+    }
+    with app_client(database_url, tmp_path, **overrides) as client:
         admin, other = caller_for(client), caller_for(client)
         enable(admin, "test-hanging")
         enable(other, "test-hanging")

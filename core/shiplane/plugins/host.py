@@ -436,8 +436,10 @@ class PluginProcesses:
             if worker is not None and worker.alive:
                 worker.kill("a call did not finish within its timeout")
                 # Recorded now, not when the call's thread notices: the plugin is failing
-                # from this moment until a fresh worker is up.
+                # from this moment until a fresh worker is up, which starts at once, so the
+                # next call does not pay for the start.
                 self._died(worker, worker.exit_reason(), crash=False)
+                self.executor.submit(self.ensure_started)
             raise
 
     def hook_caller(self, hook_name: str) -> Callable[..., Any]:

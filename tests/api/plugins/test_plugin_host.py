@@ -119,9 +119,10 @@ def test_a_plugin_spinning_in_c_is_cut_off_at_the_timeout_while_others_are_serve
     assert result.status == "fail"
     assert f"timed out after {TIMEOUT:g}s" in result.message
     state = runtime(admin_of)
-    assert state["health"] == "failing"
     assert "did not finish within its timeout" in state["lastExit"]["reason"]
     assert state["lastExit"]["pid"] == before["workers"][0]["pid"]
+    # Failing until the fresh worker (started at once) is up; never the killed one again.
+    assert state["health"] == "failing" or state["workers"][0]["pid"] != before["workers"][0]["pid"]
     assert_recovers(hosted, admin_of, before["restarts"])
 
 
