@@ -251,3 +251,18 @@ def test_finished_items_are_pruned_after_the_retention_and_unfinished_ones_never
         assert sorted(row[0] for row in left) == sorted([queued_id, leased_id])
 
     run(database_url, work)
+
+
+def test_an_item_whose_every_lease_expired_ends_failed_not_retried_forever(database_url: str) -> None:
+    kind = f"k-{uuid.uuid4().hex[:6]}"
+
+    async def work(queue: WorkQueue, db: Database) -> None:
+        [item_id] = await enqueue(queue, db, kind, max_attempts=2)
+        assert len(await queue.claim([kind], timedelta(seconds=-1))) == 1  # attempt 1: its holder vanishes
+        assert len(await queue.claim([kind], timedelta(seconds=-1))) == 1  # attempt 2: the same
+        assert await queue.claim([kind], LEASE) == []  # no third
+        assert await queue.claim_item(item_id, kind, LEASE) is None
+
+    run(database_url, work)
+    [(state, error)] = run_sql(database_url, f"SELECT state, error FROM work_items WHERE kind = '{kind}'")
+    assert state == "failed" and "lease expired" in error

@@ -26,6 +26,7 @@ import httpx
 import websockets
 
 from shiplane import __version__
+from shiplane.platform.secrets import secret_values
 from shiplane.platform.settings import Settings
 from shiplane.plugins.manager import PluginRegistry
 
@@ -225,6 +226,11 @@ class AgentRuntime:
             await self.send("task.accept", {"taskId": task_id})
         elif kind == "task.assign":
             epoch = int(data["epoch"])
+            running = self.running.get(task_id)
+            if running is not None and not running.done():
+                # Still running here from an earlier lease: not a second run in parallel.
+                self._in_flight_epochs[task_id] = epoch
+                return
             self._in_flight_epochs[task_id] = epoch
             recorded = self.recorded(task_id)
             if recorded is not None:
@@ -290,9 +296,24 @@ class AgentRuntime:
 
         ctx = AgentContext(payload.get("tenantId", ""), target, send_log)
 
+        config = target.get("config") or {}
+        secrets = secret_values(config, capability.secret_fields())
+
         async def call(operation: str, *args: Any) -> Any:
             function = getattr(capability, operation)
-            return await registry.guard.call(registered.plugin_id, operation, function, ctx, *args)
+            # The target's own time limits, with a margin, not the guard's 10 s default; a
+            # tenant's target fails against that tenant's breaker; its secrets are scrubbed.
+            limit = float(config.get("deployTimeoutSeconds", 600)) if operation == "deploy" else 60.0
+            return await registry.guard.call(
+                registered.plugin_id,
+                operation,
+                function,
+                ctx,
+                *args,
+                timeout=limit + 30,
+                tenant_id=payload.get("tenantId"),
+                secrets=secrets,
+            )
 
         action = payload.get("action")
         if action == "health-check":

@@ -113,6 +113,12 @@ class WorkQueue:
             for row in rows:
                 if row.state == "leased":
                     self.counts["lease_expired"] += 1
+                    if row.attempts >= row.max_attempts:
+                        # Every attempt's holder vanished (a crash each time): give up, visibly.
+                        row.state, row.error = "failed", "every attempt's lease expired without a result"
+                        row.lease_owner = row.lease_expires_at = None
+                        self.counts["failed"] += 1
+                        continue
                 row.state = "leased"
                 row.epoch += 1
                 row.attempts += 1
@@ -164,6 +170,11 @@ class WorkQueue:
                 return None
             if row.state == "leased":
                 self.counts["lease_expired"] += 1
+                if row.attempts >= row.max_attempts:
+                    row.state, row.error = "failed", "every attempt's lease expired without a result"
+                    row.lease_owner = row.lease_expires_at = None
+                    self.counts["failed"] += 1
+                    return None
             row.state = "leased"
             row.epoch += 1
             row.attempts += 1
