@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.rrule import DAILY, WEEKLY, rrule, rrulestr
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import DAILY, MONTHLY, WEEKLY, YEARLY, rrule, rrulestr
 
 MAX_RULE_CHARS = 300
 MAX_COUNT = 1000
@@ -107,18 +108,37 @@ def occurrences(window: Window, after: datetime) -> Iterator[tuple[datetime, dat
     anchor = _local(window.starts_at, zone)
     rule = parse_rule(window.rule, anchor)
     search_from = _local(after, zone) - window.duration - timedelta(days=2)
-    period = _PERIOD.get(rule._freq)  # noqa: SLF001 - dateutil keeps FREQ there
-    if period is not None and rule._count is None and search_from > anchor:  # noqa: SLF001
-        # Daily and weekly rules restart near the present, a whole number of periods
-        # after their start (same weekday and time), instead of walking from the start.
-        step = period * rule._interval  # noqa: SLF001
-        anchor += step * ((search_from - anchor) // step)
-        rule = parse_rule(window.rule, anchor)
+    anchor = _reanchored(rule, anchor, search_from)
+    rule = parse_rule(window.rule, anchor)
     limit = _local(after, zone) + HORIZON
     for local_start in rule.xafter(max(search_from, anchor), inc=True):
         if local_start > limit:
             return
-        yield _placed(local_start, zone), _placed(local_start + window.duration, zone)
+        start, end = _placed(local_start, zone), _placed(local_start + window.duration, zone)
+        if end <= start:
+            # A start in the hour skipped in spring, moved past the change: keep the duration.
+            end = start + window.duration
+        yield start, end
+
+
+def _reanchored(rule: rrule, anchor: datetime, search_from: datetime) -> datetime:
+    """A series start a whole number of periods later, near ``search_from``, with the same
+    weekday, day of month and time, so that evaluating ``now`` does not walk every period
+    since the window was created. Rules with COUNT keep their start (they count from it)."""
+    if rule._count is not None or search_from <= anchor:  # noqa: SLF001 - dateutil keeps them there
+        return anchor
+    frequency, interval = rule._freq, rule._interval  # noqa: SLF001
+    period = _PERIOD.get(frequency)
+    if period is not None:
+        step = period * interval
+        return anchor + step * ((search_from - anchor) // step)
+    if frequency == MONTHLY and anchor.day <= 28:
+        months = (search_from.year - anchor.year) * 12 + search_from.month - anchor.month - 1
+        return anchor + relativedelta(months=max(0, months // interval * interval))
+    if frequency == YEARLY and (anchor.month, anchor.day) != (2, 29):
+        years = search_from.year - anchor.year - 1
+        return anchor + relativedelta(years=max(0, years // interval * interval))
+    return anchor
 
 
 def state(window: Window, now: datetime) -> dict[str, Any]:
@@ -139,14 +159,29 @@ def state(window: Window, now: datetime) -> dict[str, Any]:
     }
 
 
-def check(window: Window) -> str | None:
-    """Why the recurrence is refused (no occurrence within the horizon), or None."""
+MAX_OCCURRENCES_PER_MONTH = 31 * 24
+
+
+def check(window: Window, now: datetime | None = None) -> str | None:
+    """Why the recurrence is refused, or None: no occurrence within the horizon, more than
+    one an hour on average, or a state that takes too long to work out (the caller's
+    time limit)."""
     try:
-        first = next(occurrences(window, window.starts_at), None)
+        series = occurrences(window, window.starts_at)
+        first = next(series, None)
+        if first is None:
+            return "the rule has no occurrence within 10 years of its start"
+        month_end = first[0] + timedelta(days=31)
+        count = 1
+        for start, _end in series:
+            if start >= month_end:
+                break
+            count += 1
+            if count > MAX_OCCURRENCES_PER_MONTH:
+                return "the rule starts a window more than once an hour: a freeze window recurs at most hourly"
+        state(window, now or datetime.now(UTC))
     except RecurrenceError as exc:
         return str(exc)
-    if first is None:
-        return "the rule has no occurrence within 10 years of its start"
     return None
 
 

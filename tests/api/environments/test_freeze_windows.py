@@ -225,3 +225,42 @@ def test_viewers_list_but_cannot_change_windows(admin: Caller, make_caller: Any)
     assert windows_of(viewer, env_id) == []
     body = {"startsAt": "2027-01-01T00:00:00Z", "endsAt": "2027-01-02T00:00:00Z"}
     assert_error(viewer.post(f"{BASE}/{env_id}/freeze-windows", json=body), 403, "FORBIDDEN")
+
+
+def test_a_window_starting_in_the_skipped_hour_keeps_its_length() -> None:
+    at_two_thirty = Window(
+        starts_at=utc(2027, 3, 1),
+        rule="FREQ=DAILY;BYHOUR=2;BYMINUTE=30",
+        duration=timedelta(hours=1),
+        zone="Europe/Berlin",
+    )
+    # 02:30 does not exist on 2027-03-28; the hour after it does: the window is not empty.
+    assert state(at_two_thirty, utc(2027, 3, 28, 2)) == {
+        "active": True,
+        "nextStart": utc(2027, 3, 29, 0, 30),
+        "nextEnd": utc(2027, 3, 28, 2, 30),
+    }
+
+
+def test_old_monthly_and_yearly_rules_are_evaluated_from_near_the_present() -> None:
+    monthly = Window(
+        starts_at=utc(1990, 1, 1),
+        rule="FREQ=MONTHLY;BYMONTHDAY=15;BYHOUR=9;BYMINUTE=0",
+        duration=timedelta(hours=2),
+        zone="UTC",
+    )
+    assert state(monthly, utc(2027, 6, 20))["nextStart"] == utc(2027, 7, 15, 9)
+    yearly = Window(starts_at=utc(1950, 12, 24, 18), rule="FREQ=YEARLY", duration=timedelta(days=3), zone="UTC")
+    assert state(yearly, utc(2027, 12, 25)) == {
+        "active": True,
+        "nextStart": utc(2028, 12, 24, 18),
+        "nextEnd": utc(2027, 12, 27, 18),
+    }
+
+
+def test_a_rule_recurring_more_than_hourly_is_refused(admin: Caller) -> None:
+    env_id = environment(admin)
+    every_minute = "FREQ=YEARLY;BYHOUR=" + ",".join(map(str, range(24))) + ";BYMINUTE=" + ",".join(map(str, range(60)))
+    body = {"rrule": every_minute, "duration": "PT1M", "timeZone": "UTC", "startsAt": "1900-01-01T00:00:00Z"}
+    error = assert_error(admin.post(f"{BASE}/{env_id}/freeze-windows", json=body), 400, "VALIDATION_ERROR")
+    assert error["validationErrors"][0]["field"] == "rrule" and "hourly" in error["message"]
