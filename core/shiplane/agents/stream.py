@@ -124,16 +124,19 @@ class Session:
             else:
                 await self.send("task.cancel", {"taskId": task_id, "reason": "the lease is no longer yours"})
 
-    async def offer(self, task_ids: list[str]) -> None:
-        """Offer due tasks, at most MAX_OFFERS outstanding; nothing to a draining or disabled agent."""
+    async def offer(self, due: list[tuple[str, int]]) -> None:
+        """Offer due tasks (id, expired lease's epoch or -1), at most MAX_OFFERS outstanding;
+        nothing to a draining or disabled agent."""
         now = time.monotonic()
         for task_id in [t for t, at in self.offered.items() if now - at > OFFER_SECONDS]:
             del self.offered[task_id]  # never answered: it may be offered again
-        for task_id in task_ids:
-            # Due although this stream was assigned it: its lease ran out, so it is offered
-            # again (an accept then takes a new epoch; the old one is fenced out).
-            self.assigned.pop(task_id, None)
-        fresh = [t for t in task_ids if t not in self.offered]
+        for task_id, expired_epoch in due:
+            held = self.assigned.get(task_id)
+            if held is not None and held[0] == expired_epoch:
+                # The lease this stream holds ran out: offered again (an accept then takes a
+                # new epoch, and the old one is fenced out).
+                del self.assigned[task_id]
+        fresh = [t for t, _ in due if t not in self.offered and t not in self.assigned]
         room = MAX_OFFERS - len(self.assigned) - len(self.offered)
         if not fresh or room <= 0 or not await self._accepting():
             return
@@ -190,8 +193,12 @@ class Session:
                 },
             )
         elif kind == "task.renew":
-            if not await self.tasks.queue.renew(task_id, int(data.get("epoch", -1)), self.tasks.lease):
-                self.assigned.pop(task_id, None)
+            # Only a lease this stream holds, with its current epoch, can be renewed.
+            held = self.assigned.get(task_id)
+            epoch = int(data.get("epoch", -1))
+            if held is None or held[0] != epoch or not await self.tasks.queue.renew(task_id, epoch, self.tasks.lease):
+                if held is not None and held[0] == epoch:
+                    del self.assigned[task_id]
                 self.counts["rejected"] += 1
                 await self.send("task.rejected", {"taskId": task_id, "reason": "stale epoch"})
         elif kind == "task.log":
@@ -203,7 +210,13 @@ class Session:
                     lines.append(str(data.get("line", ""))[:4000])
         elif kind == "task.result":
             epoch = int(data.get("epoch", -1))
-            payload = self.assigned.pop(task_id, (epoch, {}))[1] or await self._payload(task_id)
+            held = self.assigned.get(task_id)
+            if held is None or held[0] != epoch:  # not this stream's lease, or an old one
+                self.counts["rejected"] += 1
+                await self.send("task.rejected", {"taskId": task_id, "reason": "stale epoch"})
+                return
+            del self.assigned[task_id]
+            payload = held[1] or await self._payload(task_id)
             result = data.get("result") if isinstance(data.get("result"), dict) else {}
             result = {**result, "log": self.logs.pop(task_id, [])}
             outcome = "succeeded" if data.get("outcome") == "succeeded" else "failed"
@@ -285,12 +298,12 @@ class Dispatcher:
                 )
 
     async def dispatch_once(self) -> int:
-        due: dict[str, list[str]] = {}
+        due: dict[str, list[tuple[str, int]]] = {}
         kinds = [task_kind(agent_id) for agent_id in self.sessions]
-        for task_id, kind in await self.tasks.queue.due_of_kinds(kinds, limit=2000):
+        for task_id, kind, expired_epoch in await self.tasks.queue.due_of_kinds(kinds, limit=2000):
             agent_id = kind[len(KIND_PREFIX) :]
             if agent_id in self.sessions:
-                due.setdefault(agent_id, []).append(task_id)
+                due.setdefault(agent_id, []).append((task_id, expired_epoch))
         for agent_id, task_ids in due.items():
             session = self.sessions.get(agent_id)
             if session is not None:

@@ -130,15 +130,16 @@ class WorkQueue:
         self.counts["claimed"] += len(claims)
         return claims
 
-    async def due_of_kinds(self, kinds: list[str], *, limit: int) -> list[tuple[str, str]]:
-        """(id, kind) of due items of ``kinds`` (500 kinds per query), oldest first, without
-        claiming them: what the agents' streams offer, for an agent to accept (``claim_item``)."""
-        found: list[tuple[str, str]] = []
+    async def due_of_kinds(self, kinds: list[str], *, limit: int) -> list[tuple[str, str, int]]:
+        """(id, kind, epoch) of due items of ``kinds`` (500 kinds per query), oldest first,
+        without claiming them: what the agents' streams offer, for an agent to accept
+        (``claim_item``). A due item with epoch > 0 is one whose lease ran out."""
+        found: list[tuple[str, str, int]] = []
         for chunk in range(0, len(kinds), 500):
             found += await self._due(WorkItem.kind.in_(kinds[chunk : chunk + 500]), limit)
         return sorted(found)[:limit] if len(kinds) > 500 else found
 
-    async def _due(self, which: Any, limit: int) -> list[tuple[str, str]]:
+    async def _due(self, which: Any, limit: int) -> list[tuple[str, str, int]]:
         now = utcnow()
         due = or_(
             and_(WorkItem.state == "queued", WorkItem.run_at <= now),
@@ -146,12 +147,14 @@ class WorkQueue:
         )
         async with self.db.session(None, write=False) as session:
             rows = await session.execute(
-                select(WorkItem.id, WorkItem.kind)
+                select(WorkItem.id, WorkItem.kind, WorkItem.epoch, WorkItem.state)
                 .where(WorkItem.state.in_(("queued", "leased")), which, due)
                 .order_by(WorkItem.run_at, WorkItem.id)
                 .limit(limit)
             )
-            return [(row.id, row.kind) for row in rows.all()]
+            # A queued item's epoch is its last lease's (0 if never claimed); only a leased
+            # one's expired lease concerns its current holder.
+            return [(row.id, row.kind, row.epoch if row.state == "leased" else -1) for row in rows.all()]
 
     async def claim_item(self, item_id: str, kind: str, lease: timedelta, owner: str | None = None) -> Claim | None:
         """Lease one item by id if it is still due (compare-and-set): the agent's accept."""
