@@ -78,6 +78,13 @@ def _first_terms(sort: str) -> list[str]:
 def filter_case(context: Any, case: Any) -> bool:
     if not _positive(case):
         return True
+    if case.method.upper() in ("POST", "PUT") and case.operation.path in (
+        "/api/v1/integrations",
+        "/api/v1/integrations/{integration_id}",
+    ):
+        # No plugin of the fuzz server provides an integration type (the first-party ones
+        # are not built yet), so no integration body can resolve its typeId.
+        return False
     return not _has_nul(case.body) and not _has_nul(case.query)
 
 
