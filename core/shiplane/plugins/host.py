@@ -299,6 +299,7 @@ class PluginProcesses:
         self.env["HOME"] = self.env["TMPDIR"] = self.workdir
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(limits.workers_per_plugin)
+        self._async_slots: dict[asyncio.AbstractEventLoop, asyncio.Semaphore] = {}
         self.idle: list[WorkerProcess] = []
         self.live: list[WorkerProcess] = []
         self.starts = 0
@@ -426,7 +427,17 @@ class PluginProcesses:
         """Run ``request`` on a worker; if this coroutine is cancelled (the guard's timeout)
         while the call runs, the worker is killed."""
         state = CallState(request)
-        future = asyncio.get_running_loop().run_in_executor(self.executor, self._call_blocking, state)
+        loop = asyncio.get_running_loop()
+        # Wait for a worker slot here, not in a thread of the pool every plugin shares: a
+        # plugin whose calls queue (or are abandoned while queued) holds no thread.
+        slots = self._async_slots.get(loop)
+        if slots is None:
+            slots = self._async_slots[loop] = asyncio.Semaphore(self.limits.workers_per_plugin)
+        async with slots:
+            return await self._run(loop, state)
+
+    async def _run(self, loop: asyncio.AbstractEventLoop, state: CallState) -> Any:
+        future = loop.run_in_executor(self.executor, self._call_blocking, state)
         try:
             return await future
         except asyncio.CancelledError:

@@ -335,3 +335,27 @@ def test_a_step_in_a_worker_uses_its_context_through_the_channel(hosted: TestCli
         bytes(range(256)),
         "application/x-test",
     )
+
+
+def test_calls_queued_for_one_plugins_workers_hold_no_shared_threads(hosted: TestClient, admin_of: Caller) -> None:
+    # 70 calls queue for test-misbehaving's single worker (the first spins); the host's
+    # 64 threads are shared by every plugin, and acme's call must still get one.
+    registry = hosted.app.state.shiplane.plugins  # type: ignore[attr-defined]
+    hog = registry.plugins["test-misbehaving"].processes
+    acme = registry.plugins["acme"].processes
+    spin = {"kind": "gate", "capability": "misbehave", "method": "evaluate"}
+    fine = {"kind": "gate", "capability": "change-ticket", "method": "evaluate"}
+
+    async def work() -> Any:
+        ctx = gate_context(admin_of, reason="ship it, CHG-1")
+        queued = [asyncio.create_task(hog.call({**spin, "args": [ctx, {"do": "regex"}]})) for _ in range(70)]
+        await asyncio.sleep(0.5)
+        try:
+            return await asyncio.wait_for(acme.call({**fine, "args": [ctx, {}]}), 20)
+        finally:
+            for task in queued:
+                task.cancel()
+            await asyncio.gather(*queued, return_exceptions=True)
+
+    result = hosted.portal.call(work)
+    assert result.status == "pass" and result.details["ticket"] == "CHG-1"
