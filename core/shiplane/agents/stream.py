@@ -145,16 +145,19 @@ class Session:
             self.counts["offered"] += 1
             await self.send("task.offer", {"taskId": task_id, "kind": self.kind})
 
-    async def _accepting(self) -> bool:
+    async def _agent(self) -> Agent | None:
         async with self.tasks.db.session(self.tenant_id, write=False) as session:
-            agent = await session.scalar(select(Agent).where(Agent.id == self.agent_id))
+            return await session.scalar(select(Agent).where(Agent.id == self.agent_id))
+
+    async def _accepting(self) -> bool:
+        """Takes new work: exists, neither disabled nor draining."""
+        agent = await self._agent()
         return agent is not None and not agent.disabled and not agent.draining
 
     async def _still_enabled(self) -> bool:
         """The agent still exists and is not disabled (checked per message that gets or
         gives work: deleting an agent ends what its open stream may do at once)."""
-        async with self.tasks.db.session(self.tenant_id, write=False) as session:
-            agent = await session.scalar(select(Agent).where(Agent.id == self.agent_id))
+        agent = await self._agent()
         return agent is not None and not agent.disabled
 
     async def handle(self, message: dict[str, Any]) -> None:

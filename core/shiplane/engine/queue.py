@@ -42,6 +42,14 @@ CHANNEL = "shiplane_work"
 MAX_BACKOFF = timedelta(minutes=10)
 
 
+def _due_at(now: datetime) -> Any:
+    """Queued and due, or leased with a lease that has run out."""
+    return or_(
+        and_(WorkItem.state == "queued", WorkItem.run_at <= now),
+        and_(WorkItem.state == "leased", WorkItem.lease_expires_at < now),
+    )
+
+
 @dataclass(frozen=True)
 class Claim:
     id: str
@@ -95,10 +103,7 @@ class WorkQueue:
     async def claim(self, kinds: Iterable[str], lease: timedelta, *, limit: int = 1) -> list[Claim]:
         """Lease up to ``limit`` due items of ``kinds`` (oldest ``run_at`` first)."""
         now = utcnow()
-        due = or_(
-            and_(WorkItem.state == "queued", WorkItem.run_at <= now),
-            and_(WorkItem.state == "leased", WorkItem.lease_expires_at < now),
-        )
+        due = _due_at(now)
         async with self.db.session(None, write=True) as session:
             rows = (
                 await session.scalars(
@@ -141,10 +146,7 @@ class WorkQueue:
 
     async def _due(self, which: Any, limit: int) -> list[tuple[str, str, int]]:
         now = utcnow()
-        due = or_(
-            and_(WorkItem.state == "queued", WorkItem.run_at <= now),
-            and_(WorkItem.state == "leased", WorkItem.lease_expires_at < now),
-        )
+        due = _due_at(now)
         async with self.db.session(None, write=False) as session:
             rows = await session.execute(
                 select(WorkItem.id, WorkItem.kind, WorkItem.epoch, WorkItem.state)
@@ -159,10 +161,7 @@ class WorkQueue:
     async def claim_item(self, item_id: str, kind: str, lease: timedelta, owner: str | None = None) -> Claim | None:
         """Lease one item by id if it is still due (compare-and-set): the agent's accept."""
         now = utcnow()
-        due = or_(
-            and_(WorkItem.state == "queued", WorkItem.run_at <= now),
-            and_(WorkItem.state == "leased", WorkItem.lease_expires_at < now),
-        )
+        due = _due_at(now)
         async with self.db.session(None, write=True) as session:
             row = await session.scalar(
                 select(WorkItem)

@@ -47,17 +47,13 @@ class IntegrationService:
         self.plugins = plugins
         self._enabled: set[str] | None = None
 
-    def _secret_paths(self, row: Integration | Row[Any]) -> list[str]:
-        registered = self.plugins.registry.capabilities.get(KIND, {}).get(row.type_id)
-        if registered is None:
-            return [k for k, v in row.config.items() if isinstance(v, dict) and "$encrypted" in v]
-        return registered.capability.secret_fields()
-
     async def out(self, row: Integration | Row[Any]) -> dict[str, Any]:
         if self._enabled is None:
             self._enabled = await self.plugins.enabled_plugin_ids()
         problem = self.plugins.config_problem(KIND, row.type_id, self._enabled)
-        return integration_out(row, mask(row.config, self._secret_paths(row)), problem)
+        return integration_out(
+            row, mask(row.config, self.plugins.stored_secret_paths(KIND, row.type_id, row.config)), problem
+        )
 
     # -- reads --------------------------------------------------------------------------------
 

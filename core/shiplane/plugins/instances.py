@@ -59,11 +59,9 @@ class InstanceService:
         return instance
 
     def _secret_paths(self, instance: PluginInstance | Row[Any]) -> list[str]:
-        registered = self.plugins.registry.capabilities.get(instance.capability_kind, {}).get(instance.capability_id)
-        if registered is None or registered.plugin_id != instance.plugin_id:
-            # Without the schema we cannot tell secrets apart: hide every value that is sealed.
-            return [f"{k}" for k, v in instance.config.items() if isinstance(v, dict) and "$encrypted" in v]
-        return registered.capability.secret_fields()
+        return self.plugins.stored_secret_paths(
+            instance.capability_kind, instance.capability_id, instance.config, instance.plugin_id
+        )
 
     def instance_out(self, instance: PluginInstance | Row[Any], enabled: set[str]) -> dict[str, Any]:
         problem = None

@@ -321,6 +321,16 @@ class PluginService:
                 [FieldError(field, f"no enabled plugin provides the {label} {capability_id!r}", "unknown_capability")],
             ) from None
 
+    def stored_secret_paths(
+        self, kind: str, capability_id: str, config: dict[str, Any], plugin_id: str | None = None
+    ) -> list[str]:
+        """The secret paths of a stored config: its capability's, or, without the schema (the
+        plugin gone, or not the one named), every value that is sealed."""
+        registered = self.registry.capabilities.get(kind, {}).get(capability_id)
+        if registered is None or (plugin_id is not None and registered.plugin_id != plugin_id):
+            return [k for k, v in config.items() if isinstance(v, dict) and "$encrypted" in v]
+        return registered.capability.secret_fields()
+
     def config_problem(self, kind: str, capability_id: str, enabled: set[str]) -> dict[str, str] | None:
         """Why a stored object's capability cannot be used now, or None."""
         registered = self.registry.capabilities.get(kind, {}).get(capability_id)

@@ -63,18 +63,13 @@ class TargetService:
             raise RuntimeError("a read-only TargetService cannot write")
         return self._session
 
-    def _secret_paths(self, target_type: str, config: dict[str, Any]) -> list[str]:
-        registered = self.plugins.registry.capabilities.get("target_type", {}).get(target_type)
-        if registered is None:
-            # Without the schema secrets cannot be told apart: hide every sealed value.
-            return [k for k, v in config.items() if isinstance(v, dict) and "$encrypted" in v]
-        return registered.capability.secret_fields()
-
     async def out(self, row: Target | Row[Any]) -> dict[str, Any]:
         if self._enabled is None:
             self._enabled = await self.plugins.enabled_plugin_ids()
         problem = self.plugins.config_problem("target_type", row.type, self._enabled)
-        return target_out(row, mask(row.config, self._secret_paths(row.type, row.config)), problem)
+        return target_out(
+            row, mask(row.config, self.plugins.stored_secret_paths("target_type", row.type, row.config)), problem
+        )
 
     async def list_page(self, reads: TenantReads, params: ListParams) -> Page:
         page = await reads.page(LIST_SPEC, params)
