@@ -15,6 +15,7 @@ from shiplane import __version__
 from shiplane.agents.api import router as agents_router
 from shiplane.agents.stream import router as agent_stream_router
 from shiplane.audit.api import router as audit_router
+from shiplane.components.api import router as components_router
 from shiplane.environments.api import router as environments_router
 from shiplane.integrations.api import router as integrations_router
 from shiplane.integrations.api import types_router as integration_types_router
@@ -24,6 +25,7 @@ from shiplane.platform.openapi import install_openapi
 from shiplane.platform.settings import Settings, get_settings
 from shiplane.plugins.api import router as plugins_router
 from shiplane.progressive.api import router as rollout_strategies_router
+from shiplane.releases.api import router as releases_router
 from shiplane.services import Services
 from shiplane.targets.api import router as targets_router
 from shiplane.workflows.api import router as step_types_router
@@ -73,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         plugins_router,
         integration_types_router,
         integrations_router,
+        components_router,
+        releases_router,
         step_types_router,
         rollout_strategies_router,
     ):

@@ -1,6 +1,7 @@
 """Every model module, imported so ``metadata`` (Alembic's target) is complete."""
 
 from shiplane.agents import models as _agents  # noqa: F401
+from shiplane.components import models as _components  # noqa: F401
 from shiplane.engine import models as _engine  # noqa: F401
 from shiplane.environments import models as _environments  # noqa: F401
 from shiplane.integrations import models as _integrations  # noqa: F401
@@ -10,6 +11,7 @@ from shiplane.platform import idempotency as _idempotency  # noqa: F401
 from shiplane.platform import reads as _reads  # noqa: F401
 from shiplane.platform.database import Base
 from shiplane.plugins import models as _plugins  # noqa: F401
+from shiplane.releases import models as _releases  # noqa: F401
 from shiplane.targets import models as _targets  # noqa: F401
 
 metadata = Base.metadata

@@ -19,6 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from shiplane.agents import credentials as agent_credentials
 from shiplane.agents.tasks import AgentTasks
 from shiplane.engine.queue import WorkQueue
+from shiplane.integrations.notifications import Notifications
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database, new_id
 from shiplane.platform.http import Metrics
@@ -45,6 +46,7 @@ class Services:
     secret_box: SecretBox
     events: EventDelivery
     queue: WorkQueue
+    notifications: Notifications
     agent_tasks: AgentTasks
     metrics: Metrics = field(default_factory=Metrics)
     # Failed authentications per client address (this process): once an address has
@@ -72,6 +74,16 @@ class Services:
         plugins = PluginRegistry(settings).load()
         queue = WorkQueue(db, owner=f"{socket.gethostname()}:{os.getpid()}:{new_id()[:8]}")
         box = SecretBox(settings.encryption_key or "")
+        events = EventDelivery(db, plugins, retention_hours=settings.outbox_retention_hours)
+        notifications = Notifications(
+            db,
+            plugins,
+            queue,
+            box,
+            max_attempts=settings.notification_max_attempts,
+            retry_seconds=settings.notification_retry_seconds,
+        )
+        events.notifications = notifications
         return cls(
             settings=settings,
             db=db,
@@ -81,7 +93,8 @@ class Services:
             rate_limiter=limiter,
             plugins=plugins,
             secret_box=box,
-            events=EventDelivery(db, plugins, retention_hours=settings.outbox_retention_hours),
+            events=events,
+            notifications=notifications,
             queue=queue,
             agent_tasks=AgentTasks(db, queue, plugins, box, timedelta(seconds=settings.agent_task_lease_seconds)),
         )
@@ -142,6 +155,7 @@ class Services:
         self.plugins.start_health_probes(self.settings.plugin_health_probe_seconds)
         if self.settings.event_delivery_enabled:
             await self.events.start()
+            await self.notifications.start()
         await self.queue.listen()
         self._maintenance = asyncio.create_task(self._prune_forever(), name="shiplane-queue-prune")
         await self._start_local_agent()
@@ -181,6 +195,7 @@ class Services:
         await stop_task(self._local_agent)
         await stop_task(self._maintenance)
         await self.queue.close()
+        await self.notifications.stop()
         await self.events.stop()
         await self.plugin_states.stop()
         await self.plugins.shutdown()
@@ -221,6 +236,7 @@ class _ReadPathCollector:
         yield cache
         yield from self._plugin_metrics()
         yield from self._queue_metrics()
+        yield from self._notification_metrics()
         yield from self._agent_metrics()
         pools = GaugeMetricFamily("shiplane_db_pool_checked_out", "Database connections in use", labels=["pool"])
         pools.add_metric(["read"], self.services.reads.checked_out())
@@ -269,6 +285,18 @@ class _ReadPathCollector:
             restarts.add_metric([plugin.id], processes.restarts)
             failing.add_metric([plugin.id], 1 if processes.failing() else 0)
         yield from (calls, seconds, in_flight, workers, memory, exits, restarts, failing)
+
+    def _notification_metrics(self) -> Iterator[Metric]:
+        counts = self.services.notifications.counts
+        family = CounterMetricFamily(
+            "shiplane_notifications",
+            "Notification deliveries in this process by outcome: enqueued (fan-out), delivered, "
+            "failed_attempt (retried with backoff), skipped (integration gone or its plugin disabled)",
+            labels=["outcome"],
+        )
+        for name in ("enqueued", "delivered", "failed_attempt", "skipped"):
+            family.add_metric([name], counts.get(name, 0))
+        yield family
 
     def _queue_metrics(self) -> Iterator[Metric]:
         queue = self.services.queue

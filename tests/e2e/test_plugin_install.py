@@ -105,7 +105,7 @@ def test_installing_and_uninstalling_the_example_distribution(tmp_path: Path, da
 
         assert api(server, token, "POST", "/plugins/acme/enable").status_code == 200
         types = api(server, token, "GET", "/integration-types").json()["data"]
-        assert [t["id"] for t in types] == ["acme-registry"]
+        assert "acme-registry" in [t["id"] for t in types]
         created = api(
             server,
             token,

@@ -33,9 +33,42 @@ from pathlib import Path
 import httpx
 
 
-def references(base: str, token: str) -> dict[str, str]:
-    """An environment and an agent the positive cases refer to (``shiplane_hooks.py``)."""
+def git_repository(directory: Path) -> Path:
+    """A local git repository with the tag v1.0.0, for the fuzz server's git integration."""
+    repo = directory / "fuzz-repo"
+    repo.mkdir()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "f", "GIT_AUTHOR_EMAIL": "f@example.com"}
+    env.update(GIT_COMMITTER_NAME="f", GIT_COMMITTER_EMAIL="f@example.com", GIT_CONFIG_GLOBAL="/dev/null")
+    for args in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "one"], ["tag", "v1.0.0"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    return repo
+
+
+def references(base: str, token: str, directory: Path) -> dict[str, str]:
+    """An environment, an agent, a git integration, a component with a stored version and
+    a release holding it (so the component and integration stay), for the positive cases
+    to refer to (``shiplane_hooks.py``)."""
     headers = {"Authorization": f"Bearer {token}"}
+    repo = str(git_repository(directory))
+    integration = httpx.post(
+        f"{base}/api/v1/integrations",
+        json={"name": "fuzz-git", "typeId": "git", "config": {"url": repo}},
+        headers=headers,
+        timeout=10,
+    ).json()["data"]
+    component = httpx.post(
+        f"{base}/api/v1/components",
+        json={"name": "fuzz-component", "integrationId": integration["id"], "reference": "."},
+        headers=headers,
+        timeout=10,
+    ).json()["data"]
+    httpx.post(f"{base}/api/v1/components/{component['id']}/sync-versions", headers=headers, timeout=30)
+    httpx.post(
+        f"{base}/api/v1/releases",
+        json={"name": "fuzz-anchor", "components": [{"componentId": component["id"], "version": "v1.0.0"}]},
+        headers=headers,
+        timeout=10,
+    ).raise_for_status()
     env = httpx.post(f"{base}/api/v1/environments", json={"name": "fuzz-env"}, headers=headers, timeout=10)
     agent = httpx.post(
         f"{base}/api/v1/agents/register",
@@ -46,6 +79,9 @@ def references(base: str, token: str) -> dict[str, str]:
     return {
         "SHIPLANE_FUZZ_ENVIRONMENT_ID": env.json()["data"]["id"],
         "SHIPLANE_FUZZ_AGENT_ID": agent.json()["data"]["agent"]["id"],
+        "SHIPLANE_FUZZ_GIT_URL": repo,
+        "SHIPLANE_FUZZ_INTEGRATION_ID": integration["id"],
+        "SHIPLANE_FUZZ_COMPONENT_ID": component["id"],
     }
 
 
@@ -108,7 +144,7 @@ def main() -> int:
                     print((Path(tmp) / "server.log").read_text(), file=sys.stderr)
                     return 2
                 time.sleep(0.2)
-            hooks_env.update(references(base, token))
+            hooks_env.update(references(base, token, Path(tmp)))
             command = [
                 schemathesis,
                 "run",

@@ -12,9 +12,12 @@ The rules, each documented in ``docs/api-conventions.md``:
 - a list takes ``page`` or ``cursor``, not both, and a cursor is one the server
   issued: a generated cursor is removed from positive cases;
 - a reference in a body must resolve (an installed plugin's capability, a registered
-  gate type with a valid config, an existing environment or agent, a target type's
+  gate type with a valid config, an existing environment, agent, integration or
+  component, a component's stored version, a target type's or integration type's
   config): positive cases get references that resolve in the fuzz server (the runner
-  creates an environment and an agent first), the rest of the body as generated.
+  creates an environment, an agent, a git integration of a local repository, a
+  component with a stored version and a release first), the rest of the body as
+  generated.
 """
 
 from __future__ import annotations
@@ -78,13 +81,6 @@ def _first_terms(sort: str) -> list[str]:
 def filter_case(context: Any, case: Any) -> bool:
     if not _positive(case):
         return True
-    if case.method.upper() in ("POST", "PUT") and case.operation.path in (
-        "/api/v1/integrations",
-        "/api/v1/integrations/{integration_id}",
-    ):
-        # No plugin of the fuzz server provides an integration type (the first-party ones
-        # are not built yet), so no integration body can resolve its typeId.
-        return False
     return not _has_nul(case.body) and not _has_nul(case.query)
 
 
@@ -117,6 +113,18 @@ def map_case(context: Any, case: Any) -> Any:
             body.pop(field, None)
         body.update(_pick(WINDOWS, body.get("reason")))
         body["overrideRoles"] = ["release-manager"] if body.get("overrideRoles") else []
+    elif path in ("/api/v1/integrations", "/api/v1/integrations/{integration_id}"):
+        # A git integration of the runner's local repository (any other config is the type's to refuse).
+        body.update(typeId="git", config={"url": os.environ["SHIPLANE_FUZZ_GIT_URL"]})
+    elif path in ("/api/v1/components", "/api/v1/components/{component_id}"):
+        body.update(integrationId=os.environ["SHIPLANE_FUZZ_INTEGRATION_ID"], reference=".")
+        body["versionPattern"] = None
+    elif path == "/api/v1/releases/from-latest":
+        body["componentIds"] = [os.environ["SHIPLANE_FUZZ_COMPONENT_ID"]]
+    elif path in ("/api/v1/releases", "/api/v1/releases/{release_id}"):
+        # One component at its stored version; a draft (sealing it would make later PUTs 409).
+        body.update(components=[{"componentId": os.environ["SHIPLANE_FUZZ_COMPONENT_ID"], "version": "v1.0.0"}])
+        body["state"] = "draft"
     elif path.startswith("/api/v1/environments"):
         if body.get("requiredPredecessors"):
             body["requiredPredecessors"] = []

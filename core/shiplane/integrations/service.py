@@ -114,6 +114,15 @@ class IntegrationService:
         session = self.plugins.session
         row = await self.get(integration_id)
         check_version("integration", row.version, expected)
+        from shiplane.components.service import integration_in_use  # components build on integrations
+
+        components = await integration_in_use(session, row.id)
+        if components:
+            raise ApiError(
+                "RESOURCE_IN_USE",
+                f"integration {row.name!r} is used by components: {', '.join(components)}",
+                {"components": components},
+            )
         before = await self.out(row)
         await session.delete(row)
         await flush_change(session, "integration", _UNIQUE, row.name)
@@ -186,7 +195,11 @@ class IntegrationService:
                     f"integration type {prepared.type_id!r} does not support discover",
                     {"typeId": prepared.type_id},
                 ) from None
-            raise ApiError("INVALID_STATE", f"discover failed: {exc.reason}", {"plugin": exc.plugin_id}) from None
+            raise ApiError(
+                "INTEGRATION_FAILED",
+                f"discover failed: {exc.reason}",
+                {"integrationId": prepared.integration_id, "plugin": exc.plugin_id, "reason": exc.reason},
+            ) from None
         if not isinstance(items, list) or not all(isinstance(i, DiscoveredItem) for i in items):
             raise ApiError("INVALID_STATE", "discover returned something other than a list of DiscoveredItem")
         return [i.model_dump(mode="json", by_alias=True) for i in items[:MAX_DISCOVERED]]

@@ -40,6 +40,11 @@ CATALOGUE: dict[str, ErrorCode] = {
         ErrorCode("SELF_APPROVAL_FORBIDDEN", 422, "The requester may not approve their own promotion."),
         ErrorCode("RELEASE_DEPRECATED", 422, "The release is deprecated and cannot be promoted."),
         ErrorCode("PLUGIN_DISABLED", 422, "The capability's plugin is disabled for this tenant."),
+        ErrorCode(
+            "INTEGRATION_FAILED",
+            422,
+            "The integration's external system could not be reached or refused the call; nothing stored changed.",
+        ),
         ErrorCode("RATE_LIMITED", 429, "Too many requests for this tenant and user; retry after Retry-After seconds."),
         ErrorCode("INTERNAL_ERROR", 500, "An unexpected error; report the requestId."),
         ErrorCode(

@@ -54,6 +54,17 @@ class Metrics:
             registry=self.registry,
         )
         self.rate_limited = Counter("shiplane_rate_limited_total", "Requests refused with 429", registry=self.registry)
+        self.component_syncs = Counter(
+            "shiplane_component_syncs_total",
+            "POST /components/{id}/sync-versions by outcome: ok, integration_failed, plugin_disabled, error",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.component_sync_duration = Histogram(
+            "shiplane_component_sync_duration_seconds",
+            "How long sync-versions took, the integration's listing included",
+            registry=self.registry,
+        )
 
 
 # SQLSTATE classes of a lost connection: 08 (connection exception) and 57P01-57P03

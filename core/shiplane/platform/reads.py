@@ -78,7 +78,16 @@ class TenantRowCount(Base):
     row_count: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
-COUNTED_TABLES = ("environments", "plugin_instances", "audit_events", "agents", "targets", "integrations")
+COUNTED_TABLES = (
+    "environments",
+    "plugin_instances",
+    "audit_events",
+    "agents",
+    "targets",
+    "integrations",
+    "components",
+    "releases",
+)
 
 
 def tenant_select(table: Table | Any, *columns: Any) -> Select[Any]:

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # Every plugin's own plugin_health is probed this often in the background (0: only on request).
     plugin_health_probe_seconds: float = Field(default=30.0, ge=0, le=60)
     event_delivery_enabled: bool = True
+    # Notification integrations (webhook, smtp): attempts per delivery, and the first
+    # retry's delay (doubling per attempt, at most 10 minutes).
+    notification_max_attempts: int = Field(default=20, ge=1, le=100)
+    notification_retry_seconds: float = Field(default=5.0, gt=0, le=600)
     # Agents (docs/agents.md): how often they heartbeat, and after how long without one
     # an agent shows offline.
     agent_heartbeat_seconds: float = Field(default=10.0, gt=0, le=300)

@@ -69,6 +69,8 @@ class EventDelivery:
         self._task: asyncio.Task[None] | None = None
         self.delivered = 0
         self.pruned = 0
+        # The notification fan-out (integrations/notifications.py), when the server has one.
+        self.notifications: Any = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -104,6 +106,8 @@ class EventDelivery:
             self._wake.clear()
 
     def _listening_plugins(self) -> bool:
+        if self.notifications is not None and self.notifications.notification_types():
+            return True
         return any(self.registry.hook_impl(p.id, "on_event") is not None for p in self.registry.loaded())
 
     async def deliver_once(self) -> int:
@@ -112,6 +116,8 @@ class EventDelivery:
         claimed = await self._claim(deliver_now=not listening)
         if not claimed or not listening:
             return len(claimed)
+        if self.notifications is not None:
+            await self.notifications.fan_out([item.event for item in claimed])
         enabled: dict[str, set[str]] = {}
         for item in claimed:
             tenant = item.event.tenant_id

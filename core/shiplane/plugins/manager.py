@@ -46,7 +46,15 @@ log = logging.getLogger("shiplane.plugins")
 
 ENTRY_POINT_GROUP = shiplane_sdk.ENTRY_POINT_GROUP
 # Distributions that ship with Shiplane: enabled for every tenant unless disabled.
-FIRST_PARTY_DISTRIBUTIONS = frozenset({"shiplane-plugin-builtin", "shiplane-plugin-ssh"})
+FIRST_PARTY_DISTRIBUTIONS = frozenset(
+    {
+        "shiplane-plugin-builtin",
+        "shiplane-plugin-ssh",
+        "shiplane-plugin-oci",
+        "shiplane-plugin-git",
+        "shiplane-plugin-notify",
+    }
+)
 DEFAULT_SDK_REQUIRES = ">=0.1,<1"
 HEALTH_CACHE_SECONDS = 10.0
 # Older reports are not shown in the plugin list (which never calls plugin code).

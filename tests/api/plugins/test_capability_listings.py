@@ -22,11 +22,14 @@ def ids(caller: Caller, path: str) -> list[str]:
     return [item["id"] for item in listing(caller, path)]
 
 
+FIRST_PARTY_TYPES = ["git", "oci-registry", "smtp", "webhook"]
+
+
 def test_defaults_show_the_builtin_capabilities_only(viewer: Caller) -> None:
     assert ids(viewer, "rollout-strategies") == BUILTIN_STRATEGIES
     assert ids(viewer, "step-types") == ["wait"]
-    # No first-party integration type; acme's is hidden until acme is enabled.
-    assert ids(viewer, "integration-types") == []
+    # The first-party integration types; acme's is hidden until acme is enabled.
+    assert ids(viewer, "integration-types") == FIRST_PARTY_TYPES
 
 
 def test_items_carry_plugin_id_kind_and_config_schema(viewer: Caller) -> None:
@@ -47,8 +50,8 @@ def test_items_carry_plugin_id_kind_and_config_schema(viewer: Caller) -> None:
 def test_acme_capabilities_appear_once_enabled(admin: Caller) -> None:
     enable(admin, "acme")
     assert ids(admin, "step-types") == ["checksum", "wait"]
-    (registry,) = listing(admin, "integration-types")
-    assert registry["id"] == "acme-registry"
+    assert ids(admin, "integration-types") == sorted(["acme-registry", *FIRST_PARTY_TYPES])
+    registry = next(t for t in listing(admin, "integration-types") if t["id"] == "acme-registry")
     assert registry["pluginId"] == "acme"
     assert registry["category"] == "registry"
     assert registry["configSchema"]["properties"]["apiToken"]["writeOnly"] is True
@@ -107,11 +110,11 @@ def test_disabling_acme_removes_its_capabilities_for_this_tenant_only(admin: Cal
     enable(admin, "acme")
     enable(other_admin, "acme")
     disable(admin, "acme")
-    assert ids(admin, "integration-types") == []
+    assert ids(admin, "integration-types") == FIRST_PARTY_TYPES
     assert ids(admin, "step-types") == ["wait"]
     assert_error(admin.get(f"{API}/integration-types/acme-registry"), 404, "NOT_FOUND")
     assert_error(admin.get(f"{API}/step-types/checksum"), 404, "NOT_FOUND")
-    assert ids(other_admin, "integration-types") == ["acme-registry"]
+    assert ids(other_admin, "integration-types") == sorted(["acme-registry", *FIRST_PARTY_TYPES])
     assert ids(other_admin, "step-types") == ["checksum", "wait"]
     assert other_admin.get(f"{API}/step-types/checksum").status_code == 200
 

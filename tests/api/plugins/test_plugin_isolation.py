@@ -80,6 +80,14 @@ def test_a_gate_that_raises_blocks_and_names_the_plugin_and_error(guarded: TestC
 @pytest.mark.parametrize("gate_id", ["hanging-gate", "hanging-async-gate"])
 def test_a_gate_that_hangs_blocks_with_timed_out(guarded: TestClient, tenant_admin: Caller, gate_id: str) -> None:
     enable(tenant_admin, "test-hanging")
+    # The previous case's timeout killed a worker: let its replacement start, so the
+    # 0.3 s limit meets the gate's evaluation, not the config check waiting for a worker.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        runtime = tenant_admin.get("/api/v1/plugins/test-hanging").json()["data"]["runtime"]
+        if any(not worker["busy"] for worker in runtime.get("workers", [])):
+            break
+        time.sleep(0.05)
     result, _lines = evaluate(guarded, tenant_admin, gate_id, gate_context(tenant_admin))
     assert result.status == "fail"
     assert "timed out" in result.message
