@@ -104,8 +104,12 @@ class ComponentService:
         page = await reads.page(VERSION_SPEC, params)
         return Page([version_out(row) for row in page.items], page.pagination)
 
-    async def get(self, component_id: str) -> Component:
-        row = await self.session.scalar(select(Component).where(Component.id == component_id))
+    async def get(self, component_id: str, *, lock: bool = False) -> Component:
+        statement = select(Component).where(Component.id == component_id)
+        if lock:
+            # A change takes its turn with a running sync's upsert (which locks the row too).
+            statement = statement.with_for_update()
+        row = await self.session.scalar(statement)
         if row is None:
             raise not_found("component", component_id)
         return row
@@ -146,7 +150,7 @@ class ComponentService:
         return WriteResult(data, 201, {"ETag": etag(row.version), "Location": f"/api/v1/components/{row.id}"})
 
     async def replace(self, component_id: str, fields: ComponentFields, expected: int | None) -> WriteResult:
-        row = await self.get(component_id)
+        row = await self.get(component_id, lock=True)
         check_version("component", row.version, expected)
         before = component_out(row)
         if fields.name != row.name:
@@ -164,7 +168,7 @@ class ComponentService:
         return WriteResult(data, 200, {"ETag": etag(row.version)})
 
     async def delete(self, component_id: str, expected: int | None) -> WriteResult:
-        row = await self.get(component_id)
+        row = await self.get(component_id, lock=True)
         check_version("component", row.version, expected)
         from shiplane.releases.service import releases_using  # releases build on components
 
@@ -207,7 +211,14 @@ class ComponentService:
                 {"integrationId": prepared.integration_id, "plugin": prepared.registered.plugin_id},
             )
         work = asyncio.to_thread(select_versions, listed, component.version_pattern, component.version_pattern_type)
-        return await asyncio.wait_for(work, SELECT_TIMEOUT_SECONDS)
+        try:
+            return await asyncio.wait_for(work, SELECT_TIMEOUT_SECONDS)
+        except TimeoutError:
+            raise ApiError(
+                "INTEGRATION_FAILED",
+                f"choosing among the {len(listed)} versions listed took longer than {SELECT_TIMEOUT_SECONDS:g} s",
+                {"integrationId": prepared.integration_id, "plugin": prepared.registered.plugin_id},
+            ) from None
 
     async def record_failure(self, component_id: str, message: str) -> None:
         """A failed sync leaves the versions as they were; only the component's sync status says it failed."""

@@ -5,7 +5,8 @@ version (an optional leading ``v``) come first, highest precedence first (SemVer
 §11: build metadata ignored, a pre-release below its release); equal precedence,
 and tags that are not semantic versions, go by the time the registry or SCM gave,
 newest first, then by tag. Each version stores that order as one ``precedence``
-string, so a page of ``GET /components/{id}/versions`` reads one index range.
+string (ties, such as untimed tags that are not semantic versions, go by tag), so a
+page of ``GET /components/{id}/versions`` reads one index range.
 
 A version pattern is a regular expression the whole tag must match, run by RE2
 (linear time, ``shiplane_sdk.patterns``), or a semver range in npm syntax
@@ -93,19 +94,20 @@ def precedence(tag: str, published_at: datetime | None) -> str:
     when = published_at.strftime("%Y%m%d%H%M%S%f") if published_at is not None else ""
     version = parse_semver(tag)
     if version is None:
-        return "0" + when
+        # Untimed tags that are not semantic versions tie on time: the tag decides.
+        return ("0" + when + _END + tag)[:200]
     numbers = "".join(
         str(n).zfill(_NUMBER_WIDTH)[-_NUMBER_WIDTH:] for n in (version.major, version.minor, version.patch)
     )
     if not version.prerelease:
-        return f"1{numbers}{_RELEASE}{when}"
+        return f"1{numbers}{_RELEASE}{when}{_END}{tag}"[:200]
     parts = []
     for identifier in version.prerelease:
         if identifier.isdigit() and len(identifier) <= _NUMBER_WIDTH:
             parts.append("0" + identifier.zfill(_NUMBER_WIDTH))
         else:
             parts.append("1" + identifier)
-    key = f"1{numbers}-{_SEPARATOR.join(parts)}{_END}{when}"
+    key = f"1{numbers}-{_SEPARATOR.join(parts)}{_END}{when}{_END}{tag}"
     return key[:200]
 
 

@@ -120,7 +120,7 @@ class Notifications:
         max_attempts: int = 20,
         retry_seconds: float = 5.0,
         lease_seconds: float = 120.0,
-        concurrency: int = 8,
+        concurrency: int = 4,
         poll_seconds: float = 2.0,
     ) -> None:
         self.db = db
@@ -196,8 +196,20 @@ class Notifications:
                     await self.queue.enqueue(session, KIND, payload, max_attempts=self.max_attempts, item_id=item_id)
                 fresh = len(ids) - len(existing)
         except IntegrityError:
-            # Another process enqueued the same deliveries first: they exist, once.
-            return 0
+            # Another process enqueued some of the same deliveries first: add the rest one
+            # at a time, so a duplicate never drops the others.
+            fresh = 0
+            for item_id, (integration_id, event) in ids.items():
+                try:
+                    async with self.db.session(tenant, write=True) as session:
+                        if await session.scalar(select(WorkItem.id).where(WorkItem.id == item_id)) is None:
+                            payload = {"integrationId": integration_id, "event": _event_json(event)}
+                            await self.queue.enqueue(
+                                session, KIND, payload, max_attempts=self.max_attempts, item_id=item_id
+                            )
+                            fresh += 1
+                except IntegrityError:
+                    continue
         self.counts["enqueued"] += fresh
         return fresh
 
@@ -250,6 +262,9 @@ class Notifications:
                 secrets=secrets,
                 tenant_id=claim.tenant_id,
                 timeout=_call_timeout(config),
+                # One receiver that is down must not open the breaker for the tenant's other
+                # notification integrations of the same plugin: the queue's backoff throttles.
+                breaker_free=True,
             )
         except PluginCallFailed as exc:
             await self.queue.fail(claim.id, claim.epoch, exc.reason, backoff=self.retry)

@@ -195,3 +195,28 @@ def test_crud_conflicts_and_tenant_isolation(admin: Caller, other_admin: Caller,
     assert_error(viewer.post(f"{COMPONENTS}/{comp['id']}/sync-versions"), 403, "FORBIDDEN")
     assert admin.delete(f"{COMPONENTS}/{comp['id']}").status_code == 204
     assert admin.delete(f"{INTEGRATIONS}/{integration['id']}").status_code == 204
+
+
+def test_the_precedence_key_orders_as_semver_says() -> None:
+    from shiplane.components.versions import precedence
+
+    # SemVer 2.0 §11's own example, lowest first, with a leading v on some.
+    ordered = [
+        "1.0.0-alpha",
+        "v1.0.0-alpha.1",
+        "1.0.0-alpha.beta",
+        "1.0.0-beta",
+        "1.0.0-beta.2",
+        "1.0.0-beta.11",
+        "1.0.0-rc.1",
+        "v1.0.0",
+        "1.0.1",
+        "1.10.0",
+        "2.0.0",
+    ]
+    keys = [precedence(tag, None) for tag in ordered]
+    assert keys == sorted(keys) and len(set(keys)) == len(keys)
+    # Tags that are not semantic versions come below every semantic version; untimed, the tag decides.
+    others = sorted(precedence(tag, None) for tag in ("main", "latest", "sha-0a1b"))
+    assert others == [precedence(tag, None) for tag in ("latest", "main", "sha-0a1b")]
+    assert max(others) < min(keys)
