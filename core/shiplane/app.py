@@ -29,6 +29,8 @@ from shiplane.releases.api import router as releases_router
 from shiplane.services import Services
 from shiplane.targets.api import router as targets_router
 from shiplane.workflows.api import router as step_types_router
+from shiplane.workflows.api import runs as workflow_runs_router
+from shiplane.workflows.api import templates as workflow_templates_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -78,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         components_router,
         releases_router,
         step_types_router,
+        workflow_templates_router,
+        workflow_runs_router,
         rollout_strategies_router,
     ):
         app.include_router(router)

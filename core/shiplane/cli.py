@@ -222,6 +222,37 @@ def cmd_agent_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(_args: argparse.Namespace) -> int:
+    """The workflow engine without the API: claims workflow steps from the shared database."""
+    import asyncio
+    import signal
+
+    from shiplane.platform.logging import configure_logging
+    from shiplane.services import Services
+
+    settings = _settings()
+    configure_logging(settings.log_level)
+
+    async def run() -> None:
+        services = Services.build(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await services.plugin_states.start()
+        await services.plugins.startup()
+        await services.queue.listen()
+        await services.workflows.start()
+        print("shiplane worker: running workflow steps (stop with SIGTERM)", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            await services.close()
+
+    asyncio.run(run())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shiplane", description="Shiplane release orchestration control plane")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -231,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--migrate", action="store_true", help="apply migrations before serving (production)")
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run the workflow engine without the API (same database)")
+    worker.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
     db_up = db.add_parser("upgrade", help="apply every pending migration")

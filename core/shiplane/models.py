@@ -13,5 +13,6 @@ from shiplane.platform.database import Base
 from shiplane.plugins import models as _plugins  # noqa: F401
 from shiplane.releases import models as _releases  # noqa: F401
 from shiplane.targets import models as _targets  # noqa: F401
+from shiplane.workflows import models as _workflows  # noqa: F401
 
 metadata = Base.metadata

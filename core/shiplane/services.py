@@ -32,6 +32,7 @@ from shiplane.platform.tasks import stop_task
 from shiplane.plugins.delivery import EventDelivery
 from shiplane.plugins.manager import PluginRegistry
 from shiplane.plugins.states import PluginStateCache
+from shiplane.workflows.engine import WorkflowEngine
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Services:
     events: EventDelivery
     queue: WorkQueue
     notifications: Notifications
+    workflows: WorkflowEngine
     agent_tasks: AgentTasks
     metrics: Metrics = field(default_factory=Metrics)
     # Failed authentications per client address (this process): once an address has
@@ -84,6 +86,7 @@ class Services:
             retry_seconds=settings.notification_retry_seconds,
         )
         events.notifications = notifications
+        workflows = WorkflowEngine(db, plugins, queue, box, lease_seconds=settings.workflow_lease_seconds)
         return cls(
             settings=settings,
             db=db,
@@ -95,6 +98,7 @@ class Services:
             secret_box=box,
             events=events,
             notifications=notifications,
+            workflows=workflows,
             queue=queue,
             agent_tasks=AgentTasks(db, queue, plugins, box, timedelta(seconds=settings.agent_task_lease_seconds)),
         )
@@ -157,6 +161,8 @@ class Services:
             await self.events.start()
             await self.notifications.start()
         await self.queue.listen()
+        if self.settings.workflow_engine_enabled:
+            await self.workflows.start()
         self._maintenance = asyncio.create_task(self._prune_forever(), name="shiplane-queue-prune")
         await self._start_local_agent()
 
@@ -195,6 +201,7 @@ class Services:
         await stop_task(self._local_agent)
         await stop_task(self._maintenance)
         await self.queue.close()
+        await self.workflows.stop()
         await self.notifications.stop()
         await self.events.stop()
         await self.plugin_states.stop()

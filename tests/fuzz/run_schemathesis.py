@@ -69,6 +69,16 @@ def references(base: str, token: str, directory: Path) -> dict[str, str]:
         headers=headers,
         timeout=10,
     ).raise_for_status()
+    flow = httpx.post(
+        f"{base}/api/v1/workflow-templates",
+        json={"name": "fuzz-flow", "nodes": [{"id": "pause", "type": "wait", "config": {"seconds": 3600}}]},
+        headers=headers,
+        timeout=10,
+    ).json()["data"]
+    # A run that stays active keeps the template from being deleted by the stateful tests.
+    httpx.post(
+        f"{base}/api/v1/workflow-runs", json={"templateId": flow["id"]}, headers=headers, timeout=10
+    ).raise_for_status()
     env = httpx.post(f"{base}/api/v1/environments", json={"name": "fuzz-env"}, headers=headers, timeout=10)
     agent = httpx.post(
         f"{base}/api/v1/agents/register",
@@ -82,6 +92,7 @@ def references(base: str, token: str, directory: Path) -> dict[str, str]:
         "SHIPLANE_FUZZ_GIT_URL": repo,
         "SHIPLANE_FUZZ_INTEGRATION_ID": integration["id"],
         "SHIPLANE_FUZZ_COMPONENT_ID": component["id"],
+        "SHIPLANE_FUZZ_TEMPLATE_ID": flow["id"],
     }
 
 

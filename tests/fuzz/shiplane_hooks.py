@@ -125,6 +125,13 @@ def map_case(context: Any, case: Any) -> Any:
         # One component at its stored version; a draft (sealing it would make later PUTs 409).
         body.update(components=[{"componentId": os.environ["SHIPLANE_FUZZ_COMPONENT_ID"], "version": "v1.0.0"}])
         body["state"] = "draft"
+    elif path in ("/api/v1/workflow-templates", "/api/v1/workflow-templates/{template_id}"):
+        # One node of a step type the fuzz server has, with a config it accepts.
+        body["nodes"] = [{"id": "pause", "type": "wait", "config": {"seconds": 0}}]
+        body["inputsSchema"] = {"type": "object"}
+    elif path == "/api/v1/workflow-runs":
+        body.update(templateId=os.environ["SHIPLANE_FUZZ_TEMPLATE_ID"], inputs={})
+        body.pop("templateVersion", None)
     elif path.startswith("/api/v1/environments"):
         if body.get("requiredPredecessors"):
             body["requiredPredecessors"] = []

@@ -235,3 +235,30 @@ def test_one_tenants_hanging_calls_leave_room_for_other_tenants_up_to_the_plugin
 
     asyncio.run(run())
     guard.shutdown()
+
+
+def test_long_running_steps_have_a_lane_of_their_own() -> None:
+    # A tenant's four long steps fill what its quick calls would have; they still get room,
+    # and steps are limited in their own lane.
+    guard = PluginGuard(timeout=5.0, threshold=100, reset_seconds=30, max_steps_per_plugin=4)
+    release = asyncio.Event()
+
+    async def step() -> str:
+        await release.wait()
+        return "done"
+
+    async def quick() -> str:
+        return "checked"
+
+    async def run() -> None:
+        steps = [asyncio.create_task(guard.call("p", "step", step, tenant_id="t", lane="step")) for _ in range(4)]
+        await asyncio.sleep(0.05)
+        assert await guard.call("p", "validate config", quick, tenant_id="t") == "checked"
+        with pytest.raises(PluginCallFailed) as refused:
+            await guard.call("p", "step", step, tenant_id="t", lane="step")
+        assert refused.value.kind == "too many calls running"
+        release.set()
+        assert await asyncio.gather(*steps) == ["done"] * 4
+
+    asyncio.run(run())
+    guard.shutdown()

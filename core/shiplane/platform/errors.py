@@ -45,6 +45,11 @@ CATALOGUE: dict[str, ErrorCode] = {
             422,
             "The integration's external system could not be reached or refused the call; nothing stored changed.",
         ),
+        ErrorCode(
+            "TEMPLATE_INVALID",
+            422,
+            "The workflow template has problems (details.problems, as POST /workflow-templates/{id}/validate lists).",
+        ),
         ErrorCode("RATE_LIMITED", 429, "Too many requests for this tenant and user; retry after Retry-After seconds."),
         ErrorCode("INTERNAL_ERROR", 500, "An unexpected error; report the requestId."),
         ErrorCode(

@@ -87,6 +87,8 @@ COUNTED_TABLES = (
     "integrations",
     "components",
     "releases",
+    "workflow_templates",
+    "workflow_runs",
 )
 
 

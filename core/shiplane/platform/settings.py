@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     event_delivery_enabled: bool = True
     # Notification integrations (webhook, smtp): attempts per delivery, and the first
     # retry's delay (doubling per attempt, at most 10 minutes).
+    # Run the workflow engine in this process (claim and run workflow steps).
+    workflow_engine_enabled: bool = True
+    # How long a claimed workflow step is this process's before another may take it over
+    # (renewed while the step runs): how soon a crashed process's steps resume elsewhere.
+    workflow_lease_seconds: float = Field(default=30.0, ge=2, le=600)
     notification_max_attempts: int = Field(default=20, ge=1, le=100)
     notification_retry_seconds: float = Field(default=5.0, gt=0, le=600)
     # Agents (docs/agents.md): how often they heartbeat, and after how long without one

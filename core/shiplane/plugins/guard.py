@@ -107,12 +107,20 @@ class PluginGuard:
         max_threads: int = 16,
         max_in_flight_per_plugin: int = 4,
         max_in_flight_per_plugin_total: int = 8,
+        max_steps_per_plugin: int = 16,
+        max_steps_per_plugin_total: int = 64,
     ) -> None:
         self.timeout = timeout
         self.threshold = threshold
         self.reset_seconds = reset_seconds
         self.max_in_flight = max_in_flight_per_plugin
         self.max_in_flight_total = max_in_flight_per_plugin_total
+        # Workflow steps may run for hours: they count in a lane of their own, so a tenant's
+        # long steps never leave its gates and config checks without room (and the reverse).
+        self.lane_limits = {
+            "call": (max_in_flight_per_plugin, max_in_flight_per_plugin_total),
+            "step": (max_steps_per_plugin, max_steps_per_plugin_total),
+        }
         # Per (plugin, tenant): failures a tenant's own configuration causes (a gate that
         # raises on its rules, a timeout on its data) open the breaker for that tenant
         # only. Calls made for no tenant (health probes, start-up) use (plugin, None):
@@ -141,29 +149,32 @@ class PluginGuard:
                 return self._in_flight_tenant.get((plugin_id, tenant_id), 0)
             return self._in_flight.get(plugin_id, 0)
 
-    def _enter(self, plugin_id: str, tenant_id: str | None, operation: str) -> None:
+    def _enter(self, plugin_id: str, tenant_id: str | None, operation: str, lane: str = "call") -> None:
+        per_tenant, per_plugin = self.lane_limits[lane]
+        plugin_key = plugin_id if lane == "call" else f"{plugin_id}\x00{lane}"
         with self._in_flight_lock:
-            key = (plugin_id, tenant_id)
+            key = (plugin_key, tenant_id)
             mine = self._in_flight_tenant.get(key, 0)
-            if mine >= self.max_in_flight:
+            if mine >= per_tenant:
                 raise PluginCallFailed(
                     plugin_id, operation, f"{mine} calls for this tenant still running", "too many calls running"
                 )
-            running = self._in_flight.get(plugin_id, 0)
-            if running >= self.max_in_flight_total:
+            running = self._in_flight.get(plugin_key, 0)
+            if running >= per_plugin:
                 raise PluginCallFailed(plugin_id, operation, f"{running} calls still running", "too many calls running")
             self._in_flight_tenant[key] = mine + 1
-            self._in_flight[plugin_id] = running + 1
+            self._in_flight[plugin_key] = running + 1
 
-    def _leave(self, plugin_id: str, tenant_id: str | None) -> None:
+    def _leave(self, plugin_id: str, tenant_id: str | None, lane: str = "call") -> None:
+        plugin_key = plugin_id if lane == "call" else f"{plugin_id}\x00{lane}"
         with self._in_flight_lock:
-            key = (plugin_id, tenant_id)
+            key = (plugin_key, tenant_id)
             mine = self._in_flight_tenant.get(key, 0) - 1
             if mine > 0:
                 self._in_flight_tenant[key] = mine
             else:
                 self._in_flight_tenant.pop(key, None)
-            self._in_flight[plugin_id] = max(0, self._in_flight.get(plugin_id, 0) - 1)
+            self._in_flight[plugin_key] = max(0, self._in_flight.get(plugin_key, 0) - 1)
 
     def _admit(
         self, plugin_id: str, operation: str, count: bool = True, tenant_id: str | None = None
@@ -245,6 +256,7 @@ class PluginGuard:
         count: bool = True,
         tenant_id: str | None = None,
         breaker_free: bool = False,
+        lane: str = "call",
         **kwargs: Any,
     ) -> Any:
         """Call ``function`` on behalf of ``plugin_id``; raise ``PluginCallFailed`` on any failure.
@@ -262,7 +274,7 @@ class PluginGuard:
         else:
             breaker, trial = self._admit(plugin_id, operation, count, tenant_id)
         try:
-            self._enter(plugin_id, tenant_id, operation)
+            self._enter(plugin_id, tenant_id, operation, lane)
         except PluginCallFailed:
             if trial:
                 breaker.trial_running = False
@@ -280,7 +292,7 @@ class PluginGuard:
                     try:
                         return function(*args, **kwargs)
                     finally:
-                        self._leave(plugin_id, tenant_id)  # when the thread really returns
+                        self._leave(plugin_id, tenant_id, lane)  # when the thread really returns
 
                 released = True
                 future = loop.run_in_executor(self._pool, run)
@@ -301,7 +313,7 @@ class PluginGuard:
             raise self._failed(breaker, plugin_id, operation, reason, name, count) from None
         finally:
             if not released:
-                self._leave(plugin_id, tenant_id)
+                self._leave(plugin_id, tenant_id, lane)
             if trial:
                 breaker.trial_running = False
         self._succeeded(breaker, count)

@@ -6,6 +6,7 @@ from shiplane_sdk import Gate, PluginInfo, RolloutStrategy, StepType, TargetType
 
 from shiplane_plugin_builtin import __doc__ as _doc
 from shiplane_plugin_builtin.gates import Approval, FreezeWindow, PipelineOrder, Policy, ReleaseNotDeprecated
+from shiplane_plugin_builtin.http_step import HttpRequest
 from shiplane_plugin_builtin.steps import Wait
 from shiplane_plugin_builtin.strategies import AB, AllAtOnce, BlueGreen, Canary, Rolling
 from shiplane_plugin_builtin.targets import Local
@@ -30,7 +31,7 @@ def register_rollout_strategies() -> list[RolloutStrategy]:
 
 @hookimpl
 def register_step_types() -> list[StepType]:
-    return [Wait()]
+    return [Wait(), HttpRequest()]
 
 
 @hookimpl

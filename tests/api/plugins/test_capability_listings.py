@@ -23,11 +23,12 @@ def ids(caller: Caller, path: str) -> list[str]:
 
 
 FIRST_PARTY_TYPES = ["git", "oci-registry", "smtp", "webhook"]
+BUILTIN_STEPS = ["http", "wait"]
 
 
 def test_defaults_show_the_builtin_capabilities_only(viewer: Caller) -> None:
     assert ids(viewer, "rollout-strategies") == BUILTIN_STRATEGIES
-    assert ids(viewer, "step-types") == ["wait"]
+    assert ids(viewer, "step-types") == BUILTIN_STEPS
     # The first-party integration types; acme's is hidden until acme is enabled.
     assert ids(viewer, "integration-types") == FIRST_PARTY_TYPES
 
@@ -40,7 +41,7 @@ def test_items_carry_plugin_id_kind_and_config_schema(viewer: Caller) -> None:
         assert strategy["configSchema"]["type"] == "object"
     canary = next(s for s in listing(viewer, "rollout-strategies") if s["id"] == "canary")
     assert canary["configSchema"]["properties"]["steps"]["type"] == "array"
-    (wait,) = listing(viewer, "step-types")
+    wait = next(s for s in listing(viewer, "step-types") if s["id"] == "wait")
     assert wait["pluginId"] == "builtin"
     assert wait["kind"] == "step_type"
     assert wait["idempotent"] is True
@@ -49,7 +50,7 @@ def test_items_carry_plugin_id_kind_and_config_schema(viewer: Caller) -> None:
 
 def test_acme_capabilities_appear_once_enabled(admin: Caller) -> None:
     enable(admin, "acme")
-    assert ids(admin, "step-types") == ["checksum", "wait"]
+    assert ids(admin, "step-types") == sorted(["checksum", *BUILTIN_STEPS])
     assert ids(admin, "integration-types") == sorted(["acme-registry", *FIRST_PARTY_TYPES])
     registry = next(t for t in listing(admin, "integration-types") if t["id"] == "acme-registry")
     assert registry["pluginId"] == "acme"
@@ -87,7 +88,7 @@ def test_unknown_items_are_404(viewer: Caller) -> None:
 def test_capabilities_of_misbehaving_plugins_appear_only_when_enabled(admin: Caller) -> None:
     assert "raising-step" not in ids(admin, "step-types")
     enable(admin, "test-raising")
-    assert ids(admin, "step-types") == ["raising-step", "wait"]
+    assert ids(admin, "step-types") == sorted(["raising-step", *BUILTIN_STEPS])
     assert admin.get(f"{API}/step-types/raising-step").json()["data"]["pluginId"] == "test-raising"
 
 
@@ -98,7 +99,7 @@ def test_disabling_builtin_empties_the_listings_of_this_tenant_only(admin: Calle
     assert_error(admin.get(f"{API}/step-types/wait"), 404, "NOT_FOUND")
     # The other tenant still sees them.
     assert ids(other_admin, "rollout-strategies") == BUILTIN_STRATEGIES
-    assert ids(other_admin, "step-types") == ["wait"]
+    assert ids(other_admin, "step-types") == BUILTIN_STEPS
     assert other_admin.get(f"{API}/step-types/wait").status_code == 200
     # Enabling it again brings them back.
     enable(admin, "builtin")
@@ -111,11 +112,11 @@ def test_disabling_acme_removes_its_capabilities_for_this_tenant_only(admin: Cal
     enable(other_admin, "acme")
     disable(admin, "acme")
     assert ids(admin, "integration-types") == FIRST_PARTY_TYPES
-    assert ids(admin, "step-types") == ["wait"]
+    assert ids(admin, "step-types") == BUILTIN_STEPS
     assert_error(admin.get(f"{API}/integration-types/acme-registry"), 404, "NOT_FOUND")
     assert_error(admin.get(f"{API}/step-types/checksum"), 404, "NOT_FOUND")
     assert ids(other_admin, "integration-types") == sorted(["acme-registry", *FIRST_PARTY_TYPES])
-    assert ids(other_admin, "step-types") == ["checksum", "wait"]
+    assert ids(other_admin, "step-types") == sorted(["checksum", *BUILTIN_STEPS])
     assert other_admin.get(f"{API}/step-types/checksum").status_code == 200
 
 
@@ -141,7 +142,7 @@ def test_pagination_meta(viewer: Caller) -> None:
     assert default == {
         "page": 1,
         "pageSize": 20,
-        "totalItems": 1,
+        "totalItems": len(BUILTIN_STEPS),
         "totalPages": 1,
         "hasNext": False,
         "hasPrevious": False,

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from shiplane.platform.envelope import rfc3339
+from shiplane.platform.schemas import ApiModel, Integral
+from shiplane.platform.secrets import mask_sealed
+
+NodeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+TemplateName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$")]
+MAX_NODES = 200
+
+
+class RetryPolicy(ApiModel):
+    max: Annotated[int, Field(ge=0, le=10), Integral] = Field(default=0, description="Retries after the first attempt")
+    backoff: Annotated[float, Field(ge=0, le=3600)] = Field(
+        default=5.0, description="Seconds before the first retry; doubles per retry (at most 10 minutes)"
+    )
+
+
+class NodeIn(ApiModel):
+    id: NodeId = Field(description="Unique in the template; `steps.<id>` in expressions")
+    type: Annotated[str, StringConstraints(min_length=1, max_length=128)] = Field(description="A step type id")
+    name: Annotated[str, StringConstraints(max_length=200)] = ""
+    config: Annotated[dict[str, Any], Field(max_length=100)] = Field(default_factory=dict)
+    depends_on: Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=50)] = Field(
+        default_factory=list
+    )
+    when: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = Field(
+        default=None, description="A condition (expression); false skips the step"
+    )
+    retry: RetryPolicy | None = None
+    timeout_seconds: Annotated[int, Field(ge=1, le=86400), Integral] | None = Field(
+        default=None, description="Default: 3600"
+    )
+    on_failure: Literal["fail", "continue"] = Field(
+        default="fail", description="`fail` fails the run; `continue` lets dependants run"
+    )
+
+
+class TemplateFields(ApiModel):
+    name: TemplateName
+    description: Annotated[str, StringConstraints(max_length=2000)] = ""
+    inputs_schema: Annotated[dict[str, Any], Field(max_length=50)] = Field(
+        default_factory=lambda: {"type": "object"}, description="JSON Schema of a run's inputs"
+    )
+    nodes: Annotated[list[NodeIn], Field(min_length=1, max_length=MAX_NODES)]
+
+
+class TemplateCreate(TemplateFields):
+    pass
+
+
+class TemplateReplace(TemplateFields):
+    version: Annotated[int, Field(ge=1), Integral] | None = Field(
+        default=None, description="Expected version of the template resource (or If-Match)"
+    )
+
+
+class RunCreate(ApiModel):
+    template_id: Annotated[str, StringConstraints(min_length=1, max_length=36)]
+    template_version: Annotated[int, Field(ge=1), Integral] | None = Field(
+        default=None, description="Default: the template's current version"
+    )
+    inputs: Annotated[dict[str, Any], Field(max_length=100)] = Field(default_factory=dict)
+    context: Annotated[dict[str, Any], Field(max_length=20)] = Field(
+        default_factory=dict, description="What the run is for (release, environment, promotion ids)"
+    )
+
+
+def node_out(node: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": node["id"],
+        "type": node["type"],
+        "name": node.get("name", ""),
+        "config": mask_sealed(node.get("config", {})),
+        "dependsOn": node.get("dependsOn", []),
+        "when": node.get("when"),
+        "retry": node.get("retry"),
+        "timeoutSeconds": node.get("timeoutSeconds"),
+        "onFailure": node.get("onFailure", "fail"),
+    }
+
+
+def node_in(node: NodeIn) -> dict[str, Any]:
+    return {
+        "id": node.id,
+        "type": node.type,
+        "name": node.name,
+        "config": node.config,
+        "dependsOn": list(node.depends_on),
+        "when": node.when,
+        "retry": node.retry.model_dump() if node.retry else None,
+        "timeoutSeconds": node.timeout_seconds,
+        "onFailure": node.on_failure,
+    }
+
+
+def template_out(row: Any, definition: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "tenantId": row.tenant_id,
+        "name": row.name,
+        "description": row.description,
+        "currentVersion": row.current_version,
+        "templateVersion": definition.number,
+        "inputsSchema": definition.inputs_schema,
+        "nodes": [node_out(n) for n in definition.nodes],
+        "version": row.version,
+        "createdAt": rfc3339(row.created_at),
+        "updatedAt": rfc3339(row.updated_at),
+    }
+
+
+def run_out(row: Any) -> dict[str, Any]:
+    def when(value: Any) -> str | None:
+        return rfc3339(value) if value is not None else None
+
+    return {
+        "id": row.id,
+        "tenantId": row.tenant_id,
+        "templateId": row.template_id,
+        "templateVersion": row.template_version,
+        "inputs": row.inputs,
+        "context": row.context,
+        "state": row.state,
+        "message": row.message,
+        "createdBy": row.created_by,
+        "startedAt": when(row.started_at),
+        "finishedAt": when(row.finished_at),
+        "createdAt": rfc3339(row.created_at),
+        "updatedAt": rfc3339(row.updated_at),
+    }
+
+
+def step_out(row: Any, node: dict[str, Any] | None = None) -> dict[str, Any]:
+    def when(value: Any) -> str | None:
+        return rfc3339(value) if value is not None else None
+
+    data = {
+        "nodeId": row.node_id,
+        "type": row.type,
+        "state": row.state,
+        "attempt": row.attempt,
+        "outputs": row.outputs,
+        "message": row.message,
+        "startedAt": when(row.started_at),
+        "finishedAt": when(row.finished_at),
+    }
+    if node is not None:
+        data["name"] = node.get("name", "")
+        data["dependsOn"] = node.get("dependsOn", [])
+    return data

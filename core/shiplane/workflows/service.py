@@ -1,0 +1,342 @@
+"""Workflow templates (versioned) and runs of one tenant: the API's side of the engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shiplane_sdk.patterns import schema_validator
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shiplane.engine.queue import WorkQueue
+from shiplane.platform.database import new_id, utcnow
+from shiplane.platform.errors import ApiError, FieldError, not_found, validation_error
+from shiplane.platform.idempotency import WriteResult
+from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
+from shiplane.platform.reads import TenantReads
+from shiplane.platform.secrets import MASK, keep_masked, moved_destinations, seal, secret_paths_holding
+from shiplane.platform.versioning import check_version, etag
+from shiplane.platform.writes import audit_change, ensure_name_free, flush_change
+from shiplane.plugins.service import PluginService
+from shiplane.workflows.engine import add_events, advance, lock_run
+from shiplane.workflows.models import (
+    WorkflowArtifact,
+    WorkflowEvent,
+    WorkflowRun,
+    WorkflowStep,
+    WorkflowTemplate,
+    WorkflowTemplateVersion,
+)
+from shiplane.workflows.schemas import TemplateFields, node_in, run_out, step_out, template_out
+from shiplane.workflows.states import run_transition
+from shiplane.workflows.validation import Problem, validate_definition, validate_version
+
+TEMPLATE_SPEC = ListSpec(
+    WorkflowTemplate,
+    fields={
+        "name": ListField(WorkflowTemplate.name, "string", unique=True),
+        "createdAt": ListField(WorkflowTemplate.created_at, "datetime"),
+        "updatedAt": ListField(WorkflowTemplate.updated_at, "datetime"),
+    },
+    default_sort="name",
+)
+RUN_SPEC = ListSpec(
+    WorkflowRun,
+    fields={
+        "state": ListField(WorkflowRun.state, "string"),
+        "templateId": ListField(WorkflowRun.template_id, "string"),
+        "createdAt": ListField(WorkflowRun.created_at, "datetime"),
+        "updatedAt": ListField(WorkflowRun.updated_at, "datetime"),
+    },
+    default_sort="-createdAt",
+)
+_UNIQUE = "uq_workflow_templates_tenant_name"
+
+
+def problems_error(problems: list[Problem], template_id: str) -> ApiError:
+    return ApiError(
+        "TEMPLATE_INVALID",
+        f"the workflow template has {len(problems)} problem(s): " + "; ".join(p.message for p in problems[:3]),
+        {"templateId": template_id, "problems": [p.out() for p in problems]},
+    )
+
+
+class WorkflowService:
+    def __init__(self, plugins: PluginService, queue: WorkQueue | None = None) -> None:
+        self.plugins = plugins
+        self.queue = queue
+
+    @property
+    def session(self) -> AsyncSession:
+        return self.plugins.session
+
+    # -- templates ----------------------------------------------------------------------------
+
+    async def _definition(self, template: Any, number: int | None = None) -> WorkflowTemplateVersion:
+        wanted = number or template.current_version
+        row = await self.session.scalar(
+            select(WorkflowTemplateVersion).where(
+                WorkflowTemplateVersion.template_id == template.id, WorkflowTemplateVersion.number == wanted
+            )
+        )
+        if row is None:
+            raise not_found("workflow template version", f"{template.id}@{wanted}")
+        return row
+
+    async def get_template(self, template_id: str) -> WorkflowTemplate:
+        row = await self.session.scalar(select(WorkflowTemplate).where(WorkflowTemplate.id == template_id))
+        if row is None:
+            raise not_found("workflow template", template_id)
+        return row
+
+    async def read_template(self, template_id: str, number: int | None = None) -> tuple[dict[str, Any], int]:
+        row = await self.get_template(template_id)
+        return template_out(row, await self._definition(row, number)), row.version
+
+    async def list_templates(self, reads: TenantReads, params: ListParams) -> Page:
+        page = await reads.page(TEMPLATE_SPEC, params)
+        items = []
+        for row in page.items:
+            items.append(template_out(row, await self._definition(row)))
+        return Page(items, page.pagination)
+
+    def _sealed_nodes(self, fields: TemplateFields, previous: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        """The nodes to store: each step type's secret config fields sealed (writeOnly in its
+        schema); ``***`` keeps the previous version's value for the same node and type, while
+        the fields that decide where it goes are unchanged."""
+        before = {n["id"]: n for n in previous or []}
+        nodes = []
+        for index, node in enumerate(fields.nodes):
+            stored = node_in(node)
+            registered = self.plugins.registry.capabilities.get("step_type", {}).get(node.type)
+            if registered is not None:
+                capability = registered.capability
+                paths = capability.secret_fields()
+                config = stored["config"]
+                old = before.get(node.id)
+                kept = secret_paths_holding(config, paths, MASK)
+                if kept and old is not None and old["type"] == node.type:
+                    moved = moved_destinations(config, old.get("config") or {}, capability.destination_fields())
+                    if moved:
+                        raise validation_error(
+                            f"nodes.{index}.config.{kept[0]}",
+                            f"{', '.join(moved)} changed: enter the secret again",
+                            "secret_required",
+                        )
+                    config = keep_masked(config, old.get("config") or {}, paths)
+                unresolved = secret_paths_holding(config, paths, MASK)
+                if unresolved:
+                    raise validation_error(
+                        f"nodes.{index}.config.{unresolved[0]}",
+                        "send the secret itself; *** only keeps a stored one",
+                        "secret_required",
+                    )
+                stored["config"] = seal(config, paths, self.plugins.box)
+            nodes.append(stored)
+        return nodes
+
+    def _new_version(
+        self,
+        template: WorkflowTemplate,
+        number: int,
+        fields: TemplateFields,
+        previous: list[dict[str, Any]] | None = None,
+    ) -> WorkflowTemplateVersion:
+        return WorkflowTemplateVersion(
+            id=new_id(),
+            tenant_id=template.tenant_id,
+            template_id=template.id,
+            number=number,
+            inputs_schema=fields.inputs_schema,
+            nodes=self._sealed_nodes(fields, previous),
+            created_by=self.plugins.principal.user_id,
+        )
+
+    async def create_template(self, fields: TemplateFields) -> WriteResult:
+        await ensure_name_free(self.session, WorkflowTemplate, fields.name, None, "workflow template")
+        row = WorkflowTemplate(
+            id=new_id(),
+            tenant_id=self.plugins.principal.tenant_id,
+            name=fields.name,
+            description=fields.description,
+            current_version=1,
+        )
+        self.session.add(row)
+        await flush_change(self.session, "workflow template", _UNIQUE, row.name)
+        definition = self._new_version(row, 1, fields)
+        self.session.add(definition)
+        await self.session.flush()
+        data = template_out(row, definition)
+        await audit_change(
+            self.session, self.plugins.principal, "workflow_template.create", "workflow_template", row.id, None, data
+        )
+        return WriteResult(data, 201, {"ETag": etag(row.version), "Location": f"/api/v1/workflow-templates/{row.id}"})
+
+    async def replace_template(self, template_id: str, fields: TemplateFields, expected: int | None) -> WriteResult:
+        row = await self.get_template(template_id)
+        check_version("workflow template", row.version, expected)
+        current = await self._definition(row)
+        before = template_out(row, current)
+        if fields.name != row.name:
+            await ensure_name_free(self.session, WorkflowTemplate, fields.name, row.id, "workflow template")
+        row.name, row.description = fields.name, fields.description
+        row.current_version += 1
+        definition = self._new_version(row, row.current_version, fields, current.nodes)
+        self.session.add(definition)
+        await flush_change(self.session, "workflow template", _UNIQUE, row.name)
+        data = template_out(row, definition)
+        await audit_change(
+            self.session, self.plugins.principal, "workflow_template.update", "workflow_template", row.id, before, data
+        )
+        return WriteResult(data, 200, {"ETag": etag(row.version)})
+
+    async def delete_template(self, template_id: str, expected: int | None) -> WriteResult:
+        row = await self.get_template(template_id)
+        check_version("workflow template", row.version, expected)
+        active = await self.session.scalar(
+            select(func.count())
+            .select_from(WorkflowRun)
+            .where(WorkflowRun.template_id == row.id, WorkflowRun.state.in_(("running", "paused", "cancelling")))
+        )
+        if active:
+            raise ApiError(
+                "RESOURCE_IN_USE", f"workflow template {row.name!r} has {active} active run(s)", {"activeRuns": active}
+            )
+        before = template_out(row, await self._definition(row))
+        await self.session.delete(row)
+        await flush_change(self.session, "workflow template", _UNIQUE, row.name)
+        await audit_change(
+            self.session, self.plugins.principal, "workflow_template.delete", "workflow_template", row.id, before, None
+        )
+        return WriteResult(None, 204)
+
+    async def validate(self, template_id: str, number: int | None = None) -> dict[str, Any]:
+        row = await self.get_template(template_id)
+        definition = await self._definition(row, number)
+        problems = await validate_definition(self.plugins, definition.inputs_schema, definition.nodes)
+        return {
+            "templateId": row.id,
+            "templateVersion": definition.number,
+            "valid": not problems,
+            "problems": [p.out() for p in problems],
+        }
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    async def create_run(
+        self, template_id: str, number: int | None, inputs: dict[str, Any], context: dict[str, Any]
+    ) -> WriteResult:
+        assert self.queue is not None
+        try:
+            template = await self.get_template(template_id)
+        except ApiError:
+            raise ApiError(
+                "VALIDATION_ERROR",
+                f"no workflow template {template_id!r}",
+                None,
+                [FieldError("templateId", f"no workflow template {template_id!r}", "unknown")],
+            ) from None
+        definition = await self._definition(template, number)
+        problems = await validate_version(self.plugins, definition.id, definition.inputs_schema, definition.nodes)
+        if problems:
+            raise problems_error(problems, template.id)
+        errors = sorted(
+            schema_validator(definition.inputs_schema).iter_errors(inputs), key=lambda e: list(e.absolute_path)
+        )
+        if errors:
+            raise ApiError(
+                "VALIDATION_ERROR",
+                "the inputs do not match the template's inputs schema",
+                None,
+                [
+                    FieldError(
+                        ".".join(["inputs", *(str(p) for p in e.absolute_path)]), e.message[:500], str(e.validator)
+                    )
+                    for e in errors[:50]
+                ],
+            )
+        tenant = self.plugins.principal.tenant_id
+        run = WorkflowRun(
+            id=new_id(),
+            tenant_id=tenant,
+            template_id=template.id,
+            template_version=definition.number,
+            nodes=definition.nodes,
+            inputs=inputs,
+            context=context,
+            state="running",
+            created_by=self.plugins.principal.user_id,
+            started_at=utcnow(),
+            seq=0,
+        )
+        self.session.add(run)
+        await self.session.flush()
+        for node in definition.nodes:
+            self.session.add(
+                WorkflowStep(
+                    id=new_id(), tenant_id=tenant, run_id=run.id, node_id=node["id"], type=node["type"], state="pending"
+                )
+            )
+        await self.session.flush()
+        add_events(self.session, run, [(None, "run", {"state": "running"})])
+        await advance(self.session, self.queue, run)
+        await self.session.flush()
+        data = run_out(run)
+        await audit_change(
+            self.session, self.plugins.principal, "workflow_run.create", "workflow_run", run.id, None, data
+        )
+        return WriteResult(data, 201, {"Location": f"/api/v1/workflow-runs/{run.id}"})
+
+    async def act(self, run_id: str, action: str) -> WriteResult:
+        """pause, resume or cancel: a compare-and-set by the state table (409 otherwise)."""
+        assert self.queue is not None
+        run = await lock_run(self.session, run_id)
+        if run is None:
+            raise not_found("workflow run", run_id)
+        before = run_out(run)
+        new = run_transition(run.state, action)
+        run.state = new
+        add_events(self.session, run, [(None, "run", {"state": new, "by": self.plugins.principal.user_id})])
+        if action in ("resume", "cancel"):
+            await advance(self.session, self.queue, run)
+        await self.session.flush()
+        data = run_out(run)
+        await audit_change(
+            self.session, self.plugins.principal, f"workflow_run.{action}", "workflow_run", run.id, before, data
+        )
+        return WriteResult(data, 200)
+
+
+async def run_or_404(reads: TenantReads, run_id: str) -> Any:
+    row = await reads.get(RUN_SPEC, run_id)
+    if row is None:
+        raise not_found("workflow run", run_id)
+    return row
+
+
+async def steps_of(session: AsyncSession, run: Any) -> list[dict[str, Any]]:
+    nodes = {n["id"]: n for n in run.nodes}
+    steps = await session.scalars(select(WorkflowStep).where(WorkflowStep.run_id == run.id))
+    order = {n["id"]: i for i, n in enumerate(run.nodes)}
+    return [step_out(s, nodes.get(s.node_id)) for s in sorted(steps, key=lambda s: order.get(s.node_id, 0))]
+
+
+async def events_since(
+    session: AsyncSession, run_id: str, since: int, limit: int, node_id: str | None = None, kind: str | None = None
+) -> list[WorkflowEvent]:
+    statement = select(WorkflowEvent).where(WorkflowEvent.run_id == run_id, WorkflowEvent.seq > since)
+    if node_id is not None:
+        statement = statement.where(WorkflowEvent.node_id == node_id)
+    if kind is not None:
+        statement = statement.where(WorkflowEvent.kind == kind)
+    return list(await session.scalars(statement.order_by(WorkflowEvent.seq).limit(limit)))
+
+
+async def artifacts_of(session: AsyncSession, run_id: str, node_id: str) -> list[WorkflowArtifact]:
+    return list(
+        await session.scalars(
+            select(WorkflowArtifact)
+            .where(WorkflowArtifact.run_id == run_id, WorkflowArtifact.node_id == node_id)
+            .order_by(WorkflowArtifact.name)
+        )
+    )
