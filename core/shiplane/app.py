@@ -31,6 +31,7 @@ from shiplane.targets.api import router as targets_router
 from shiplane.workflows.api import router as step_types_router
 from shiplane.workflows.api import runs as workflow_runs_router
 from shiplane.workflows.api import templates as workflow_templates_router
+from shiplane.workflows.stream import router as workflow_stream_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         step_types_router,
         workflow_templates_router,
         workflow_runs_router,
+        workflow_stream_router,
         rollout_strategies_router,
     ):
         app.include_router(router)

@@ -48,7 +48,7 @@ MAX_LOG_LINES = 500
 PING_SECONDS = 20.0
 
 
-def _credential(websocket: WebSocket) -> str | None:
+def websocket_credential(websocket: WebSocket) -> str | None:
     scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
@@ -59,7 +59,7 @@ def _credential(websocket: WebSocket) -> str | None:
     return None
 
 
-async def _deny(websocket: WebSocket, status: int, code: str, message: str) -> None:
+async def deny_websocket(websocket: WebSocket, status: int, code: str, message: str) -> None:
     body = {"success": False, "error": {"code": code, "message": message}}
     await websocket.send_denial_response(JSONResponse(body, status_code=status))
 
@@ -326,17 +326,17 @@ def dispatcher_of(services: Any) -> Dispatcher:
 @router.websocket("/api/v1/agents/{agent_id}/task-stream")
 async def task_stream(websocket: WebSocket, agent_id: str) -> None:
     services = websocket.app.state.shiplane
-    token = _credential(websocket)
+    token = websocket_credential(websocket)
     if token is None:
-        await _deny(websocket, 401, "UNAUTHORIZED", "authentication required: an agent credential")
+        await deny_websocket(websocket, 401, "UNAUTHORIZED", "authentication required: an agent credential")
         return
     try:
         principal = await services.authenticate(token)
     except TokenError as exc:
-        await _deny(websocket, 401, "UNAUTHORIZED", f"authentication required: {exc}")
+        await deny_websocket(websocket, 401, "UNAUTHORIZED", f"authentication required: {exc}")
         return
     if principal.agent_id != agent_id or not principal.can("agents:task-stream"):
-        await _deny(websocket, 403, "FORBIDDEN", "only the agent itself may hold its task stream")
+        await deny_websocket(websocket, 403, "FORBIDDEN", "only the agent itself may hold its task stream")
         return
     offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
     await websocket.accept(subprotocol=PROTOCOL if PROTOCOL in offered else None)

@@ -223,22 +223,36 @@ class Notifications:
         self._task = None
 
     async def _run(self) -> None:
-        while True:
-            try:
-                handled = await self.deliver_once()
-            except asyncio.CancelledError:
-                raise
-            except BaseException:  # noqa: BLE001 - the loop must survive anything
-                log.exception("notification delivery failed; retrying")
-                handled = 0
-            if not handled:
-                await self.queue.wait(self.poll_seconds)
+        # Slots, not batches: a slow receiver holds one slot, the others keep delivering.
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                free = self.concurrency - len(running)
+                try:
+                    claims = await self.queue.claim([KIND], self.lease, limit=free) if free > 0 else []
+                except asyncio.CancelledError:
+                    raise
+                except BaseException:  # noqa: BLE001 - the loop must survive anything
+                    log.exception("claiming notifications failed; retrying")
+                    claims = []
+                for claim in claims:
+                    task = asyncio.create_task(self._deliver_logged(claim))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                    task.add_done_callback(lambda _: self.queue.wake())
+                if not claims:
+                    await self.queue.wait(self.poll_seconds)
+        finally:
+            for task in running:
+                task.cancel()
 
-    async def deliver_once(self) -> int:
-        claims = await self.queue.claim([KIND], self.lease, limit=self.concurrency)
-        if claims:
-            await asyncio.gather(*(self._deliver(claim) for claim in claims))
-        return len(claims)
+    async def _deliver_logged(self, claim: Claim) -> None:
+        try:
+            await self._deliver(claim)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the item's lease runs out and it is tried again
+            log.exception("notification delivery failed", extra={"item": claim.id})
 
     async def _deliver(self, claim: Claim) -> None:
         integration_id = str(claim.payload.get("integrationId", ""))

@@ -18,10 +18,12 @@ lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -82,7 +84,14 @@ async def enqueue_step(
     await queue.enqueue(session, KIND, {"runId": run.id, "nodeId": node_id}, run_at=run_at, max_attempts=5)
 
 
-def _dependency_ok(dep: WorkflowStep, node: dict[str, Any]) -> bool | None:
+@dataclass
+class _StepState:
+    id: str
+    node_id: str
+    state: str
+
+
+def _dependency_ok(dep: _StepState, node: dict[str, Any]) -> bool | None:
     """True: the dependant may run; False: it must be skipped; None: not decided yet."""
     if dep.state in ("succeeded", "skipped"):
         return True
@@ -98,7 +107,11 @@ async def advance(session: AsyncSession, queue: WorkQueue, run: WorkflowRun) -> 
     The caller holds the run row lock."""
     if run.state in RUN_TERMINAL:
         return
-    steps = {s.node_id: s for s in await session.scalars(select(WorkflowStep).where(WorkflowStep.run_id == run.id))}
+    # Plain rows, not ORM objects: a 1,000-node run reads them at every step's end.
+    rows = await session.execute(
+        select(WorkflowStep.id, WorkflowStep.node_id, WorkflowStep.state).where(WorkflowStep.run_id == run.id)
+    )
+    steps = {row.node_id: _StepState(row.id, row.node_id, row.state) for row in rows}
     nodes = {n["id"]: n for n in run.nodes}
     events: list[tuple[str | None, str, dict[str, Any]]] = []
     changed = True
@@ -239,7 +252,9 @@ class WorkflowEngine:
             await asyncio.gather(*self._running, return_exceptions=True)
 
     async def _run(self) -> None:
+        wake = self.queue.subscribe()
         while True:
+            wake.clear()
             try:
                 free = self.concurrency - len(self._running)
                 claims = await self.queue.claim([KIND], self.lease, limit=free) if free > 0 else []
@@ -251,9 +266,16 @@ class WorkflowEngine:
             for claim in claims:
                 task = asyncio.create_task(self._guarded(claim))
                 self._running.add(task)
-                task.add_done_callback(self._running.discard)
+                task.add_done_callback(self._slot_freed)
             if not claims:
-                await self.queue.wait(self.poll_seconds)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.poll_seconds)
+
+    def _slot_freed(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        # A free slot claims at once: waiting for the poll interval capped a full process
+        # at `concurrency` steps per interval.
+        self.queue.wake()
 
     async def _guarded(self, claim: Claim) -> None:
         try:
@@ -318,10 +340,14 @@ class WorkflowEngine:
                 return
             attempt = step.attempt + 1
             add_events(session, run, [(node_id, "step", {"state": "running", "attempt": attempt})])
+        # What the step reads needs no lock: the run row is held only for the state change.
+        async with self.db.session(tenant, write=False) as session:
             scope = await self._scope(session, run)
             integrations = {
                 row.name: {"typeId": row.type_id, "config": row.config}
-                for row in await session.scalars(select(Integration).limit(500))
+                for row in await session.execute(
+                    select(Integration.name, Integration.type_id, Integration.config).limit(500)
+                )
             }
             enabled = await enabled_plugin_ids(session, self.registry)
         # The step runs outside any transaction.
@@ -335,7 +361,9 @@ class WorkflowEngine:
         return registered.capability, registered.plugin_id
 
     async def _scope(self, session: AsyncSession, run: WorkflowRun) -> dict[str, Any]:
-        steps = await session.scalars(select(WorkflowStep).where(WorkflowStep.run_id == run.id))
+        steps = await session.execute(
+            select(WorkflowStep.node_id, WorkflowStep.state, WorkflowStep.outputs).where(WorkflowStep.run_id == run.id)
+        )
         return {
             "inputs": run.inputs,
             "steps": {s.node_id: {"outputs": s.outputs, "state": s.state} for s in steps},

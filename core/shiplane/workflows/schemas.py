@@ -10,7 +10,7 @@ from shiplane.platform.secrets import mask_sealed
 
 NodeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 TemplateName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$")]
-MAX_NODES = 200
+MAX_NODES = 1000
 
 
 class RetryPolicy(ApiModel):
