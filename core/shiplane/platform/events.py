@@ -85,6 +85,12 @@ CATALOGUE: dict[str, EventType] = {
         EventType("workflow_run.paused", 1, "workflow_run.pause", CHANGE_PAYLOAD),
         EventType("workflow_run.resumed", 1, "workflow_run.resume", CHANGE_PAYLOAD),
         EventType("workflow_run.cancelled", 1, "workflow_run.cancel", CHANGE_PAYLOAD),
+        EventType(
+            "workflow_run.step_decided",
+            1,
+            "workflow_run.decide",
+            "`before`: `{step}`; `after`: `{step, action, comment}` (a decision on a step waiting after a failure)",
+        ),
         EventType("target.created", 1, "target.create", CHANGE_PAYLOAD),
         EventType("target.updated", 1, "target.update", CHANGE_PAYLOAD),
         EventType("target.deleted", 1, "target.delete", CHANGE_PAYLOAD),

@@ -16,7 +16,7 @@ from shiplane.platform.reads import TenantReads
 from shiplane.platform.versioning import etag, expected_version
 from shiplane.plugins.catalog import capability_routes
 from shiplane.plugins.deps import plugin_service
-from shiplane.workflows.schemas import RunCreate, TemplateCreate, TemplateReplace, run_out
+from shiplane.workflows.schemas import RunCreate, StepDecision, TemplateCreate, TemplateReplace, run_out
 from shiplane.workflows.service import (
     RUN_SPEC,
     TEMPLATE_SPEC,
@@ -169,6 +169,21 @@ async def resume_run(run_id: str, request: Request, principal: Annotated[Princip
 async def cancel_run(run_id: str, request: Request, principal: Annotated[Principal, _runner("cancel")]) -> Response:
     """Pending steps are cancelled, running ones asked to stop; the run ends `cancelled`."""
     return await run_write(request, principal, lambda s: _service(request, s, principal).act(run_id, "cancel"))
+
+
+@runs.post("/{run_id}/steps/{node_id}/decision")
+async def decide_step(
+    run_id: str,
+    node_id: str,
+    body: StepDecision,
+    request: Request,
+    principal: Annotated[Principal, _runner("decide")],
+) -> Response:
+    """Guided failure: a step that failed with ``onFailure: ask`` waits; ``retry``, ``skip``
+    or ``abort`` it (409 INVALID_STATE for a step that is not waiting)."""
+    return await run_write(
+        request, principal, lambda s: _service(request, s, principal).decide(run_id, node_id, body.action, body.comment)
+    )
 
 
 @runs.get("/{run_id}/steps")

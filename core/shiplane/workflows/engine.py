@@ -118,6 +118,14 @@ async def advance(session: AsyncSession, queue: WorkQueue, run: WorkflowRun) -> 
     while changed:  # a skip can decide further dependants in the same pass
         changed = False
         for node_id, step in steps.items():
+            if step.state == "waiting" and run.state == "cancelling":
+                if await set_step(
+                    session, step.id, "waiting", "cancelled", message="the run was cancelled", finished_at=utcnow()
+                ):
+                    step.state = "cancelled"
+                    events.append((node_id, "step", {"state": "cancelled"}))
+                    changed = True
+                continue
             if step.state != "pending":
                 continue
             node = nodes[node_id]
@@ -560,6 +568,10 @@ class WorkflowEngine:
                     await enqueue_step(session, self.queue, run, node_id, delay)
                     events.append((node_id, "step", {"state": "queued", "message": message, "retryIn": delay}))
                     self.counts["retried"] += 1
+            elif state == "failed" and node.get("onFailure") == "ask" and run.state in ("running", "paused"):
+                if await set_step(session, step_id, "running", "waiting", message=message[:4000]):
+                    events.append((node_id, "step", {"state": "waiting", "message": message[:4000]}))
+                    self.counts["waiting"] += 1
             else:
                 final = state if state in ("succeeded", "failed", "skipped", "cancelled") else "failed"
                 values: dict[str, Any] = {"message": message[:4000], "finished_at": utcnow()}

@@ -35,8 +35,10 @@ class NodeIn(ApiModel):
     timeout_seconds: Annotated[int, Field(ge=1, le=86400), Integral] | None = Field(
         default=None, description="Default: 3600"
     )
-    on_failure: Literal["fail", "continue"] = Field(
-        default="fail", description="`fail` fails the run; `continue` lets dependants run"
+    on_failure: Literal["fail", "continue", "ask"] = Field(
+        default="fail",
+        description="`fail` fails the run; `continue` lets dependants run; `ask` waits for a person to "
+        "retry, skip or abort the failed step",
     )
 
 
@@ -57,6 +59,11 @@ class TemplateReplace(TemplateFields):
     version: Annotated[int, Field(ge=1), Integral] | None = Field(
         default=None, description="Expected version of the template resource (or If-Match)"
     )
+
+
+class StepDecision(ApiModel):
+    action: Literal["retry", "skip", "abort"] = Field(description="What to do with the step that failed")
+    comment: Annotated[str, StringConstraints(max_length=2000)] = ""
 
 
 class RunCreate(ApiModel):

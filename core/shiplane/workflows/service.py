@@ -18,7 +18,7 @@ from shiplane.platform.secrets import MASK, keep_masked, moved_destinations, sea
 from shiplane.platform.versioning import check_version, etag
 from shiplane.platform.writes import audit_change, ensure_name_free, flush_change
 from shiplane.plugins.service import PluginService
-from shiplane.workflows.engine import add_events, advance, lock_run
+from shiplane.workflows.engine import add_events, advance, enqueue_step, lock_run, set_step
 from shiplane.workflows.models import (
     WorkflowArtifact,
     WorkflowEvent,
@@ -28,7 +28,7 @@ from shiplane.workflows.models import (
     WorkflowTemplateVersion,
 )
 from shiplane.workflows.schemas import TemplateFields, node_in, run_out, step_out, template_out
-from shiplane.workflows.states import run_transition
+from shiplane.workflows.states import run_transition, step_transition
 from shiplane.workflows.validation import Problem, validate_definition, validate_version
 
 TEMPLATE_SPEC = ListSpec(
@@ -286,6 +286,46 @@ class WorkflowService:
             self.session, self.plugins.principal, "workflow_run.create", "workflow_run", run.id, None, data
         )
         return WriteResult(data, 201, {"Location": f"/api/v1/workflow-runs/{run.id}"})
+
+    async def decide(self, run_id: str, node_id: str, action: str, comment: str) -> WriteResult:
+        """A person's decision on a step that failed with ``onFailure: ask``: retry it, skip it
+        (its dependants run) or abort it (it fails, and the run with it). Audited."""
+        assert self.queue is not None
+        run = await lock_run(self.session, run_id)
+        if run is None:
+            raise not_found("workflow run", run_id)
+        step = await self.session.scalar(
+            select(WorkflowStep).where(WorkflowStep.run_id == run_id, WorkflowStep.node_id == node_id)
+        )
+        if step is None:
+            raise not_found("step", node_id)
+        if run.state not in ("running", "paused"):
+            raise ApiError("INVALID_STATE", f"the run is {run.state}", {"state": run.state, "action": action})
+        new = step_transition(step.state, action)
+        before = step_out(step)
+        who = self.plugins.principal.user_id
+        note = f"{action} by {who}" + (f": {comment}" if comment else "")
+        values: dict[str, Any] = {"message": note[:4000]}
+        if new != "queued":
+            values["finished_at"] = utcnow()
+        if not await set_step(self.session, step.id, step.state, new, **values):
+            raise ApiError("VERSION_CONFLICT", "the step changed concurrently; re-read and retry")
+        if new == "queued":
+            await enqueue_step(self.session, self.queue, run, node_id)
+        add_events(self.session, run, [(node_id, "step", {"state": new, "message": note[:4000], "by": who})])
+        await advance(self.session, self.queue, run)
+        await self.session.flush()
+        after = {**before, "state": new, "message": note[:4000]}
+        await audit_change(
+            self.session,
+            self.plugins.principal,
+            "workflow_run.decide",
+            "workflow_run",
+            run.id,
+            {"step": before},
+            {"step": after, "action": action, "comment": comment},
+        )
+        return WriteResult(after, 200)
 
     async def act(self, run_id: str, action: str) -> WriteResult:
         """pause, resume or cancel: a compare-and-set by the state table (409 otherwise)."""

@@ -25,7 +25,7 @@ RUN_TRANSITIONS: dict[tuple[str, str], str] = {
     ("cancelling", "finish_cancel"): "cancelled",
 }
 
-STEP_STATES = ("pending", "queued", "running", "succeeded", "failed", "skipped", "cancelled")
+STEP_STATES = ("pending", "queued", "running", "waiting", "succeeded", "failed", "skipped", "cancelled")
 STEP_TERMINAL = frozenset({"succeeded", "failed", "skipped", "cancelled"})
 
 STEP_TRANSITIONS: dict[tuple[str, str], str] = {
@@ -41,7 +41,15 @@ STEP_TRANSITIONS: dict[tuple[str, str], str] = {
     ("running", "retry"): "queued",
     ("running", "cancel"): "cancelled",
     ("running", "restart"): "running",  # an idempotent step whose holder died runs again
+    ("running", "ask"): "waiting",  # failed with onFailure: ask: a person decides
+    ("waiting", "retry"): "queued",
+    ("waiting", "skip"): "skipped",
+    ("waiting", "abort"): "failed",
+    ("waiting", "cancel"): "cancelled",
 }
+
+#: What a person may decide for a step waiting after a failure (onFailure: ask).
+DECISIONS = ("retry", "skip", "abort")
 
 
 def run_transition(state: str, action: str) -> str:

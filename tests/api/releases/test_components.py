@@ -220,3 +220,25 @@ def test_the_precedence_key_orders_as_semver_says() -> None:
     others = sorted(precedence(tag, None) for tag in ("main", "latest", "sha-0a1b"))
     assert others == [precedence(tag, None) for tag in ("latest", "main", "sha-0a1b")]
     assert max(others) < min(keys)
+
+
+def test_a_sync_of_thousands_of_versions_upserts_in_bulk(admin: Caller, repo: Repo) -> None:
+    import subprocess
+
+    commit = repo.commit()
+    script = "".join(f"create refs/tags/v1.{i // 100}.{i % 100} {commit}\n" for i in range(2000))
+    subprocess.run(["git", "update-ref", "--stdin"], cwd=repo.path, input=script, text=True, check=True)
+    comp = component(admin, git_integration(admin, repo.path)["id"])
+    report = sync(admin, comp["id"])
+    assert len(report["added"]) == 2000 and report["listed"] == 2000
+    newer = repo.commit()
+    repo.tag("v1.19.99", force=True)
+    repo.git("tag", "-d", "v1.0.0")
+    report = sync(admin, comp["id"])
+    assert report["updated"] == [{"tag": "v1.19.99", "digest": digest_of(newer), "previousDigest": digest_of(commit)}]
+    assert report["removed"] == [{"tag": "v1.0.0", "digest": digest_of(commit)}]
+    assert report["added"] == [] and report["unchanged"] == 1998
+    page = admin.get(f"{COMPONENTS}/{comp['id']}/versions", params={"pageSize": 3}).json()
+    assert [v["tag"] for v in page["data"]] == ["v1.19.99", "v1.19.98", "v1.19.97"]
+    assert page["meta"]["pagination"]["totalItems"] == 1999
+    assert admin.get(f"{COMPONENTS}/{comp['id']}").json()["data"]["versionCount"] == 1999

@@ -159,3 +159,46 @@ def test_other_tenants_see_no_run_and_viewers_cannot_act(admin: Caller, other_ad
     assert_error(other_admin.post(RUNS, json={"templateId": flow["id"]}), 400, "VALIDATION_ERROR")
     assert viewer.get(f"{RUNS}/{run['id']}").status_code == 200
     assert_error(viewer.post(RUNS, json={"templateId": flow["id"]}), 403, "FORBIDDEN")
+
+
+@pytest.mark.parametrize(
+    ("action", "step_state", "run_state"),
+    [("retry", "succeeded", "succeeded"), ("skip", "skipped", "succeeded"), ("abort", "failed", "failed")],
+)
+def test_guided_failure_waits_for_a_person(admin: Caller, action: str, step_state: str, run_state: str) -> None:
+    k = lambda name: key(admin, f"{name}-{action}")  # noqa: E731
+    nodes = [
+        node("fragile", config={"key": k("fragile"), "fail": 1}, onFailure="ask"),
+        node("after", config={"key": k("after")}, depends=["fragile"]),
+    ]
+    run = start(admin, template(admin, nodes)["id"])
+    deadline = time.monotonic() + 30
+    while steps(admin.get(f"{RUNS}/{run['id']}").json()["data"])["fragile"]["state"] != "waiting":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    shown = admin.get(f"{RUNS}/{run['id']}").json()["data"]
+    assert shown["state"] == "running" and steps(shown)["after"]["state"] == "pending"
+    assert "failing on purpose" in steps(shown)["fragile"]["message"]
+    # A step that is not waiting cannot be decided on; a viewer cannot decide.
+    error = assert_error(
+        admin.post(f"{RUNS}/{run['id']}/steps/after/decision", json={"action": "retry"}), 409, "INVALID_STATE"
+    )
+    assert error["details"] == {"state": "pending", "action": "retry"}
+    decided = admin.post(
+        f"{RUNS}/{run['id']}/steps/fragile/decision", json={"action": action, "comment": "checked the logs"}
+    )
+    assert decided.status_code == 200, decided.text
+    done = wait_for(admin, run["id"])
+    assert done["state"] == run_state and steps(done)["fragile"]["state"] == step_state
+    if action != "abort":
+        assert steps(done)["after"]["state"] == "succeeded"
+    trail = admin.get("/api/v1/audit-events", params={"filter": '{"action": "workflow_run.decide"}'}).json()["data"]
+    assert len(trail) == 1 and trail[0]["actor"]["id"] == admin.user_id
+
+
+def test_a_viewer_cannot_decide(admin: Caller, viewer: Caller) -> None:
+    nodes = [node("fragile", config={"key": key(admin, "fragile-viewer"), "fail": 1}, onFailure="ask")]
+    run = start(admin, template(admin, nodes)["id"])
+    assert_error(viewer.post(f"{RUNS}/{run['id']}/steps/fragile/decision", json={"action": "skip"}), 403, "FORBIDDEN")
+    admin.post(f"{RUNS}/{run['id']}/cancel")
+    assert wait_for(admin, run["id"])["state"] == "cancelled"
