@@ -22,7 +22,6 @@ from shiplane.workflows.service import (
     TEMPLATE_SPEC,
     WorkflowService,
     artifacts_of,
-    events_since,
     run_or_404,
     steps_of,
 )
@@ -267,8 +266,3 @@ async def step_artifacts(run_id: str, node_id: str, request: Request, principal:
         for a in artifacts
     ]
     return success(items, pagination=pagination_meta(1, max(len(items), 1), len(items)))
-
-
-async def events_page(request: Request, principal: Principal, run_id: str, since: int) -> list[dict[str, Any]]:
-    rows = await _read(request, principal, lambda s: events_since(s, run_id, since, 500))
-    return [{"seq": r.seq, "kind": r.kind, "nodeId": r.node_id, "at": rfc3339(r.at), **r.data} for r in rows]
