@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -217,8 +218,21 @@ def cmd_agent_run(args: argparse.Namespace) -> int:
         token=args.token or os.environ.get("SHIPLANE_AGENT_TOKEN"),
         name=args.name,
         labels=labels,
+        scripts=not args.no_scripts,
     )
-    asyncio.run(runtime.run())
+
+    async def run() -> None:
+        # SIGTERM ends the agent like Ctrl-C does: its running tasks are cancelled, so a
+        # script (in a process group of its own) is stopped rather than left behind.
+        import signal
+
+        main = asyncio.create_task(runtime.run())
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, main.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await main
+
+    asyncio.run(run())
     return 0
 
 
@@ -292,6 +306,9 @@ def build_parser() -> argparse.ArgumentParser:
     agent_run.add_argument("--name", default=None, help="the agent's name (default: the host name)")
     agent_run.add_argument("--label", action="append", help="repeatable: key=value")
     agent_run.add_argument("--log-level", default="INFO")
+    agent_run.add_argument(
+        "--no-scripts", action="store_true", help="refuse script tasks (commands a workflow runs on this host)"
+    )
     agent_run.set_defaults(func=cmd_agent_run)
 
     audit = sub.add_parser("audit", help="audit trail").add_subparsers(dest="audit_command", required=True)

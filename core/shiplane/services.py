@@ -33,6 +33,7 @@ from shiplane.plugins.delivery import EventDelivery
 from shiplane.plugins.manager import PluginRegistry
 from shiplane.plugins.states import PluginStateCache
 from shiplane.workflows.engine import WorkflowEngine
+from shiplane.workflows.step_services import StepServices
 
 
 @dataclass
@@ -87,11 +88,14 @@ class Services:
         )
         events.notifications = notifications
         workflows = WorkflowEngine(db, plugins, queue, box, lease_seconds=settings.workflow_lease_seconds)
+        agent_tasks = AgentTasks(db, queue, plugins, box, timedelta(seconds=settings.agent_task_lease_seconds))
+        states = PluginStateCache(reads, poll_seconds=settings.plugin_state_poll_seconds)
+        workflows.services = StepServices(db, plugins, box, states, settings, agent_tasks)
         return cls(
             settings=settings,
             db=db,
             reads=reads,
-            plugin_states=PluginStateCache(reads, poll_seconds=settings.plugin_state_poll_seconds),
+            plugin_states=states,
             verifier=TokenVerifier(settings),
             rate_limiter=limiter,
             plugins=plugins,
@@ -100,7 +104,7 @@ class Services:
             notifications=notifications,
             workflows=workflows,
             queue=queue,
-            agent_tasks=AgentTasks(db, queue, plugins, box, timedelta(seconds=settings.agent_task_lease_seconds)),
+            agent_tasks=agent_tasks,
         )
 
     async def authenticate(self, token: str) -> Principal:
@@ -193,6 +197,7 @@ class Services:
             self.settings.data_dir / "local-agent",
             name="local",
             credential=credential,
+            scripts=self.settings.local_agent_scripts,
             registry=self.plugins,
         )
         self._local_agent = asyncio.create_task(_local_agent(runtime), name="shiplane-local-agent")
@@ -244,6 +249,7 @@ class _ReadPathCollector:
         yield from self._plugin_metrics()
         yield from self._queue_metrics()
         yield from self._notification_metrics()
+        yield from self._workflow_metrics()
         yield from self._agent_metrics()
         pools = GaugeMetricFamily("shiplane_db_pool_checked_out", "Database connections in use", labels=["pool"])
         pools.add_metric(["read"], self.services.reads.checked_out())
@@ -304,6 +310,30 @@ class _ReadPathCollector:
         for name in ("enqueued", "delivered", "failed_attempt", "skipped"):
             family.add_metric([name], counts.get(name, 0))
         yield family
+
+    def _workflow_metrics(self) -> Iterator[Metric]:
+        engine = self.services.workflows
+        steps = CounterMetricFamily(
+            "shiplane_workflow_steps",
+            "Workflow step outcomes recorded by this process's engine: succeeded, failed, skipped, cancelled, "
+            "retried (queued again after a failure), waiting (for people, or after a failure with onFailure: ask), "
+            "interrupted (a non-idempotent step whose process died, failed), stale (a result after the lease "
+            "was taken over, dropped)",
+            labels=["outcome"],
+        )
+        for name in ("succeeded", "failed", "skipped", "cancelled", "retried", "waiting", "interrupted", "stale"):
+            steps.add_metric([name], engine.counts.get(name, 0))
+        yield steps
+        running = GaugeMetricFamily("shiplane_workflow_steps_running", "Workflow steps this process runs now")
+        running.add_metric([], len(engine.running))
+        yield running
+        count, total = engine.step_seconds
+        seconds = SummaryMetricFamily(
+            "shiplane_workflow_step_duration_seconds",
+            "How long steps ran in this process (the step type's own time, through the plugin guard)",
+        )
+        seconds.add_metric([], count_value=count, sum_value=total)
+        yield seconds
 
     def _queue_metrics(self) -> Iterator[Metric]:
         queue = self.services.queue

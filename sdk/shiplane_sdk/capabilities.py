@@ -312,6 +312,9 @@ class StepType(Capability):
 
     kind: ClassVar[CapabilityKind] = "step_type"
     idempotent: bool = False
+    runs_on: str = "server"
+    """Where the step's work happens: ``server`` (in the engine's process) or ``agent``
+    (the step sends the work to a host agent, e.g. ``script``)."""
 
     @abstractmethod
     def run(self, ctx: StepContext, config: dict[str, Any]) -> StepResult | Awaitable[StepResult]:
@@ -327,9 +330,10 @@ class StepType(Capability):
         """
 
     def describe(self) -> dict[str, Any]:
-        """As :meth:`Capability.describe`, plus ``idempotent``."""
+        """As :meth:`Capability.describe`, plus ``idempotent`` and ``runsOn``."""
         description = super().describe()
         description["idempotent"] = self.idempotent
+        description["runsOn"] = self.runs_on
         return description
 
 

@@ -1,8 +1,10 @@
 """What the core hands a capability while it runs (typing protocols).
 
 The core provides the real implementations; :mod:`shiplane_sdk.testing` provides
-fakes. Every method here is synchronous, cheap and thread-safe, so sync and
-async capabilities call them the same way (``ctx.log("...")``, never awaited).
+fakes. The plain methods are synchronous, cheap and thread-safe, so sync and async
+capabilities call them the same way (``ctx.log("...")``, never awaited). The
+step context's core services (``notify``, ``evaluate_gate``, ``check_target``,
+``run_command``) are coroutines: a step that uses them has an ``async def run``.
 """
 
 from __future__ import annotations
@@ -62,6 +64,74 @@ class StepContext(Protocol):
 
         Raises ``KeyError`` if there is none. Never log or return the value.
         """
+        ...
+
+    # -- who, and what people decided ----------------------------------------------------------
+
+    requested_by: str
+    """The user who started the run (separation of duties: see ``StepWait.allow_self``)."""
+
+    decisions: list[dict[str, Any]]
+    """What people decided while this step waited, oldest first: ``{"action", "by",
+    "roles", "comment", "at"}`` (``at`` an RFC 3339 time). Empty on the first run."""
+
+    # -- core services (coroutines: call them from ``async def run``) --------------------------
+
+    async def notify(
+        self,
+        integration: str,
+        subject: str,
+        body: str,
+        *,
+        severity: str = "info",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Send a message through the tenant's notification integration called
+        ``integration`` (its type's ``notify``, guarded like every plugin call).
+
+        Raises ``KeyError`` if there is no such integration, and
+        :class:`~shiplane_sdk.PluginError` if it cannot notify or the delivery failed.
+        """
+        ...
+
+    async def evaluate_gate(
+        self,
+        gate: str,
+        config: dict[str, Any],
+        *,
+        release: str | None = None,
+        environment: str | None = None,
+    ) -> dict[str, Any]:
+        """Evaluate the gate type ``gate`` with ``config`` for a release (id) and an
+        environment (id or name); each defaults to the run's context. Returns
+        ``{"status", "message", "details", "log"}``; a gate that cannot answer fails
+        closed (``status="fail"``)."""
+        ...
+
+    async def check_target(self, target: str) -> dict[str, Any]:
+        """Run the health check of the target ``target`` (id or name) now, on its agent,
+        and wait for it: ``{"targetId", "status", "health", "taskId"}`` where ``status``
+        is the target's new health status (``healthy``, ``degraded``, ``unhealthy``,
+        ``unreachable``). Raises ``KeyError`` for an unknown target,
+        :class:`~shiplane_sdk.PluginError` when no agent can run the check."""
+        ...
+
+    async def run_command(
+        self,
+        command: str | list[str],
+        *,
+        agent: str | None = None,
+        agent_labels: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+        timeout_seconds: float = 600,
+        working_directory: str | None = None,
+    ) -> dict[str, Any]:
+        """Run ``command`` (argv list, or a string for ``/bin/sh -c``) on an agent: the one
+        named ``agent``, else an online one with ``agent_labels``, else the local agent.
+        Waits for it: ``{"agentId", "taskId", "exitCode", "output", "truncated",
+        "timedOut", "durationSeconds"}``; the output lines are logged to the step.
+        Cancelling the run stops the command. Raises ``KeyError`` when no such agent
+        exists, :class:`~shiplane_sdk.PluginError` when the agent refuses."""
         ...
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from shiplane_sdk._version import __version__
@@ -33,6 +33,7 @@ __all__ = [
     "Severity",
     "StepResult",
     "StepStatus",
+    "StepWait",
     "TargetRef",
     "TrafficStep",
     "VersionInfo",
@@ -40,7 +41,8 @@ __all__ = [
 
 HealthStatus = Literal["ok", "degraded", "failing"]
 GateStatus = Literal["pass", "fail", "pending", "warn"]
-StepStatus = Literal["succeeded", "failed"]
+StepStatus = Literal["succeeded", "failed", "waiting"]
+DecisionAction = Literal["approve", "reject", "continue", "abort"]
 Severity = Literal["info", "warning", "error", "critical"]
 
 
@@ -208,6 +210,40 @@ class StepResult(_Model):
     status: StepStatus
     outputs: dict[str, Any] = Field(default_factory=dict)
     message: str = ""
+    wait: StepWait | None = None
+    """With ``status="waiting"``: what people must decide before the step goes on."""
+
+    @model_validator(mode="after")
+    def _wait_matches_status(self) -> StepResult:
+        if (self.status == "waiting") != (self.wait is not None):
+            raise ValueError("a waiting StepResult carries `wait`, and only a waiting one does")
+        return self
+
+
+class StepWait(_Model):
+    """A step that waits for people (``StepResult(status="waiting", wait=StepWait(...))``).
+
+    The run keeps running while the step waits; the people allowed decide through
+    ``POST /workflow-runs/{id}/steps/{nodeId}/decision`` with one of ``actions``
+    (permission ``workflows:approve``). After each decision the step runs again with
+    every decision so far in ``ctx.decisions`` and returns its outcome, or waits again.
+    """
+
+    actions: list[DecisionAction] = Field(min_length=1, max_length=4)
+    """The decisions offered, e.g. ``["approve", "reject"]`` or ``["continue", "abort"]``."""
+    kind: str = Field(default="manual", max_length=64)
+    """A label for the console and the stream (``approval``, ``manual``)."""
+    instructions: str = Field(default="", max_length=20_000)
+    """What the people deciding should know or do first."""
+    roles: list[str] = Field(default_factory=list, max_length=50)
+    """If not empty, only members of one of these roles may decide."""
+    users: list[str] = Field(default_factory=list, max_length=200)
+    """If not empty, these users may decide too (with ``roles`` empty: only they)."""
+    allow_self: bool = False
+    """Whether the person who started the run may decide (off: separation of duties)."""
+
+
+StepResult.model_rebuild()
 
 
 class ConnectionTestResult(_Model):

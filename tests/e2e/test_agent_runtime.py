@@ -167,7 +167,7 @@ def test_register_check_deploy_sticker_and_drift(stack: Stack, tmp_path: Path) -
         assert credential["agentId"] == agent_id and credential["credential"].startswith("shpa.")
         assert (state_dir / "credential.json").stat().st_mode & 0o777 == 0o600
         shown = stack.call("GET", f"/api/v1/agents/{agent_id}").json()["data"]
-        assert shown["capabilities"] == ["local", "ssh"] and shown["labels"] == {"zone": "eu"}
+        assert shown["capabilities"] == ["local", "script", "ssh"] and shown["labels"] == {"zone": "eu"}
 
         directory = tmp_path / "site"
         directory.mkdir()

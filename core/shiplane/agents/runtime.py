@@ -7,6 +7,12 @@ machine (a third-party plugin in its worker processes, as on the server). Every
 finished task's result is written to the state directory before it is reported, so a
 task offered again after a crash or a lost connection is answered with the recorded
 result instead of running twice.
+
+A ``script`` task runs a command on this host (unless the agent runs with
+``--no-scripts``): in a process group of its own, with a minimal environment plus the
+task's, its output streamed line by line as ``task.log`` and kept (bounded) for the
+result. A time limit, or the task being cancelled or its lease refused, ends the whole
+group (SIGTERM, then SIGKILL).
 """
 
 from __future__ import annotations
@@ -17,7 +23,11 @@ import json
 import logging
 import os
 import random
+import shutil
+import signal
 import socket
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +44,22 @@ log = logging.getLogger("shiplane.agent")
 
 PROTOCOL = "shiplane.v1"
 MAX_BACKOFF_SECONDS = 30.0
+
+# Script tasks: what a spec may be, and what a run keeps.
+SCRIPT_CAPABILITY = "script"
+NO_SCRIPTS_ERROR = "this agent does not run scripts (--no-scripts)"
+SCRIPT_MAX_COMMAND_BYTES = 64 * 1024
+SCRIPT_MAX_ENV_ENTRIES = 100
+SCRIPT_DEFAULT_TIMEOUT_SECONDS = 600.0
+SCRIPT_MAX_TIMEOUT_SECONDS = 24 * 3600.0
+SCRIPT_KILL_GRACE_SECONDS = 5.0  # SIGTERM, then SIGKILL after this
+SCRIPT_OUTPUT_BYTES = 256 * 1024  # the last this many bytes of output are kept
+# The output as JSON text must fit the task stream's 1 MiB message with room to spare
+# (an escaped byte can take six characters).
+SCRIPT_OUTPUT_JSON_CHARS = 512 * 1024
+SCRIPT_LOG_LINES = 500  # lines streamed as task.log (the server keeps no more)
+SCRIPT_LOG_LINE_CHARS = 4000
+SCRIPT_BASE_ENV = ("PATH", "HOME", "LANG")
 
 
 @dataclass
@@ -64,6 +90,7 @@ class AgentRuntime:
         labels: dict[str, str] | None = None,
         credential: tuple[str, str] | None = None,
         registry: PluginRegistry | None = None,
+        scripts: bool = True,
     ) -> None:
         self.server = server.rstrip("/")
         self.state_dir = state_dir
@@ -75,6 +102,8 @@ class AgentRuntime:
         self.credential: str | None = credential[1] if credential else None
         self.heartbeat_seconds = 10.0
         self.registry: PluginRegistry | None = registry
+        # False (``--no-scripts``): script tasks are refused, and not advertised.
+        self.scripts = scripts
         self.running: dict[str, asyncio.Task[None]] = {}
         self.websocket: Any = None
         # Tasks assigned and not yet reported: their epochs (sent in hello on reconnect).
@@ -143,8 +172,10 @@ class AgentRuntime:
         log.info("registered", extra={"agent": self.agent_id})
 
     def capabilities(self) -> list[str]:
+        """The target types it runs, and ``script`` unless it refuses scripts."""
         registry = self.plugins()
-        return sorted(registry.capabilities.get("target_type", {}))
+        types = list(registry.capabilities.get("target_type", {}))
+        return sorted({*types, SCRIPT_CAPABILITY} if self.scripts else types)
 
     def plugins(self) -> PluginRegistry:
         if self.registry is None:
@@ -281,6 +312,8 @@ class AgentRuntime:
             await self.send("task.renew", {"taskId": task_id, "epoch": epoch})
 
     async def execute(self, task_id: str, epoch: int, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if payload.get("action") == "script":
+            return await self.run_script(task_id, epoch, payload)
         registry = self.plugins()
         target = payload["target"]
         registered = registry.capabilities.get("target_type", {}).get(target["type"])
@@ -333,6 +366,99 @@ class AgentRuntime:
             return "succeeded", result
         return "failed", {"error": f"unknown action {action!r}"}
 
+    # -- scripts ----------------------------------------------------------------------------------
+
+    async def run_script(self, task_id: str, epoch: int, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Run a script task's command; (outcome, result). Cancelling this (the task was
+        cancelled, or its lease refused) ends the command's whole process group."""
+        if not self.scripts:
+            return "failed", {"error": NO_SCRIPTS_ERROR}
+        spec = script_spec(payload)
+        if isinstance(spec, str):
+            return "failed", {"error": spec}
+        started = time.monotonic()
+        output = BoundedOutput(SCRIPT_OUTPUT_BYTES)
+        temporary = None if spec.cwd is not None else tempfile.mkdtemp(prefix="shiplane-script-")
+        cwd = spec.cwd or temporary
+        try:
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *spec.argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.STDOUT,
+                    cwd=cwd,
+                    env=spec.env,
+                    start_new_session=True,  # its own process group: ended as a whole
+                )
+            except OSError as exc:
+                return "failed", script_result(None, output, False, started, f"cannot start the command: {exc}")
+            log.info("script started", extra={"task": task_id, "pid": process.pid})
+            assert process.stdout is not None
+            reader = asyncio.create_task(self._stream_output(task_id, epoch, process.stdout, output))
+            timed_out = False
+            try:
+                try:
+                    await asyncio.wait_for(process.wait(), spec.timeout)
+                except TimeoutError:
+                    timed_out = True
+                    await stop_group(process)
+                # The rest of its output; if something it left running still holds the
+                # pipe open after a grace period, that group is ended too.
+                done, _ = await asyncio.wait({reader}, timeout=SCRIPT_KILL_GRACE_SECONDS)
+                if not done:
+                    signal_group(process.pid, signal.SIGKILL)
+                    await asyncio.wait({reader}, timeout=SCRIPT_KILL_GRACE_SECONDS)
+            except asyncio.CancelledError:
+                log.info("script cancelled", extra={"task": task_id, "pid": process.pid})
+                await stop_group(process)
+                raise
+            finally:
+                if process.returncode is None:  # cancelled again while stopping it
+                    signal_group(process.pid, signal.SIGKILL)
+                reader.cancel()
+        finally:
+            if temporary is not None:
+                shutil.rmtree(temporary, ignore_errors=True)
+        code = process.returncode
+        log.info("script finished", extra={"task": task_id, "exitCode": code, "timedOut": timed_out})
+        if timed_out:
+            error = f"timed out after {spec.timeout:g} s"
+        elif code != 0:
+            error = f"exited with code {code}" if code is not None and code >= 0 else f"killed by signal {-(code or 0)}"
+        else:
+            error = None
+        return ("failed" if error else "succeeded"), script_result(code, output, timed_out, started, error)
+
+    async def _stream_output(
+        self, task_id: str, epoch: int, stream: asyncio.StreamReader, output: BoundedOutput
+    ) -> None:
+        """Keep the output (bounded) and send each line as ``task.log`` as it comes."""
+        pending = b""
+        sent = 0
+
+        async def send_line(raw: bytes) -> None:
+            nonlocal sent
+            if sent >= SCRIPT_LOG_LINES:
+                return
+            line = raw.decode("utf-8", errors="replace").rstrip("\r")[:SCRIPT_LOG_LINE_CHARS]
+            if sent == SCRIPT_LOG_LINES - 1:
+                line = "... (the log stops here; the task's output keeps the rest)"
+            sent += 1
+            epoch_now = self._in_flight_epochs.get(task_id, epoch)
+            await self.send("task.log", {"taskId": task_id, "epoch": epoch_now, "line": line})
+
+        while chunk := await stream.read(64 * 1024):
+            output.add(chunk)
+            *lines, pending = (pending + chunk).split(b"\n")
+            while len(pending) > SCRIPT_LOG_LINE_CHARS:  # a very long line goes in pieces
+                lines.append(pending[:SCRIPT_LOG_LINE_CHARS])
+                pending = pending[SCRIPT_LOG_LINE_CHARS:]
+            for line in lines:
+                await send_line(line)
+        if pending:
+            await send_line(pending)
+
     # -- main -------------------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -342,8 +468,130 @@ class AgentRuntime:
             await self.ensure_registered(client)
             heartbeats = asyncio.create_task(self.heartbeat_forever(client))
             stream = asyncio.create_task(self.stream_forever())
-            done, _pending = await asyncio.wait({heartbeats, stream}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (heartbeats, stream):
-                task.cancel()
+            try:
+                done, _pending = await asyncio.wait({heartbeats, stream}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                # Ending (or cancelled): the tasks still running end too (a script's
+                # process group with them).
+                running = [heartbeats, stream, *self.running.values()]
+                for task in running:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
             for task in done:
                 task.result()
+
+
+# -- script helpers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScriptSpec:
+    argv: list[str]
+    env: dict[str, str]
+    timeout: float
+    cwd: str | None
+
+
+def script_spec(payload: dict[str, Any]) -> ScriptSpec | str:
+    """A script task's spec, checked and bounded; or why it is refused."""
+    command = payload.get("command")
+    if isinstance(command, str):
+        if not command.strip():
+            return "command is empty"
+        argv = ["/bin/sh", "-c", command]
+        size = len(command.encode())
+    elif isinstance(command, list) and command and all(isinstance(arg, str) for arg in command):
+        argv = list(command)
+        size = sum(len(arg.encode()) + 1 for arg in command)
+    else:
+        return "command must be a non-empty string (run with /bin/sh -c) or a list of strings"
+    if size > SCRIPT_MAX_COMMAND_BYTES:
+        return f"command is {size} bytes, over the limit of {SCRIPT_MAX_COMMAND_BYTES}"
+    if any("\0" in arg for arg in argv):
+        return "command contains a NUL character"
+    extra = payload.get("env")
+    if extra is None:
+        extra = {}
+    if not isinstance(extra, dict):
+        return "env must be an object of strings"
+    if len(extra) > SCRIPT_MAX_ENV_ENTRIES:
+        return f"env has {len(extra)} entries, over the limit of {SCRIPT_MAX_ENV_ENTRIES}"
+    for key, value in extra.items():
+        # Names only in messages: values may be secrets.
+        if not isinstance(key, str) or not key or "=" in key or "\0" in key:
+            return f"env name {str(key)[:100]!r} is not a valid variable name"
+        if not isinstance(value, str) or "\0" in value:
+            return f"env {key!r} must be a string without NUL characters"
+    env = {name: os.environ[name] for name in SCRIPT_BASE_ENV if name in os.environ}
+    env.update(extra)
+    timeout = payload.get("timeoutSeconds", SCRIPT_DEFAULT_TIMEOUT_SECONDS)
+    if timeout is None:
+        timeout = SCRIPT_DEFAULT_TIMEOUT_SECONDS
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not 0 < timeout <= SCRIPT_MAX_TIMEOUT_SECONDS
+    ):
+        return f"timeoutSeconds must be a number above 0 and at most {SCRIPT_MAX_TIMEOUT_SECONDS:g}"
+    cwd = payload.get("workingDirectory")
+    if cwd is not None:
+        if not isinstance(cwd, str) or not cwd or "\0" in cwd:
+            return "workingDirectory must be a path"
+        if not os.path.isdir(cwd):
+            return f"workingDirectory {cwd!r} is not a directory on this agent"
+    return ScriptSpec(argv, env, float(timeout), cwd)
+
+
+class BoundedOutput:
+    """The last ``limit`` bytes of a command's output."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data = bytearray()
+        self.truncated = False
+
+    def add(self, chunk: bytes) -> None:
+        self.data += chunk
+        if len(self.data) > self.limit:
+            del self.data[: len(self.data) - self.limit]
+            self.truncated = True
+
+    def text(self) -> tuple[str, bool]:
+        """The kept output as text that, as JSON, fits SCRIPT_OUTPUT_JSON_CHARS; truncated?"""
+        text, truncated = self.data.decode("utf-8", errors="replace"), self.truncated
+        while len(text) > 0 and len(json.dumps(text)) > SCRIPT_OUTPUT_JSON_CHARS:
+            text, truncated = text[len(text) // 4 :], True  # keep the end: usually the telling part
+        return text, truncated
+
+
+def script_result(
+    code: int | None, output: BoundedOutput, timed_out: bool, started: float, error: str | None
+) -> dict[str, Any]:
+    text, truncated = output.text()
+    result: dict[str, Any] = {
+        "exitCode": code,
+        "output": text,
+        "truncated": truncated,
+        "timedOut": timed_out,
+        "durationSeconds": round(time.monotonic() - started, 3),
+    }
+    if error is not None:
+        result["error"] = error
+    return result
+
+
+def signal_group(pgid: int, signum: int) -> None:
+    """Signal a process group; nothing if it is gone."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+async def stop_group(process: asyncio.subprocess.Process) -> None:
+    """End a command's process group: SIGTERM, then SIGKILL after a grace period (for
+    whatever it left running as well)."""
+    signal_group(process.pid, signal.SIGTERM)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(process.wait(), SCRIPT_KILL_GRACE_SECONDS)
+    signal_group(process.pid, signal.SIGKILL)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(process.wait(), SCRIPT_KILL_GRACE_SECONDS)

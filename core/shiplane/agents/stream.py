@@ -179,7 +179,10 @@ class Session:
                 return
             payload = await self.tasks.assignment(claim, self.agent_id)
             if payload is None:
-                reason = "the target no longer exists or is bound to another agent"
+                if "targetId" in claim.payload:
+                    reason = "the target no longer exists or is bound to another agent"
+                else:
+                    reason = "the task is not for an agent of its tenant"
                 await self.tasks.queue.fail(claim.id, claim.epoch, reason)
                 await self.send("task.cancel", {"taskId": task_id, "reason": reason})
                 return

@@ -32,6 +32,7 @@ from typing import Any, Literal
 from shiplane_sdk import Event, IntegrationType, NotificationMessage
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shiplane.engine.models import WorkItem
 from shiplane.engine.queue import Claim, WorkQueue
@@ -67,7 +68,7 @@ def event_matches(patterns: Any, event_type: str) -> bool:
     return False
 
 
-def _call_timeout(config: dict[str, Any]) -> float | None:
+def call_timeout(config: dict[str, Any]) -> float | None:
     """A notification type's own ``timeoutSeconds`` (plus slack), when it allows longer than the default."""
     wanted = config.get("timeoutSeconds")
     if isinstance(wanted, int | float) and not isinstance(wanted, bool) and 0 < wanted <= 120:
@@ -275,7 +276,7 @@ class Notifications:
                 message,
                 secrets=secrets,
                 tenant_id=claim.tenant_id,
-                timeout=_call_timeout(config),
+                timeout=call_timeout(config),
                 # One receiver that is down must not open the breaker for the tenant's other
                 # notification integrations of the same plugin: the queue's backoff throttles.
                 breaker_free=True,
@@ -298,13 +299,22 @@ class Notifications:
             row = await session.scalar(select(Integration).where(Integration.id == integration_id))
             if row is None:
                 raise ApiError("NOT_FOUND", f"integration {integration_id!r} no longer exists")
-            registered = self.registry.capabilities.get("integration_type", {}).get(row.type_id)
-            if registered is None:
-                raise ApiError("NOT_FOUND", f"integration type {row.type_id!r} is not installed")
-            if registered.plugin_id not in await enabled_plugin_ids(session, self.registry):
-                raise ApiError("PLUGIN_DISABLED", f"plugin {registered.plugin_id!r} is disabled for the tenant")
-            capability = registered.capability
-            assert isinstance(capability, IntegrationType)
-            paths = capability.secret_fields()
-            config = unseal(row.config, paths, self.box)
-            return row.type_id, registered.plugin_id, capability, config, secret_values(config, paths)
+            return await notifier(session, self.registry, self.box, row)
+
+
+async def notifier(
+    session: AsyncSession, registry: PluginRegistry, box: SecretBox, row: Integration
+) -> tuple[str, str, IntegrationType, dict[str, Any], list[str]]:
+    """What delivering through the integration ``row`` takes: its type, plugin, capability,
+    clear config and secret values (ApiError when its type cannot notify for the tenant)."""
+    registered = registry.capabilities.get("integration_type", {}).get(row.type_id)
+    if registered is None:
+        raise ApiError("NOT_FOUND", f"integration type {row.type_id!r} is not installed")
+    if registered.plugin_id not in await enabled_plugin_ids(session, registry):
+        raise ApiError("PLUGIN_DISABLED", f"plugin {registered.plugin_id!r} is disabled for the tenant")
+    capability = registered.capability
+    if not isinstance(capability, IntegrationType) or not capability.supports("notify"):
+        raise ApiError("VALIDATION_ERROR", f"integration type {row.type_id!r} cannot send notifications")
+    paths = capability.secret_fields()
+    config = unseal(row.config, paths, box)
+    return row.type_id, registered.plugin_id, capability, config, secret_values(config, paths)

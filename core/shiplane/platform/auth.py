@@ -62,8 +62,15 @@ def current_principal(request: Request) -> Principal:
     return principal
 
 
-def require(permission: str, *, audit_action: str | None = None, resource_type: str | None = None) -> Any:
-    """A dependency: the caller must hold ``permission``.
+def require(
+    permission: str,
+    *,
+    audit_action: str | None = None,
+    resource_type: str | None = None,
+    alternatives: tuple[str, ...] = (),
+) -> Any:
+    """A dependency: the caller must hold ``permission`` (or one of ``alternatives``; the
+    service then checks which one the action needs).
 
     For mutations pass ``audit_action`` and ``resource_type``: a refused attempt is
     then recorded in the tenant's audit chain with outcome ``denied``.
@@ -71,7 +78,7 @@ def require(permission: str, *, audit_action: str | None = None, resource_type: 
 
     async def dependency(request: Request) -> Principal:
         principal = current_principal(request)
-        if principal.can(permission):
+        if principal.can(permission) or any(principal.can(p) for p in alternatives):
             return principal
         if audit_action is not None:
             db = request.app.state.shiplane.db

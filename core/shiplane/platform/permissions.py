@@ -16,8 +16,8 @@ _DEVELOPER = _VIEWER | {
     "workflows:write",
     "workflows:run",
 }
-_RELEASE_MANAGER = _DEVELOPER | {"promotions:create", "rollbacks:create", "ab-releases:write"}
-_APPROVER = _VIEWER | {"promotions:approve"}
+_RELEASE_MANAGER = _DEVELOPER | {"promotions:create", "rollbacks:create", "ab-releases:write", "workflows:approve"}
+_APPROVER = _VIEWER | {"promotions:approve", "workflows:approve"}
 
 ROLES: dict[str, frozenset[str]] = {
     "viewer": frozenset(_VIEWER),

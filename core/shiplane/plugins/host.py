@@ -271,8 +271,22 @@ class WorkerProcess:
         index = message.get("context")
         if method not in wire.CONTEXT_METHODS or not isinstance(index, int) or not 0 <= index < len(contexts):
             return {"error": f"no such context method {method!r}"}
+        context = contexts[index]
         try:
-            return {"result": getattr(contexts[index], str(method))(*message.get("args", []))}
+            args = list(message.get("args", []))
+            positional, keywords = wire.CONTEXT_SERVICES.get(str(method), (len(args), ()))
+            result = getattr(context, str(method))(
+                *args[:positional], **dict(zip(keywords, args[positional:], strict=False))
+            )
+            if asyncio.iscoroutine(result):
+                # A core service (a step's notify, run_command, ...): it runs on the server's
+                # event loop, and this thread (the call's) waits for it.
+                loop = getattr(context, "loop", None)
+                if loop is None:
+                    result.close()
+                    return {"error": f"{method!r} is not available here"}
+                result = asyncio.run_coroutine_threadsafe(result, loop).result()
+            return {"result": result}
         except KeyError as exc:
             return {"error": str(exc.args[0]) if exc.args else "not found"}
         except Exception as exc:  # noqa: BLE001 - the context's failure goes back to the plugin

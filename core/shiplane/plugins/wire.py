@@ -32,12 +32,31 @@ MAX_FRAME_BYTES = 64 * 1024 * 1024
 _HEADER = struct.Struct(">I")
 #: The attributes of each context protocol the core hands to capabilities.
 CONTEXT_ATTRIBUTES = {
-    "step": ("tenant_id", "run_id", "step_id", "inputs"),
+    "step": ("tenant_id", "run_id", "step_id", "inputs", "requested_by", "decisions"),
     "gate": ("tenant_id", "release", "environment", "promotion", "now"),
     "target": ("tenant_id", "target"),
 }
-#: The methods a context serves back to the worker; ``log`` needs no answer.
-CONTEXT_METHODS = ("log", "write_artifact", "is_cancelled", "integration", "secret")
+#: The methods a context serves back to the worker; ``log`` needs no answer. The step
+#: context's core services are coroutines: the server runs them on its event loop.
+CONTEXT_METHODS = (
+    "log",
+    "write_artifact",
+    "is_cancelled",
+    "integration",
+    "secret",
+    "notify",
+    "evaluate_gate",
+    "check_target",
+    "run_command",
+)
+#: The step context's core services: how many leading arguments are positional, and the
+#: names of the keyword-only ones after them (sent positionally, in this order).
+CONTEXT_SERVICES: dict[str, tuple[int, tuple[str, ...]]] = {
+    "notify": (3, ("severity", "data")),
+    "evaluate_gate": (2, ("release", "environment")),
+    "check_target": (1, ()),
+    "run_command": (1, ("agent", "agent_labels", "env", "timeout_seconds", "working_directory")),
+}
 _MODELS: dict[str, type[BaseModel]] = {
     name: value
     for name in dir(sdk_models)

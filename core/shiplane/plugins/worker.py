@@ -109,6 +109,47 @@ class RemoteContext:
     def secret(self, name: str) -> str:
         return str(self._channel.callback(self._index, "secret", (name,), reply=True))
 
+    # The step context's core services: the server runs them; this worker's thread waits.
+
+    async def _service(self, method: str, *args: Any) -> Any:
+        return await asyncio.to_thread(self._channel.callback, self._index, method, args, True)
+
+    async def notify(
+        self,
+        integration: str,
+        subject: str,
+        body: str,
+        *,
+        severity: str = "info",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        await self._service("notify", integration, subject, body, severity, data)
+
+    async def evaluate_gate(
+        self, gate: str, config: dict[str, Any], *, release: str | None = None, environment: str | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._service("evaluate_gate", gate, config, release, environment)
+        return result
+
+    async def check_target(self, target: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._service("check_target", target)
+        return result
+
+    async def run_command(
+        self,
+        command: str | list[str],
+        *,
+        agent: str | None = None,
+        agent_labels: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+        timeout_seconds: float = 600,
+        working_directory: str | None = None,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._service(
+            "run_command", command, agent, agent_labels, env, timeout_seconds, working_directory
+        )
+        return result
+
 
 def apply_limits(memory_mb: int, cpu_seconds: int) -> None:
     if memory_mb > 0:

@@ -176,10 +176,21 @@ async def decide_step(
     node_id: str,
     body: StepDecision,
     request: Request,
-    principal: Annotated[Principal, _runner("decide")],
+    principal: Annotated[
+        Principal,
+        require(
+            "workflows:run",
+            audit_action="workflow_run.decide",
+            resource_type="workflow_run",
+            alternatives=("workflows:approve",),
+        ),
+    ],
 ) -> Response:
-    """Guided failure: a step that failed with ``onFailure: ask`` waits; ``retry``, ``skip``
-    or ``abort`` it (409 INVALID_STATE for a step that is not waiting)."""
+    """Decide a waiting step. Guided failure (a step that failed with ``onFailure: ask``):
+    ``retry``, ``skip`` or ``abort`` it (permission ``workflows:run``). A step waiting for
+    people (``approval``, ``manual``): one of the actions its ``wait`` offers (permission
+    ``workflows:approve``, and its roles, users and separation of duties). 409
+    INVALID_STATE for a step that is not waiting or an action not offered."""
     return await run_write(
         request, principal, lambda s: _service(request, s, principal).decide(run_id, node_id, body.action, body.comment)
     )

@@ -22,24 +22,28 @@ import contextlib
 import hashlib
 import logging
 import threading
-from collections import Counter
-from dataclasses import dataclass
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from shiplane_sdk import StepCancelled, StepResult, StepType
-from sqlalchemy import select, update
+from shiplane_sdk import NotificationMessage, PluginError, StepCancelled, StepResult, StepType
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from shiplane.engine.queue import Claim, WorkQueue
 from shiplane.integrations.models import Integration
 from shiplane.platform.database import Database, new_id, utcnow
-from shiplane.platform.secrets import SecretBox, secret_values, unseal
+from shiplane.platform.envelope import rfc3339
+from shiplane.platform.secrets import SecretBox, is_sealed, secret_values, unseal
 from shiplane.platform.tasks import stop_task
 from shiplane.plugins.guard import PluginCallFailed
 from shiplane.plugins.manager import PluginRegistry
 from shiplane.plugins.service import enabled_plugin_ids
-from shiplane.workflows.expressions import ExpressionError, parse_condition, render, truthy
+from shiplane.workflows.expressions import ExpressionError, expressions_in, parse_condition, render, truthy
 from shiplane.workflows.models import WorkflowArtifact, WorkflowEvent, WorkflowRun, WorkflowStep
 from shiplane.workflows.states import RUN_TERMINAL, STEP_TERMINAL
 
@@ -54,7 +58,80 @@ FLUSH_SECONDS = 0.5
 
 
 async def lock_run(session: AsyncSession, run_id: str) -> WorkflowRun | None:
-    return await session.scalar(select(WorkflowRun).where(WorkflowRun.id == run_id).with_for_update())
+    """The run row, locked. Its ``nodes`` are not loaded (``graph_of`` has them): decoding a
+    1,000-node definition at every step's start and end was a third of the engine's time."""
+    return await session.scalar(
+        select(WorkflowRun)
+        .options(defer(WorkflowRun.nodes, raiseload=True))
+        .where(WorkflowRun.id == run_id)
+        .with_for_update()
+    )
+
+
+@dataclass
+class RunGraph:
+    """A run's nodes (immutable: the pinned template version), with what the engine asks of them."""
+
+    nodes: dict[str, dict[str, Any]]
+    dependants: dict[str, list[str]]
+    _reads: dict[str, frozenset[str] | None] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, nodes: list[dict[str, Any]]) -> RunGraph:
+        dependants: dict[str, list[str]] = {n["id"]: [] for n in nodes}
+        for n in nodes:
+            for dep in n.get("dependsOn", []):
+                dependants.setdefault(dep, []).append(n["id"])
+        return cls({n["id"]: n for n in nodes}, dependants)
+
+    def reads(self, node_id: str) -> frozenset[str] | None:
+        """The steps whose outputs or state the node's expressions read (validation keeps
+        them upstream); None when that cannot be told (a sealed field may hold one)."""
+        if node_id not in self._reads:
+            node = self.nodes[node_id]
+            found: set[str] | None = set()
+            try:
+                expressions = [e for _path, e in expressions_in(node.get("config") or {})]
+                if node.get("when"):
+                    expressions.append(parse_condition(node["when"]))
+                if _holds_sealed(node.get("config")):
+                    found = None
+            except ExpressionError:
+                expressions = []  # the step fails when it renders; it reads nothing
+            for expression in expressions:
+                for reference in expression.references():
+                    if found is not None and len(reference.path) > 1 and reference.path[0] == "steps":
+                        found.add(str(reference.path[1]))
+            self._reads[node_id] = frozenset(found) if found is not None else None
+        return self._reads[node_id]
+
+
+def _holds_sealed(value: Any) -> bool:
+    if is_sealed(value):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_sealed(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_sealed(v) for v in value)
+    return False
+
+
+_GRAPHS: OrderedDict[str, RunGraph] = OrderedDict()
+_GRAPHS_KEPT = 256
+
+
+async def graph_of(session: AsyncSession, run_id: str) -> RunGraph:
+    """The run's graph, from this process's cache (a run's nodes never change)."""
+    graph = _GRAPHS.get(run_id)
+    if graph is not None:
+        _GRAPHS.move_to_end(run_id)
+        return graph
+    nodes = await session.scalar(select(WorkflowRun.nodes).where(WorkflowRun.id == run_id))
+    graph = RunGraph.of(list(nodes or []))
+    _GRAPHS[run_id] = graph
+    while len(_GRAPHS) > _GRAPHS_KEPT:
+        _GRAPHS.popitem(last=False)
+    return graph
 
 
 def add_events(session: AsyncSession, run: WorkflowRun, events: list[tuple[str | None, str, dict[str, Any]]]) -> None:
@@ -102,57 +179,111 @@ def _dependency_ok(dep: _StepState, node: dict[str, Any]) -> bool | None:
     return None
 
 
-async def advance(session: AsyncSession, queue: WorkQueue, run: WorkflowRun) -> None:
+async def _step_rows(session: AsyncSession, run_id: str, node_ids: Collection[str] | None) -> dict[str, _StepState]:
+    # Plain rows, not ORM objects.
+    statement = select(WorkflowStep.id, WorkflowStep.node_id, WorkflowStep.state).where(WorkflowStep.run_id == run_id)
+    if node_ids is not None:
+        if not node_ids:
+            return {}
+        statement = statement.where(WorkflowStep.node_id.in_(sorted(node_ids)))
+    return {row.node_id: _StepState(row.id, row.node_id, row.state) for row in await session.execute(statement)}
+
+
+def _around(graph: RunGraph, node_ids: Collection[str]) -> set[str]:
+    """The dependants of ``node_ids`` and what each of them depends on."""
+    wanted: set[str] = set()
+    for node_id in node_ids:
+        for dependant in graph.dependants.get(node_id, []):
+            wanted.add(dependant)
+            wanted.update(graph.nodes[dependant].get("dependsOn", []))
+    return wanted
+
+
+async def advance(
+    session: AsyncSession, queue: WorkQueue, run: WorkflowRun, changed: Collection[str] | None = None
+) -> None:
     """Queue what may run now, skip what cannot, finish the run when every step has.
-    The caller holds the run row lock."""
+    The caller holds the run row lock.
+
+    With ``changed`` (the nodes whose state the caller just moved), only their dependants
+    (and, after a skip, theirs) are read: a step's end in a 1,000-node run reads a few rows,
+    not all of them. Without it (a run starts, resumes or is cancelled) every step is."""
     if run.state in RUN_TERMINAL:
         return
-    # Plain rows, not ORM objects: a 1,000-node run reads them at every step's end.
-    rows = await session.execute(
-        select(WorkflowStep.id, WorkflowStep.node_id, WorkflowStep.state).where(WorkflowStep.run_id == run.id)
-    )
-    steps = {row.node_id: _StepState(row.id, row.node_id, row.state) for row in rows}
-    nodes = {n["id"]: n for n in run.nodes}
+    graph = await graph_of(session, run.id)
+    nodes = graph.nodes
+    whole = changed is None or run.state == "cancelling"
+    steps = await _step_rows(session, run.id, None if whole else _around(graph, changed or []))
     events: list[tuple[str | None, str, dict[str, Any]]] = []
-    changed = True
-    while changed:  # a skip can decide further dependants in the same pass
-        changed = False
-        for node_id, step in steps.items():
+    decided: list[str] = []
+    again = True
+    while again:  # a skip can decide further dependants in the same pass
+        again = False
+        for node_id, step in list(steps.items()):
             if step.state == "waiting" and run.state == "cancelling":
                 if await set_step(
                     session, step.id, "waiting", "cancelled", message="the run was cancelled", finished_at=utcnow()
                 ):
                     step.state = "cancelled"
                     events.append((node_id, "step", {"state": "cancelled"}))
-                    changed = True
+                    again = True
                 continue
             if step.state != "pending":
                 continue
             node = nodes[node_id]
-            verdicts = [_dependency_ok(steps[d], nodes[d]) for d in node.get("dependsOn", [])]
+            depends = node.get("dependsOn", [])
+            if any(d not in steps for d in depends):
+                continue  # read only for a neighbour's sake
+            verdicts = [_dependency_ok(steps[d], nodes[d]) for d in depends]
             if run.state == "cancelling":
                 if await set_step(
                     session, step.id, "pending", "cancelled", message="the run was cancelled", finished_at=utcnow()
                 ):
                     step.state = "cancelled"
                     events.append((node_id, "step", {"state": "cancelled"}))
-                    changed = True
+                    again = True
             elif any(v is False for v in verdicts):
-                blocker = next(d for d, v in zip(node.get("dependsOn", []), verdicts, strict=False) if v is False)
+                blocker = next(d for d, v in zip(depends, verdicts, strict=False) if v is False)
                 message = f"skipped: dependency {blocker!r} {steps[blocker].state}"
                 if await set_step(session, step.id, "pending", "skipped", message=message, finished_at=utcnow()):
                     step.state = "skipped"
                     events.append((node_id, "step", {"state": "skipped", "message": message}))
-                    changed = True
+                    decided.append(node_id)
+                    again = True
             elif all(v is True for v in verdicts) and run.state == "running":
                 if await set_step(session, step.id, "pending", "queued"):
                     step.state = "queued"
                     await enqueue_step(session, queue, run, node_id)
                     events.append((node_id, "step", {"state": "queued"}))
-    if all(s.state in STEP_TERMINAL for s in steps.values()):
-        failed = [
-            s.node_id for s in steps.values() if s.state == "failed" and nodes[s.node_id].get("onFailure") != "continue"
-        ]
+        if decided and not whole:
+            # What the skipped steps' dependants need, not read yet.
+            missing = _around(graph, decided) - set(steps)
+            decided = []
+            if missing:
+                steps.update(await _step_rows(session, run.id, missing))
+                again = True
+    if whole:
+        unfinished = sum(1 for s in steps.values() if s.state not in STEP_TERMINAL)
+    else:
+        unfinished = (
+            await session.scalar(
+                select(func.count())
+                .select_from(WorkflowStep)
+                .where(WorkflowStep.run_id == run.id, WorkflowStep.state.not_in(sorted(STEP_TERMINAL)))
+            )
+            or 0
+        )
+    if unfinished == 0:
+        failed_ids = (
+            [s.node_id for s in steps.values() if s.state == "failed"]
+            if whole
+            else list(
+                await session.scalars(
+                    select(WorkflowStep.node_id).where(WorkflowStep.run_id == run.id, WorkflowStep.state == "failed")
+                )
+            )
+        )
+        failed = [n for n in failed_ids if nodes[n].get("onFailure") != "continue"]
         if run.state == "cancelling":
             new, message = "cancelled", "cancelled"
         elif run.state == "running":
@@ -179,18 +310,28 @@ class StepRunContext:
         integrations: dict[str, Any],
         box: SecretBox,
         registry: PluginRegistry,
+        decisions: list[dict[str, Any]] | None = None,
+        services: Any = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.run_id = run.id
         self.step_id = node_id
         self.inputs = dict(run.inputs)
+        self.requested_by = run.created_by
+        self.decisions = list(decisions or [])
+        self._context = dict(run.context or {})
         self._integrations = integrations
         self._box = box
         self._registry = registry
+        self._services = services
+        # Core services are coroutines on this loop; an out-of-process plugin's callbacks
+        # (served in another thread) run them here too.
+        self.loop = asyncio.get_running_loop()
         self._lock = threading.Lock()
         self._lines: list[str] = []
         self._artifacts: dict[str, tuple[bytes, str]] = {}
         self.cancelled = False
+        self.wait: dict[str, Any] | None = None
 
     def log(self, line: str) -> None:
         with self._lock:
@@ -217,6 +358,79 @@ class StepRunContext:
     def secret(self, name: str) -> str:
         # Secrets for runs come with variables (not built yet): none is available.
         raise KeyError(f"no secret named {name!r} is available to this run")
+
+    # -- core services (step_services.py) -------------------------------------------------------
+
+    def _need_services(self) -> Any:
+        if self._services is None:
+            raise PluginError("core services are not available to this step")
+        return self._services
+
+    async def notify(
+        self,
+        integration: str,
+        subject: str,
+        body: str,
+        severity: str = "info",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        message = NotificationMessage(
+            subject=str(subject)[:1000],
+            body=str(body)[:20_000],
+            severity=severity,  # type: ignore[arg-type]  # validated by the model
+            # Shaped like a domain event, so receivers handle it like the others.
+            data={
+                "event": {
+                    "id": new_id(),
+                    "type": "workflow_run.notification",
+                    "tenantId": self.tenant_id,
+                    "occurredAt": rfc3339(utcnow()),
+                    "resourceType": "workflow_run",
+                    "resourceId": self.run_id,
+                    "data": {**(data or {}), "step": self.step_id},
+                }
+            },
+        )
+        await self._need_services().notify(self.tenant_id, self.run_id, str(integration), message)
+
+    async def evaluate_gate(
+        self,
+        gate: str,
+        config: dict[str, Any],
+        release: str | None = None,
+        environment: str | None = None,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._need_services().evaluate_gate(
+            self.tenant_id, self.run_id, self._context, str(gate), dict(config), release, environment
+        )
+        return result
+
+    async def check_target(self, target: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self._need_services().check_target(
+            self.tenant_id, self.run_id, str(target), self.is_cancelled
+        )
+        return result
+
+    async def run_command(
+        self,
+        command: str | list[str],
+        agent: str | None = None,
+        agent_labels: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+        timeout_seconds: float = 600,
+        working_directory: str | None = None,
+    ) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "command": command if isinstance(command, str) else [str(a) for a in command],
+            "env": {str(k): str(v) for k, v in (env or {}).items()},
+            "timeoutSeconds": float(timeout_seconds),
+        }
+        if working_directory:
+            spec["workingDirectory"] = str(working_directory)
+        result: dict[str, Any] = await self._need_services().run_command(
+            self.tenant_id, self.run_id, spec, agent, agent_labels, self.is_cancelled
+        )
+        return result
 
     def take(self) -> tuple[list[str], dict[str, tuple[bytes, str]]]:
         with self._lock:
@@ -245,8 +459,15 @@ class WorkflowEngine:
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_seconds = poll_seconds
         self.counts: Counter[str] = Counter()
+        # What steps reach in the core (step_services.StepServices), set by the composition root.
+        self.services: Any = None
+        self.step_seconds: tuple[int, float] = (0, 0.0)  # (steps run, seconds) for /metrics
         self._task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+
+    @property
+    def running(self) -> set[asyncio.Task[None]]:
+        return self._running
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="shiplane-workflow-engine")
@@ -306,14 +527,15 @@ class WorkflowEngine:
             if run is None or step is None or step.state in STEP_TERMINAL or step.state == "pending":
                 await self.queue.complete_in(session, claim.id, claim.epoch, {"stale": True})
                 return
-            node = next(n for n in run.nodes if n["id"] == node_id)
+            graph = await graph_of(session, run_id)
+            node = graph.nodes[node_id]
             capability, plugin_id = self._step_type(step.type)
             if run.state == "cancelling":
                 await set_step(
                     session, step.id, step.state, "cancelled", message="the run was cancelled", finished_at=utcnow()
                 )
                 add_events(session, run, [(node_id, "step", {"state": "cancelled"})])
-                await advance(session, self.queue, run)
+                await advance(session, self.queue, run, [node_id])
                 await self.queue.complete_in(session, claim.id, claim.epoch, {"cancelled": True})
                 return
             if run.state == "paused" and step.state == "queued":
@@ -332,7 +554,7 @@ class WorkflowEngine:
                     )
                     await set_step(session, step.id, "running", "failed", message=message, finished_at=utcnow())
                     add_events(session, run, [(node_id, "step", {"state": "failed", "message": message})])
-                    await advance(session, self.queue, run)
+                    await advance(session, self.queue, run, [node_id])
                     await self.queue.complete_in(session, claim.id, claim.epoch, {"interrupted": True})
                     self.counts["interrupted"] += 1
                     return
@@ -350,7 +572,7 @@ class WorkflowEngine:
             add_events(session, run, [(node_id, "step", {"state": "running", "attempt": attempt})])
         # What the step reads needs no lock: the run row is held only for the state change.
         async with self.db.session(tenant, write=False) as session:
-            scope = await self._scope(session, run)
+            scope = await self._scope(session, run, graph.reads(node_id))
             integrations = {
                 row.name: {"typeId": row.type_id, "config": row.config}
                 for row in await session.execute(
@@ -359,7 +581,12 @@ class WorkflowEngine:
             }
             enabled = await enabled_plugin_ids(session, self.registry)
         # The step runs outside any transaction.
-        outcome = await self._run_step(claim, run, node, capability, plugin_id, enabled, scope, integrations, attempt)
+        began = time.perf_counter()
+        outcome = await self._run_step(
+            claim, run, node, capability, plugin_id, enabled, scope, integrations, list(step.decisions or [])
+        )
+        count, total = self.step_seconds
+        self.step_seconds = (count + 1, total + time.perf_counter() - began)
         await self._finish(claim, run_id, node, step.id, attempt, outcome)
 
     def _step_type(self, type_id: str) -> tuple[StepType | None, str | None]:
@@ -368,10 +595,17 @@ class WorkflowEngine:
             return None, None
         return registered.capability, registered.plugin_id
 
-    async def _scope(self, session: AsyncSession, run: WorkflowRun) -> dict[str, Any]:
-        steps = await session.execute(
-            select(WorkflowStep.node_id, WorkflowStep.state, WorkflowStep.outputs).where(WorkflowStep.run_id == run.id)
-        )
+    async def _scope(self, session: AsyncSession, run: WorkflowRun, reads: frozenset[str] | None) -> dict[str, Any]:
+        """What the node's expressions may read: only the steps they name (``reads``; None:
+        every step), not all of a 1,000-node run's outputs."""
+        steps: Any = []
+        if reads is None or reads:
+            statement = select(WorkflowStep.node_id, WorkflowStep.state, WorkflowStep.outputs).where(
+                WorkflowStep.run_id == run.id
+            )
+            if reads is not None:
+                statement = statement.where(WorkflowStep.node_id.in_(sorted(reads)))
+            steps = await session.execute(statement)
         return {
             "inputs": run.inputs,
             "steps": {s.node_id: {"outputs": s.outputs, "state": s.state} for s in steps},
@@ -389,9 +623,10 @@ class WorkflowEngine:
         enabled: set[str],
         scope: dict[str, Any],
         integrations: dict[str, Any],
-        attempt: int,
+        decisions: list[dict[str, Any]],
     ) -> tuple[str, dict[str, Any], str, StepRunContext | None]:
-        """``(state, outputs, message, context)``: succeeded, failed or skipped."""
+        """``(state, outputs, message, context)``: succeeded, failed, skipped, cancelled or
+        waiting (then ``context.wait`` says for what)."""
         if capability is None or plugin_id is None:
             return "failed", {}, f"step type {node['type']!r} is not installed", None
         if plugin_id not in enabled:
@@ -403,7 +638,9 @@ class WorkflowEngine:
             config = render(unseal(node.get("config") or {}, paths, self.box), scope)
         except ExpressionError as exc:
             return "failed", {}, f"expression: {exc}", None
-        ctx = StepRunContext(claim.tenant_id, run, node["id"], integrations, self.box, self.registry)
+        ctx = StepRunContext(
+            claim.tenant_id, run, node["id"], integrations, self.box, self.registry, decisions, self.services
+        )
         try:
             errors = await self.registry.guard.call(
                 plugin_id,
@@ -447,6 +684,8 @@ class WorkflowEngine:
             await stop_task(keeper)
         if not isinstance(result, StepResult):
             return "failed", {}, f"step returned {type(result).__name__}, not a StepResult", ctx
+        if result.status == "waiting" and result.wait is not None:
+            ctx.wait = result.wait.model_dump(mode="json", by_alias=True)
         return result.status, dict(result.outputs), result.message, ctx
 
     async def _keep(self, claim: Claim, run_id: str, node_id: str, ctx: StepRunContext) -> None:
@@ -568,20 +807,30 @@ class WorkflowEngine:
                     await enqueue_step(session, self.queue, run, node_id, delay)
                     events.append((node_id, "step", {"state": "queued", "message": message, "retryIn": delay}))
                     self.counts["retried"] += 1
+            elif state == "waiting" and ctx is not None and ctx.wait is not None:
+                decided = await session.scalar(select(WorkflowStep.decisions).where(WorkflowStep.id == step_id))
+                if len(decided or []) > len(ctx.decisions):
+                    # Someone decided while it ran: run it again with that decision.
+                    if await set_step(session, step_id, "running", "queued", message=message[:4000], wait=ctx.wait):
+                        await enqueue_step(session, self.queue, run, node_id)
+                        events.append((node_id, "step", {"state": "queued", "message": "a decision arrived"}))
+                elif await set_step(session, step_id, "running", "waiting", message=message[:4000], wait=ctx.wait):
+                    events.append((node_id, "step", {"state": "waiting", "message": message[:4000], "wait": ctx.wait}))
+                    self.counts["waiting"] += 1
             elif state == "failed" and node.get("onFailure") == "ask" and run.state in ("running", "paused"):
-                if await set_step(session, step_id, "running", "waiting", message=message[:4000]):
+                if await set_step(session, step_id, "running", "waiting", message=message[:4000], wait=None):
                     events.append((node_id, "step", {"state": "waiting", "message": message[:4000]}))
                     self.counts["waiting"] += 1
             else:
                 final = state if state in ("succeeded", "failed", "skipped", "cancelled") else "failed"
-                values: dict[str, Any] = {"message": message[:4000], "finished_at": utcnow()}
-                if final == "succeeded":
-                    values["outputs"] = outputs
+                values: dict[str, Any] = {"message": message[:4000], "finished_at": utcnow(), "wait": None}
+                if final in ("succeeded", "failed"):
+                    values["outputs"] = outputs  # a failed step's outputs say why (an exit code)
                 if await set_step(session, step_id, "running", final, **values):
                     events.append((node_id, "step", {"state": final, "message": message[:4000]}))
                     self.counts[final] += 1
             add_events(session, run, events)
-            await advance(session, self.queue, run)
+            await advance(session, self.queue, run, [node_id])
 
 
 class _Stale(Exception):

@@ -75,6 +75,11 @@ class WorkflowStep(TenantScoped, Base):
     attempt: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     outputs: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     message: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # While the step waits for people (a StepWait: actions, roles, users, instructions);
+    # None for a step waiting after a failure (onFailure: ask) and for every other state.
+    wait: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # What people decided on it, oldest first ({action, by, roles, comment, at}).
+    decisions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow, onupdate=utcnow)

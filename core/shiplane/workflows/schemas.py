@@ -62,7 +62,12 @@ class TemplateReplace(TemplateFields):
 
 
 class StepDecision(ApiModel):
-    action: Literal["retry", "skip", "abort"] = Field(description="What to do with the step that failed")
+    action: Literal["retry", "skip", "abort", "approve", "reject", "continue"] = Field(
+        description=(
+            "For a step that failed with onFailure: ask, retry, skip or abort; for a step waiting for "
+            "people (approval, manual), one of the actions its `wait` offers"
+        )
+    )
     comment: Annotated[str, StringConstraints(max_length=2000)] = ""
 
 
@@ -153,6 +158,8 @@ def step_out(row: Any, node: dict[str, Any] | None = None) -> dict[str, Any]:
         "attempt": row.attempt,
         "outputs": row.outputs,
         "message": row.message,
+        "wait": row.wait,
+        "decisions": row.decisions or [],
         "startedAt": when(row.started_at),
         "finishedAt": when(row.finished_at),
     }

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shiplane.engine.queue import WorkQueue
 from shiplane.platform.database import new_id, utcnow
+from shiplane.platform.envelope import rfc3339
 from shiplane.platform.errors import ApiError, FieldError, not_found, validation_error
 from shiplane.platform.idempotency import WriteResult
 from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
@@ -28,7 +29,7 @@ from shiplane.workflows.models import (
     WorkflowTemplateVersion,
 )
 from shiplane.workflows.schemas import TemplateFields, node_in, run_out, step_out, template_out
-from shiplane.workflows.states import run_transition, step_transition
+from shiplane.workflows.states import DECISIONS, run_transition, step_transition
 from shiplane.workflows.validation import Problem, validate_definition, validate_version
 
 TEMPLATE_SPEC = ListSpec(
@@ -301,11 +302,22 @@ class WorkflowService:
             raise not_found("step", node_id)
         if run.state not in ("running", "paused"):
             raise ApiError("INVALID_STATE", f"the run is {run.state}", {"state": run.state, "action": action})
+        if step.wait is not None and step.state in ("waiting", "queued", "running"):
+            return await self._decide_waiting(run, step, action, comment)
+        if action not in DECISIONS:
+            raise ApiError(
+                "INVALID_STATE",
+                f"a {step.state} step cannot {action}: only a step waiting for people can be {action}d",
+                {"state": step.state, "action": action},
+            )
+        self._require("workflows:run", action)
         new = step_transition(step.state, action)
         before = step_out(step)
         who = self.plugins.principal.user_id
         note = f"{action} by {who}" + (f": {comment}" if comment else "")
         values: dict[str, Any] = {"message": note[:4000]}
+        if new == "queued":
+            values["decisions"] = []  # a retried step starts again from no decisions
         if new != "queued":
             values["finished_at"] = utcnow()
         if not await set_step(self.session, step.id, step.state, new, **values):
@@ -313,12 +325,95 @@ class WorkflowService:
         if new == "queued":
             await enqueue_step(self.session, self.queue, run, node_id)
         add_events(self.session, run, [(node_id, "step", {"state": new, "message": note[:4000], "by": who})])
-        await advance(self.session, self.queue, run)
+        await advance(self.session, self.queue, run, [node_id])
         await self.session.flush()
         after = {**before, "state": new, "message": note[:4000]}
         await audit_change(
             self.session,
             self.plugins.principal,
+            "workflow_run.decide",
+            "workflow_run",
+            run.id,
+            {"step": before},
+            {"step": after, "action": action, "comment": comment},
+        )
+        return WriteResult(after, 200)
+
+    def _require(self, permission: str, action: str) -> None:
+        if not self.plugins.principal.can(permission):
+            raise ApiError(
+                "FORBIDDEN",
+                f"deciding {action!r} on this step needs the permission {permission!r}",
+                {"missingPermission": permission},
+            )
+
+    async def _decide_waiting(self, run: WorkflowRun, step: WorkflowStep, action: str, comment: str) -> WriteResult:
+        """A decision on a step waiting for people (approval, manual): checked against what its
+        ``wait`` allows, recorded once per person, and the step runs again to weigh it."""
+        assert self.queue is not None
+        wait = step.wait or {}
+        principal = self.plugins.principal
+        who = principal.user_id
+        offered = list(wait.get("actions") or [])
+        if action not in offered:
+            raise ApiError(
+                "INVALID_STATE",
+                f"this step waits for one of {', '.join(offered)}, not {action!r}",
+                {"state": step.state, "action": action, "allowed": offered},
+            )
+        self._require("workflows:approve", action)
+        roles, users = list(wait.get("roles") or []), list(wait.get("users") or [])
+        if (roles or users) and who not in users and not set(roles) & set(principal.roles):
+            raise ApiError(
+                "FORBIDDEN",
+                "only "
+                + " or ".join(
+                    ([f"members of {', '.join(roles)}"] if roles else [])
+                    + ([f"users {', '.join(users)}"] if users else [])
+                )
+                + " may decide this step",
+                {"roles": roles, "users": users},
+            )
+        if who == run.created_by and not wait.get("allowSelf", False):
+            raise ApiError(
+                "SELF_APPROVAL_FORBIDDEN",
+                "the person who started the run may not decide its approval steps (separation of duties)",
+                {"requestedBy": run.created_by},
+            )
+        decisions = list(step.decisions or [])
+        if any(d.get("by") == who for d in decisions):
+            raise ApiError(
+                "INVALID_STATE",
+                f"{who} already decided this step; one person counts once",
+                {"state": step.state, "action": action},
+            )
+        before = step_out(step)
+        decision = {
+            "action": action,
+            "by": who,
+            "roles": list(principal.roles),
+            "comment": comment,
+            "at": rfc3339(utcnow()),
+        }
+        decisions.append(decision)
+        values: dict[str, Any] = {"decisions": decisions}
+        if step.state == "waiting":
+            # It runs again with the decision; while it runs, more decisions are recorded and
+            # the engine runs it once more (engine._record).
+            new = step_transition("waiting", "decide")
+            if not await set_step(self.session, step.id, "waiting", new, **values):
+                raise ApiError("VERSION_CONFLICT", "the step changed concurrently; re-read and retry")
+            await enqueue_step(self.session, self.queue, run, step.node_id)
+        else:
+            if not await set_step(self.session, step.id, step.state, step.state, **values):
+                raise ApiError("VERSION_CONFLICT", "the step changed concurrently; re-read and retry")
+            new = step.state
+        add_events(self.session, run, [(step.node_id, "step", {"state": new, "decision": decision})])
+        await self.session.flush()
+        after = {**before, "state": new, "decisions": decisions}
+        await audit_change(
+            self.session,
+            principal,
             "workflow_run.decide",
             "workflow_run",
             run.id,

@@ -46,6 +46,10 @@ STEP_TRANSITIONS: dict[tuple[str, str], str] = {
     ("waiting", "skip"): "skipped",
     ("waiting", "abort"): "failed",
     ("waiting", "cancel"): "cancelled",
+    # A step waiting for people (StepResult "waiting": approval, manual) runs again with each
+    # decision, and says what follows.
+    ("running", "wait"): "waiting",
+    ("waiting", "decide"): "queued",
 }
 
 #: What a person may decide for a step waiting after a failure (onFailure: ask).

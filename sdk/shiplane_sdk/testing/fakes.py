@@ -55,6 +55,20 @@ class FakeStepContext:
     cancelled: bool = False
     logs: list[str] = field(default_factory=list)
     artifacts: list[RecordedArtifact] = field(default_factory=list)
+    requested_by: str = "user-1"
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    """What ``notify`` sent (integration, subject, body, severity, data)."""
+    gate_results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``evaluate_gate`` answers per gate id (default: a pass)."""
+    target_health: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``check_target`` answers per target (``KeyError`` for others)."""
+    commands: list[dict[str, Any]] = field(default_factory=list)
+    """What ``run_command`` was asked to run."""
+    command_result: dict[str, Any] = field(
+        default_factory=lambda: {"exitCode": 0, "output": "", "truncated": False, "timedOut": False}
+    )
+    """What ``run_command`` answers."""
 
     def log(self, line: str) -> None:
         self.logs.append(line)
@@ -81,6 +95,54 @@ class FakeStepContext:
             return self.secrets[name]
         except KeyError:
             raise KeyError(f"no secret named {name!r} in this fake context") from None
+
+    async def notify(
+        self,
+        integration: str,
+        subject: str,
+        body: str,
+        *,
+        severity: str = "info",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        if integration not in self.integrations:
+            raise KeyError(f"no integration named {integration!r} in this fake context")
+        self.notifications.append(
+            {"integration": integration, "subject": subject, "body": body, "severity": severity, "data": data or {}}
+        )
+
+    async def evaluate_gate(
+        self, gate: str, config: dict[str, Any], *, release: str | None = None, environment: str | None = None
+    ) -> dict[str, Any]:
+        return self.gate_results.get(gate, {"status": "pass", "message": "", "details": {}, "log": []})
+
+    async def check_target(self, target: str) -> dict[str, Any]:
+        try:
+            return self.target_health[target]
+        except KeyError:
+            raise KeyError(f"no target {target!r} in this fake context") from None
+
+    async def run_command(
+        self,
+        command: str | list[str],
+        *,
+        agent: str | None = None,
+        agent_labels: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+        timeout_seconds: float = 600,
+        working_directory: str | None = None,
+    ) -> dict[str, Any]:
+        self.commands.append(
+            {
+                "command": command,
+                "agent": agent,
+                "agentLabels": agent_labels,
+                "env": env or {},
+                "timeoutSeconds": timeout_seconds,
+                "workingDirectory": working_directory,
+            }
+        )
+        return dict(self.command_result)
 
     def artifact(self, name: str) -> RecordedArtifact:
         """The artifact written under ``name`` (``KeyError`` if none)."""

@@ -337,6 +337,41 @@ def test_a_step_in_a_worker_uses_its_context_through_the_channel(hosted: TestCli
     )
 
 
+def test_a_step_in_a_worker_awaits_the_core_services_through_the_channel(hosted: TestClient, admin_of: Caller) -> None:
+    from shiplane_sdk import StepResult
+    from shiplane_sdk.testing import FakeStepContext
+
+    registry = hosted.app.state.shiplane.plugins  # type: ignore[attr-defined]
+    step = registry.capabilities["step_type"]["use-services"].capability
+    ctx = FakeStepContext(
+        integrations={"ops": {}},
+        requested_by="user-7",
+        decisions=[{"action": "approve", "by": "user-8"}],
+        command_result={"exitCode": 0, "output": "hi\n"},
+        gate_results={"freeze-window": {"status": "fail"}},
+    )
+
+    async def run() -> Any:
+        # The server runs the coroutines on its loop while the worker's call waits for them.
+        ctx.loop = asyncio.get_running_loop()  # type: ignore[attr-defined]
+        return await registry.guard.call("test-misbehaving", "step", step.run, ctx, {}, tenant_id=admin_of.tenant_id)
+
+    result = hosted.portal.call(run)
+    assert isinstance(result, StepResult) and result.status == "succeeded", result
+    assert result.outputs == {
+        "command": {"exitCode": 0, "output": "hi\n"},
+        "gate": "fail",
+        "missing": "KeyError: \"no target 'missing' in this fake context\"",
+        "requestedBy": "user-7",
+        "decisions": [{"action": "approve", "by": "user-8"}],
+    }
+    assert ctx.notifications == [
+        {"integration": "ops", "subject": "subject", "body": "body", "severity": "warning", "data": {"k": 1}}
+    ]
+    [command] = ctx.commands
+    assert command["command"] == ["echo", "hi"] and command["agent"] == "runner" and command["env"] == {"A": "b"}
+
+
 def test_calls_queued_for_one_plugins_workers_hold_no_shared_threads(hosted: TestClient, admin_of: Caller) -> None:
     # 70 calls queue for test-misbehaving's single worker (the first spins); the host's
     # 64 threads are shared by every plugin, and acme's call must still get one.
