@@ -25,6 +25,9 @@ from shiplane.platform.openapi import install_openapi
 from shiplane.platform.settings import Settings, get_settings
 from shiplane.plugins.api import router as plugins_router
 from shiplane.progressive.api import router as rollout_strategies_router
+from shiplane.promotions.api import mine as my_router
+from shiplane.promotions.api import policies as approval_policies_router
+from shiplane.promotions.api import router as promotions_router
 from shiplane.releases.api import router as releases_router
 from shiplane.services import Services
 from shiplane.targets.api import router as targets_router
@@ -85,6 +88,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         workflow_runs_router,
         workflow_stream_router,
         rollout_strategies_router,
+        promotions_router,
+        approval_policies_router,
+        my_router,
     ):
         app.include_router(router)
     install_openapi(app)

@@ -11,6 +11,7 @@ from shiplane.platform import idempotency as _idempotency  # noqa: F401
 from shiplane.platform import reads as _reads  # noqa: F401
 from shiplane.platform.database import Base
 from shiplane.plugins import models as _plugins  # noqa: F401
+from shiplane.promotions import models as _promotions  # noqa: F401
 from shiplane.releases import models as _releases  # noqa: F401
 from shiplane.targets import models as _targets  # noqa: F401
 from shiplane.workflows import models as _workflows  # noqa: F401

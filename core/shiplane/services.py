@@ -63,6 +63,8 @@ class Services:
     agent_dispatcher: Any = None
     _local_agent: asyncio.Task[None] | None = None
     _maintenance: asyncio.Task[None] | None = None
+    _promotions: asyncio.Task[None] | None = None
+    promotion_sweeps: int = 0
 
     def __post_init__(self) -> None:
         self.metrics.registry.register(_ReadPathCollector(self))
@@ -168,6 +170,7 @@ class Services:
         if self.settings.workflow_engine_enabled:
             await self.workflows.start()
         self._maintenance = asyncio.create_task(self._prune_forever(), name="shiplane-queue-prune")
+        self._promotions = asyncio.create_task(self._sweep_promotions(), name="shiplane-promotion-sweep")
         await self._start_local_agent()
 
     async def _prune_forever(self) -> None:
@@ -202,7 +205,28 @@ class Services:
         )
         self._local_agent = asyncio.create_task(_local_agent(runtime), name="shiplane-local-agent")
 
+    async def _sweep_promotions(self) -> None:
+        """Blocked promotions whose cause may have ended are evaluated again (each settles with
+        a compare-and-set, so several processes sweeping at once move each promotion once)."""
+        from shiplane.plugins.service import PluginService
+        from shiplane.promotions.service import PromotionService, due_promotions, system_principal
+
+        while True:
+            await asyncio.sleep(self.settings.promotion_sweep_seconds)
+            try:
+                for tenant, promotion_id in await due_promotions(self.db):
+                    plugins = PluginService(
+                        None, system_principal(tenant), self.plugins, self.secret_box, self.plugin_states
+                    )
+                    await PromotionService(self.db, plugins).settle(promotion_id)
+                    self.promotion_sweeps += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - retried at the next round
+                logging.getLogger("shiplane.promotions").exception("re-evaluating promotions failed")
+
     async def close(self) -> None:
+        await stop_task(self._promotions)
         await stop_task(self._local_agent)
         await stop_task(self._maintenance)
         await self.queue.close()

@@ -150,6 +150,16 @@ class EnvironmentService:
         env.is_production = fields.is_production
         env.required_predecessors = predecessors
         env.gates = await self._checked_gates(env, fields)
+        if fields.approval_policy_id is not None and fields.approval_policy_id != env.approval_policy_id:
+            from shiplane.promotions.models import ApprovalPolicy
+
+            found = await self.session.scalar(
+                select(ApprovalPolicy.id).where(ApprovalPolicy.id == fields.approval_policy_id)
+            )
+            if found is None:
+                raise validation_error(
+                    "approvalPolicyId", f"no approval policy {fields.approval_policy_id!r}", "unknown"
+                )
         env.approval_policy_id = fields.approval_policy_id
         env.deployment_template_id = fields.deployment_workflow_template_id
 

@@ -89,7 +89,36 @@ CATALOGUE: dict[str, EventType] = {
             "workflow_run.step_decided",
             1,
             "workflow_run.decide",
-            "`before`: `{step}`; `after`: `{step, action, comment}` (a decision on a step waiting after a failure)",
+            "`before`: `{step}`; `after`: `{step, action, comment}` (a decision on a step waiting after a failure, "
+            "or waiting for people)",
+        ),
+        EventType("approval_policy.created", 1, "approval_policy.create", CHANGE_PAYLOAD),
+        EventType("promotion.requested", 1, "promotion.create", CHANGE_PAYLOAD),
+        EventType(
+            "promotion.freeze_override_used",
+            1,
+            "promotion.freeze_override",
+            "`after`: `{freezeOverride: {by, roles, reason, windows, at}}`; `before`: null",
+        ),
+        EventType(
+            "promotion.approval_added",
+            1,
+            "promotion.approve",
+            "`after`: `{decision, comment, userId, roles}`; `before`: null",
+        ),
+        EventType(
+            "promotion.rejection_added",
+            1,
+            "promotion.reject",
+            "`after`: `{decision, comment, userId, roles}`; `before`: null",
+        ),
+        EventType("promotion.cancelled", 1, "promotion.cancel", CHANGE_PAYLOAD),
+        EventType(
+            "promotion.state_changed",
+            1,
+            "promotion.evaluate",
+            "`before`: `{state}`; `after`: `{state, message}` (an evaluation moved it: approved, blocked, "
+            "awaiting_approval, rejected, or cancelled when its approvals expired)",
         ),
         EventType("target.created", 1, "target.create", CHANGE_PAYLOAD),
         EventType("target.updated", 1, "target.update", CHANGE_PAYLOAD),

@@ -89,6 +89,8 @@ COUNTED_TABLES = (
     "releases",
     "workflow_templates",
     "workflow_runs",
+    "approval_policies",
+    "promotions",
 )
 
 

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     # How long a claimed workflow step is this process's before another may take it over
     # (renewed while the step runs): how soon a crashed process's steps resume elsewhere.
     workflow_lease_seconds: float = Field(default=30.0, ge=2, le=600)
+    # How often each process looks for blocked promotions whose cause may have ended (a freeze
+    # window's end, or a minute after another gate blocked) and waiting ones past their expiry.
+    promotion_sweep_seconds: float = Field(default=15.0, ge=0.2, le=3600)
     notification_max_attempts: int = Field(default=20, ge=1, le=100)
     notification_retry_seconds: float = Field(default=5.0, gt=0, le=600)
     # Agents (docs/agents.md): how often they heartbeat, and after how long without one

@@ -9,7 +9,6 @@ tenant; none holds a transaction open while it waits.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -20,13 +19,10 @@ from sqlalchemy import or_, select
 from shiplane.agents.models import Agent
 from shiplane.agents.service import AgentService
 from shiplane.agents.tasks import AgentTasks, wait_for_task
-from shiplane.environments.freeze import MAX_WINDOWS_PER_ENVIRONMENT, states_at
-from shiplane.environments.models import Environment, FreezeWindow
-from shiplane.environments.schemas import environment_out, freeze_window_out
 from shiplane.integrations.models import Integration
 from shiplane.integrations.notifications import call_timeout, notifier
 from shiplane.platform.auth import Principal
-from shiplane.platform.database import Database, utcnow
+from shiplane.platform.database import Database
 from shiplane.platform.errors import ApiError
 from shiplane.platform.secrets import SecretBox
 from shiplane.platform.settings import Settings
@@ -35,8 +31,7 @@ from shiplane.plugins.guard import PluginCallFailed
 from shiplane.plugins.manager import PluginRegistry
 from shiplane.plugins.service import PluginService
 from shiplane.plugins.states import PluginStateCache
-from shiplane.releases.models import Release
-from shiplane.releases.schemas import release_out
+from shiplane.promotions.context import environment_for_gates, find_environment, find_release, release_for_gates
 from shiplane.targets.models import Target
 from shiplane.targets.service import TargetService
 
@@ -116,30 +111,16 @@ class StepServices:
         async with self.db.session(tenant_id, write=False) as session:
             release_data: dict[str, Any] = {}
             if release:
-                row = await session.scalar(select(Release).where(or_(Release.id == release, Release.name == release)))
+                row = await find_release(session, release)
                 if row is None:
                     raise KeyError(f"no release {release!r}")
-                release_data = release_out(row)
+                release_data = await release_for_gates(session, row)
             environment_data: dict[str, Any] = {}
             if environment:
-                env = await session.scalar(
-                    select(Environment).where(or_(Environment.id == environment, Environment.name == environment))
-                )
+                env = await find_environment(session, environment)
                 if env is None:
                     raise KeyError(f"no environment {environment!r}")
-                environment_data = environment_out(env)
-                windows = list(
-                    await session.scalars(
-                        select(FreezeWindow)
-                        .where(FreezeWindow.environment_id == env.id)
-                        .order_by(FreezeWindow.created_at, FreezeWindow.id)
-                        .limit(MAX_WINDOWS_PER_ENVIRONMENT)
-                    )
-                )
-                states = await asyncio.to_thread(states_at, windows, utcnow())
-                environment_data["freezeWindows"] = [
-                    freeze_window_out(w, st) for w, st in zip(windows, states, strict=True)
-                ]
+                environment_data = await environment_for_gates(session, env)
         plugins = PluginService(None, self.principal(tenant_id, run_id), self.registry, self.box, self.states)
         ctx = CoreGateContext(tenant_id, release_data, environment_data, None, datetime.now(UTC))
         result, lines = await evaluate_gate(plugins, gate, ctx, config)

@@ -98,12 +98,15 @@ def test_required_predecessors_are_checked(admin: Caller) -> None:
 def test_gates_and_policy_fields_are_stored(admin: Caller) -> None:
     rules = {"properties": {"components": {"minItems": 1}}}
     gates = [{"type": "pipeline-order"}, {"type": "policy", "name": "has-components", "config": {"rules": rules}}]
-    env = create(admin, "prod", isProduction=True, gates=gates, approvalPolicyId="policy-1")
+    policy = admin.post("/api/v1/approval-policies", json={"name": "two", "requiredApprovals": 2})
+    assert policy.status_code == 201, policy.text
+    policy_id = policy.json()["data"]["id"]
+    env = create(admin, "prod", isProduction=True, gates=gates, approvalPolicyId=policy_id)
     fetched = admin.get(f"{BASE}/{env['id']}").json()["data"]
     ids = [g.pop("id") for g in fetched["gates"]]
     assert len(set(ids)) == 2  # assigned by the server
     assert fetched["gates"] == [{"type": "pipeline-order", "config": {}}, gates[1]]
-    assert fetched["approvalPolicyId"] == "policy-1"
+    assert fetched["approvalPolicyId"] == policy_id
     assert fetched["isProduction"] is True
 
 
