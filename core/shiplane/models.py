@@ -2,6 +2,7 @@
 
 from shiplane.agents import models as _agents  # noqa: F401
 from shiplane.components import models as _components  # noqa: F401
+from shiplane.deployments import models as _deployments  # noqa: F401
 from shiplane.engine import models as _engine  # noqa: F401
 from shiplane.environments import models as _environments  # noqa: F401
 from shiplane.integrations import models as _integrations  # noqa: F401

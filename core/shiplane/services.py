@@ -93,6 +93,11 @@ class Services:
         agent_tasks = AgentTasks(db, queue, plugins, box, timedelta(seconds=settings.agent_task_lease_seconds))
         states = PluginStateCache(reads, poll_seconds=settings.plugin_state_poll_seconds)
         workflows.services = StepServices(db, plugins, box, states, settings, agent_tasks)
+        from shiplane.promotions.service import finish_promotion
+        from shiplane.workflows import engine as workflow_engine
+
+        if finish_promotion not in workflow_engine.RUN_FINISHED:
+            workflow_engine.RUN_FINISHED.append(finish_promotion)
         return cls(
             settings=settings,
             db=db,
@@ -218,7 +223,7 @@ class Services:
                     plugins = PluginService(
                         None, system_principal(tenant), self.plugins, self.secret_box, self.plugin_states
                     )
-                    await PromotionService(self.db, plugins).settle(promotion_id)
+                    await PromotionService(self.db, plugins, self.queue).settle(promotion_id)
                     self.promotion_sweeps += 1
             except asyncio.CancelledError:
                 raise

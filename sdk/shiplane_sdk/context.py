@@ -4,7 +4,7 @@ The core provides the real implementations; :mod:`shiplane_sdk.testing` provides
 fakes. The plain methods are synchronous, cheap and thread-safe, so sync and async
 capabilities call them the same way (``ctx.log("...")``, never awaited). The
 step context's core services (``notify``, ``evaluate_gate``, ``check_target``,
-``run_command``) are coroutines: a step that uses them has an ``async def run``.
+``run_command``, ``deploy``) are coroutines: a step that uses them has an ``async def run``.
 """
 
 from __future__ import annotations
@@ -132,6 +132,17 @@ class StepContext(Protocol):
         "timedOut", "durationSeconds"}``; the output lines are logged to the step.
         Cancelling the run stops the command. Raises ``KeyError`` when no such agent
         exists, :class:`~shiplane_sdk.PluginError` when the agent refuses."""
+        ...
+
+    async def deploy(
+        self, strategy: str = "all-at-once", strategy_config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Deploy the run's release (``context.releaseId``) to its environment
+        (``context.environmentId``): a deployment job whose rollout strategy plans batches
+        of the environment's targets, each target's task run by its agent. Waits for it:
+        ``{"jobId", "state" (succeeded, failed, partially_applied, cancelled), "message",
+        "tasks": {state: count}}``. Raises :class:`~shiplane_sdk.PluginError` when the
+        run has no release or environment in its context, or the strategy cannot plan."""
         ...
 
 

@@ -69,6 +69,20 @@ def references(base: str, token: str, directory: Path) -> dict[str, str]:
         headers=headers,
         timeout=10,
     ).raise_for_status()
+    # A sealed release and an approval policy: what promotions and environments refer to.
+    sealed = httpx.post(
+        f"{base}/api/v1/releases",
+        json={
+            "name": "fuzz-sealed",
+            "components": [{"componentId": component["id"], "version": "v1.0.0"}],
+            "state": "ready",
+        },
+        headers=headers,
+        timeout=10,
+    ).json()["data"]
+    policy = httpx.post(
+        f"{base}/api/v1/approval-policies", json={"name": "fuzz-policy"}, headers=headers, timeout=10
+    ).json()["data"]
     flow = httpx.post(
         f"{base}/api/v1/workflow-templates",
         json={"name": "fuzz-flow", "nodes": [{"id": "pause", "type": "wait", "config": {"seconds": 3600}}]},
@@ -80,6 +94,18 @@ def references(base: str, token: str, directory: Path) -> dict[str, str]:
         f"{base}/api/v1/workflow-runs", json={"templateId": flow["id"]}, headers=headers, timeout=10
     ).raise_for_status()
     env = httpx.post(f"{base}/api/v1/environments", json={"name": "fuzz-env"}, headers=headers, timeout=10)
+    # A target keeps the environment from being deleted by the stateful tests (409 RESOURCE_IN_USE).
+    httpx.post(
+        f"{base}/api/v1/targets",
+        json={
+            "name": "fuzz-anchor-target",
+            "environmentId": env.json()["data"]["id"],
+            "type": "local",
+            "config": {"directory": str(directory / "anchor-target")},
+        },
+        headers=headers,
+        timeout=10,
+    ).raise_for_status()
     agent = httpx.post(
         f"{base}/api/v1/agents/register",
         json={"name": "fuzz-agent", "hostname": "fuzz", "agentVersion": "0", "capabilities": ["local"]},
@@ -93,6 +119,8 @@ def references(base: str, token: str, directory: Path) -> dict[str, str]:
         "SHIPLANE_FUZZ_INTEGRATION_ID": integration["id"],
         "SHIPLANE_FUZZ_COMPONENT_ID": component["id"],
         "SHIPLANE_FUZZ_TEMPLATE_ID": flow["id"],
+        "SHIPLANE_FUZZ_RELEASE_ID": sealed["id"],
+        "SHIPLANE_FUZZ_POLICY_ID": policy["id"],
     }
 
 

@@ -16,8 +16,8 @@ The rules, each documented in ``docs/api-conventions.md``:
   component, a component's stored version, a target type's or integration type's
   config): positive cases get references that resolve in the fuzz server (the runner
   creates an environment, an agent, a git integration of a local repository, a
-  component with a stored version and a release first), the rest of the body as
-  generated.
+  component with a stored version, a draft and a sealed release, an approval policy
+  first), the rest of the body as generated.
 """
 
 from __future__ import annotations
@@ -132,9 +132,17 @@ def map_case(context: Any, case: Any) -> Any:
     elif path == "/api/v1/workflow-runs":
         body.update(templateId=os.environ["SHIPLANE_FUZZ_TEMPLATE_ID"], inputs={})
         body.pop("templateVersion", None)
+    elif path in ("/api/v1/promotions", "/api/v1/promotions/preview-gates"):
+        # The runner's sealed release into its environment (no gates there: no override needed).
+        body.update(
+            releaseId=os.environ["SHIPLANE_FUZZ_RELEASE_ID"], environmentId=os.environ["SHIPLANE_FUZZ_ENVIRONMENT_ID"]
+        )
+        body.pop("freezeOverride", None)
     elif path.startswith("/api/v1/environments"):
         if body.get("requiredPredecessors"):
             body["requiredPredecessors"] = []
+        if body.get("approvalPolicyId"):
+            body["approvalPolicyId"] = os.environ["SHIPLANE_FUZZ_POLICY_ID"]
         gates = body.get("gates")
         if isinstance(gates, list):
             for index, gate in enumerate(gates):

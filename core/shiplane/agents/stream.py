@@ -36,6 +36,7 @@ from shiplane.agents.tasks import KIND_PREFIX, AgentTasks, task_kind
 from shiplane.platform.database import utcnow
 from shiplane.platform.envelope import rfc3339
 from shiplane.platform.jwt import TokenError
+from shiplane.platform.tasks import wait_event
 
 log = logging.getLogger("shiplane.agents")
 router = APIRouter()
@@ -284,8 +285,7 @@ class Dispatcher:
                     raise
                 except Exception:  # noqa: BLE001 - the loop outlives a failed round
                     log.exception("agent task dispatch failed; retrying")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), 1.0)
+                await wait_event(woken, 1.0)
         finally:
             self.tasks.queue.unsubscribe(woken)
 

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shiplane.engine.models import WorkItem
 from shiplane.platform.database import Database, new_id, on_commit, utcnow
+from shiplane.platform.tasks import wait_event
 
 log = logging.getLogger("shiplane.engine")
 
@@ -309,10 +310,7 @@ class WorkQueue:
         entry = (asyncio.get_running_loop(), asyncio.Event())
         self._waiters.append(entry)
         try:
-            await asyncio.wait_for(entry[1].wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
+            return await wait_event(entry[1], timeout)
         finally:
             self._waiters.remove(entry)
 

@@ -114,11 +114,18 @@ CATALOGUE: dict[str, EventType] = {
         ),
         EventType("promotion.cancelled", 1, "promotion.cancel", CHANGE_PAYLOAD),
         EventType(
+            "promotion.finished",
+            1,
+            "promotion.finish",
+            "`before`: `{state}`; `after`: `{state, message, workflowRunId}` (its deployment workflow ended: "
+            "succeeded or failed)",
+        ),
+        EventType(
             "promotion.state_changed",
             1,
             "promotion.evaluate",
-            "`before`: `{state}`; `after`: `{state, message}` (an evaluation moved it: approved, blocked, "
-            "awaiting_approval, rejected, or cancelled when its approvals expired)",
+            "`before`: `{state}`; `after`: `{state, message}` (an evaluation moved it: deploying (approved), "
+            "blocked, awaiting_approval, rejected, or cancelled when its approvals expired)",
         ),
         EventType("target.created", 1, "target.create", CHANGE_PAYLOAD),
         EventType("target.updated", 1, "target.update", CHANGE_PAYLOAD),

@@ -91,6 +91,7 @@ COUNTED_TABLES = (
     "workflow_runs",
     "approval_policies",
     "promotions",
+    "deployment_jobs",
 )
 
 

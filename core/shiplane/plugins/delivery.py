@@ -30,7 +30,7 @@ from sqlalchemy import delete, or_, select, update
 
 from shiplane.platform.database import Database, utcnow
 from shiplane.platform.events import OutboxEvent
-from shiplane.platform.tasks import stop_task
+from shiplane.platform.tasks import stop_task, wait_event
 from shiplane.plugins.guard import PluginCallFailed
 from shiplane.plugins.manager import PluginRegistry
 from shiplane.plugins.service import enabled_plugin_ids
@@ -99,10 +99,7 @@ class EventDelivery:
                 handled = 0
             if handled:
                 continue
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-            except TimeoutError:
-                pass
+            await wait_event(self._wake, self.poll_seconds)
             self._wake.clear()
 
     def _listening_plugins(self) -> bool:

@@ -48,6 +48,7 @@ CONTEXT_METHODS = (
     "evaluate_gate",
     "check_target",
     "run_command",
+    "deploy",
 )
 #: The step context's core services: how many leading arguments are positional, and the
 #: names of the keyword-only ones after them (sent positionally, in this order).
@@ -56,6 +57,7 @@ CONTEXT_SERVICES: dict[str, tuple[int, tuple[str, ...]]] = {
     "evaluate_gate": (2, ("release", "environment")),
     "check_target": (1, ()),
     "run_command": (1, ("agent", "agent_labels", "env", "timeout_seconds", "working_directory")),
+    "deploy": (2, ()),
 }
 _MODELS: dict[str, type[BaseModel]] = {
     name: value

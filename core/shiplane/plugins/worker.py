@@ -150,6 +150,12 @@ class RemoteContext:
         )
         return result
 
+    async def deploy(
+        self, strategy: str = "all-at-once", strategy_config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._service("deploy", strategy, strategy_config)
+        return result
+
 
 def apply_limits(memory_mb: int, cpu_seconds: int) -> None:
     if memory_mb > 0:

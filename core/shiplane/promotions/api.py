@@ -35,7 +35,8 @@ def _approver(action: str) -> Any:
 
 
 def _service(request: Request, principal: Principal) -> PromotionService:
-    return PromotionService(request.app.state.shiplane.db, plugin_reads(request, principal))
+    services = request.app.state.shiplane
+    return PromotionService(services.db, plugin_reads(request, principal), services.queue)
 
 
 @router.post("", status_code=201)

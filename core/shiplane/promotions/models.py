@@ -56,6 +56,8 @@ class Promotion(TenantOwned, Base):
     recheck_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The deployment workflow run an approved promotion started.
+    workflow_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class PromotionApproval(TenantScoped, Base):

@@ -106,6 +106,7 @@ def promotion_out(row: Any, approvals: list[dict[str, Any]] | None = None) -> di
         "recheckAt": _when(row.recheck_at),
         "expiresAt": _when(row.expires_at),
         "finishedAt": _when(row.finished_at),
+        "workflowRunId": row.workflow_run_id,
         "version": row.version,
         "createdAt": rfc3339(row.created_at),
         "updatedAt": rfc3339(row.updated_at),

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from shiplane.engine.queue import WorkQueue
 from shiplane.environments.models import Environment
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database, new_id, utcnow
@@ -38,7 +39,7 @@ from shiplane.promotions.schemas import (
     approval_policy_out,
     promotion_out,
 )
-from shiplane.promotions.states import OPEN, allow
+from shiplane.promotions.states import OPEN, allow, transition
 from shiplane.releases.models import Release
 
 LIST_SPEC = ListSpec(
@@ -293,9 +294,10 @@ class Prepared:
 
 
 class PromotionService:
-    def __init__(self, db: Database, plugins: PluginService) -> None:
+    def __init__(self, db: Database, plugins: PluginService, queue: WorkQueue | None = None) -> None:
         self.db = db
         self.plugins = plugins
+        self.queue = queue
 
     @property
     def principal(self) -> Principal:
@@ -453,6 +455,8 @@ class PromotionService:
         if release is not None and release.first_promoted_at is None:
             release.first_promoted_at = now  # from now on the release cannot be deleted
         await session.flush()
+        if row.state == "approved":
+            await self._start_deployment(session, row)
         data = promotion_out(row, [])
         await audit_change(session, self.principal, "promotion.create", "promotion", row.id, None, data)
         if prepared.freeze_override is not None:
@@ -609,6 +613,11 @@ class PromotionService:
                     if evaluation.state in ("rejected", "cancelled"):
                         current.finished_at = now
                     await session.flush()
+                    if current.state == "approved":
+                        # In the transaction that approves it (the compare-and-set): exactly
+                        # one deployment starts, however many approvals raced.
+                        await self._start_deployment(session, current)
+                        await session.flush()
                     data = promotion_out(current, await self._approvals(session, current.id))
                     if before["state"] != current.state:
                         await audit_change(
@@ -624,6 +633,33 @@ class PromotionService:
             except StaleDataError:
                 continue
         return await self.get(promotion_id)
+
+    async def _start_deployment(self, session: AsyncSession, row: Promotion) -> None:
+        """An approved promotion runs its environment's deployment workflow (default: one
+        ``deploy`` step); ``deploying`` until the run ends (``finish_promotion``)."""
+        if self.queue is None:
+            return  # a process without the work queue (never in serve or worker)
+        from shiplane.workflows.service import WorkflowService
+
+        env = await session.scalar(select(Environment).where(Environment.id == row.environment_id))
+        principal = system_principal(self.tenant)
+        plugins = PluginService(session, principal, self.plugins.registry, self.plugins.box, self.plugins.states)
+        workflows = WorkflowService(plugins, self.queue)
+        try:
+            template_id = (env.deployment_template_id if env is not None else None) or await default_template(workflows)
+            started = await workflows.create_run(
+                template_id,
+                None,
+                {},
+                {"promotionId": row.id, "releaseId": row.release_id, "environmentId": row.environment_id},
+            )
+        except ApiError as exc:
+            row.state, row.finished_at = "failed", utcnow()
+            row.message = f"the deployment workflow could not start: {exc.message}"
+            return
+        row.state = transition("approved", "deploy")
+        row.workflow_run_id = str(started.data["id"])
+        row.message = f"deploying: workflow run {row.workflow_run_id}"
 
     async def pending_for(self, principal: Principal) -> list[dict[str, Any]]:
         """What ``principal`` may approve now: waiting promotions whose policy admits them,
@@ -677,3 +713,62 @@ async def due_promotions(db: Database, limit: int = 100) -> list[tuple[str, str]
             .limit(limit)
         )
         return [(r[0], r[1]) for r in rows]
+
+
+DEFAULT_TEMPLATE = "shiplane-deploy"
+
+
+async def default_template(workflows: Any) -> str:
+    """The tenant's default deployment workflow (one ``deploy`` step, all at once), made the
+    first time an environment without a template of its own needs it."""
+    from shiplane.workflows.models import WorkflowTemplate
+    from shiplane.workflows.schemas import TemplateFields
+
+    found = await workflows.session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.name == DEFAULT_TEMPLATE))
+    if found is not None:
+        return str(found)
+    fields = TemplateFields.model_validate(
+        {
+            "name": DEFAULT_TEMPLATE,
+            "description": "The default deployment workflow of promotions: deploy to every target at once.",
+            "nodes": [{"id": "deploy", "type": "deploy", "config": {"strategy": "all-at-once"}}],
+        }
+    )
+    created = await workflows.create_template(fields)
+    return str(created.data["id"])
+
+
+async def finish_promotion(session: AsyncSession, run: Any) -> None:
+    """The deployment workflow of a promotion ended (engine.RUN_FINISHED, in its transaction):
+    the promotion succeeds with it, or fails."""
+    promotion_id = (run.context or {}).get("promotionId")
+    if not promotion_id:
+        return
+    row = await session.scalar(select(Promotion).where(Promotion.id == promotion_id).with_for_update())
+    if row is None or row.state != "deploying" or row.workflow_run_id != run.id:
+        return
+    before = row.state
+    row.state = transition(before, "succeed" if run.state == "succeeded" else "fail")
+    if run.state == "succeeded":
+        row.message = "deployed"
+    else:
+        from shiplane.workflows.models import WorkflowStep
+
+        failed = await session.execute(
+            select(WorkflowStep.node_id, WorkflowStep.message).where(
+                WorkflowStep.run_id == run.id, WorkflowStep.state == "failed"
+            )
+        )
+        why = "; ".join(f"{node}: {message}" for node, message in failed) or run.message
+        row.message = f"the deployment workflow {run.state}: {why}"[:4000]
+    row.finished_at = utcnow()
+    await session.flush()
+    await audit_change(
+        session,
+        system_principal(row.tenant_id),
+        "promotion.finish",
+        "promotion",
+        row.id,
+        {"state": before},
+        {"state": row.state, "message": row.message, "workflowRunId": run.id},
+    )

@@ -18,13 +18,12 @@ lost.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -39,7 +38,7 @@ from shiplane.integrations.models import Integration
 from shiplane.platform.database import Database, new_id, utcnow
 from shiplane.platform.envelope import rfc3339
 from shiplane.platform.secrets import SecretBox, is_sealed, secret_values, unseal
-from shiplane.platform.tasks import stop_task
+from shiplane.platform.tasks import stop_task, wait_event
 from shiplane.plugins.guard import PluginCallFailed
 from shiplane.plugins.manager import PluginRegistry
 from shiplane.plugins.service import enabled_plugin_ids
@@ -115,6 +114,10 @@ def _holds_sealed(value: Any) -> bool:
         return any(_holds_sealed(v) for v in value)
     return False
 
+
+#: Called in the transaction that finishes a run (its row locked), e.g. to finish the
+#: promotion whose deployment workflow it was. Registered by the composition root.
+RUN_FINISHED: list[Callable[[AsyncSession, WorkflowRun], Awaitable[None]]] = []
 
 _GRAPHS: OrderedDict[str, RunGraph] = OrderedDict()
 _GRAPHS_KEPT = 256
@@ -295,6 +298,8 @@ async def advance(
         if new:
             run.state, run.message, run.finished_at = new, message, utcnow()
             events.append((None, "run", {"state": new, "message": message}))
+            for hook in RUN_FINISHED:
+                await hook(session, run)
     add_events(session, run, events)
 
 
@@ -432,6 +437,20 @@ class StepRunContext:
         )
         return result
 
+    async def deploy(
+        self, strategy: str = "all-at-once", strategy_config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._need_services().deploy(
+            self.tenant_id,
+            self.run_id,
+            self._context,
+            str(strategy),
+            dict(strategy_config or {}),
+            self.is_cancelled,
+            self.log,
+        )
+        return result
+
     def take(self) -> tuple[list[str], dict[str, tuple[bytes, str]]]:
         with self._lock:
             lines, artifacts = self._lines, self._artifacts
@@ -497,8 +516,7 @@ class WorkflowEngine:
                 self._running.add(task)
                 task.add_done_callback(self._slot_freed)
             if not claims:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self.poll_seconds)
+                await wait_event(wake, self.poll_seconds)
 
     def _slot_freed(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)

@@ -19,6 +19,7 @@ from sqlalchemy import or_, select
 from shiplane.agents.models import Agent
 from shiplane.agents.service import AgentService
 from shiplane.agents.tasks import AgentTasks, wait_for_task
+from shiplane.deployments.service import DeploymentRunner
 from shiplane.integrations.models import Integration
 from shiplane.integrations.notifications import call_timeout, notifier
 from shiplane.platform.auth import Principal
@@ -125,6 +126,35 @@ class StepServices:
         ctx = CoreGateContext(tenant_id, release_data, environment_data, None, datetime.now(UTC))
         result, lines = await evaluate_gate(plugins, gate, ctx, config)
         return {"status": result.status, "message": result.message, "details": result.details, "log": lines}
+
+    # -- deployments --------------------------------------------------------------------------
+
+    async def deploy(
+        self,
+        tenant_id: str,
+        run_id: str,
+        context: dict[str, Any],
+        strategy: str,
+        strategy_config: dict[str, Any],
+        is_cancelled: Callable[[], bool],
+        log: Callable[[str], None],
+    ) -> dict[str, Any]:
+        release_id, environment_id = context.get("releaseId"), context.get("environmentId")
+        if not release_id or not environment_id:
+            raise PluginError("this run has no releaseId and environmentId in its context: nothing to deploy")
+        runner = DeploymentRunner(self.db, self.registry, self.box, self.states, self.settings, self.tasks)
+        return await runner.run(
+            self.principal(tenant_id, run_id),
+            release_id=str(release_id),
+            environment_id=str(environment_id),
+            strategy=strategy,
+            strategy_config=strategy_config,
+            promotion_id=str(context["promotionId"]) if context.get("promotionId") else None,
+            workflow_run_id=run_id,
+            kind=str(context.get("kind") or "deploy"),
+            is_cancelled=is_cancelled,
+            log=log,
+        )
 
     # -- agents -------------------------------------------------------------------------------
 

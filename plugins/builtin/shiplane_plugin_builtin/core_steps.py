@@ -370,3 +370,36 @@ class Script(StepType):
         if code not in list(config.get("successExitCodes") or [0]):
             return StepResult(status="failed", outputs=outputs, message=f"exit code {code}")
         return StepResult(status="succeeded", outputs=outputs, message=f"exit code {code}")
+
+
+class Deploy(StepType):
+    id = "deploy"
+    display_name = "Deploy"
+    description = (
+        "Deploy the run's release to its environment (the run's context: a promotion's deployment "
+        "workflow has them): a deployment job whose rollout strategy plans batches of the "
+        "environment's targets, each run by its agent. Fails unless the job succeeded."
+    )
+    idempotent = False  # a deployment interrupted mid-way is not repeated blindly
+    runs_on = "agent"
+    config_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "strategy": {"type": "string", "minLength": 1, "maxLength": 128, "default": "all-at-once"},
+            "strategyConfig": {"type": "object", "maxProperties": 50},
+        },
+    }
+
+    async def run(self, ctx: StepContext, config: dict[str, Any]) -> StepResult:
+        try:
+            job = await ctx.deploy(config.get("strategy", "all-at-once"), config.get("strategyConfig") or {})
+        except PluginError as exc:
+            return StepResult(status="failed", message=str(exc))
+        if ctx.is_cancelled() or job.get("state") == "cancelled":
+            raise StepCancelled("the deployment was cancelled")
+        outputs = {"jobId": job.get("jobId"), "state": job.get("state"), "tasks": job.get("tasks") or {}}
+        status = "succeeded" if job.get("state") == "succeeded" else "failed"
+        return StepResult(
+            status=status, outputs=outputs, message=f"deployment {job.get('state')}: {job.get('message')}"
+        )

@@ -6,7 +6,7 @@ from shiplane_sdk import Gate, PluginInfo, RolloutStrategy, StepType, TargetType
 
 from shiplane_plugin_builtin import __doc__ as _doc
 from shiplane_plugin_builtin.core_steps import Approval as ApprovalStep
-from shiplane_plugin_builtin.core_steps import GateStep, HealthCheck, Manual, Notify, Script
+from shiplane_plugin_builtin.core_steps import Deploy, GateStep, HealthCheck, Manual, Notify, Script
 from shiplane_plugin_builtin.gates import Approval, FreezeWindow, PipelineOrder, Policy, ReleaseNotDeprecated
 from shiplane_plugin_builtin.http_step import HttpRequest
 from shiplane_plugin_builtin.steps import Wait
@@ -33,7 +33,7 @@ def register_rollout_strategies() -> list[RolloutStrategy]:
 
 @hookimpl
 def register_step_types() -> list[StepType]:
-    return [Wait(), HttpRequest(), Script(), ApprovalStep(), Manual(), Notify(), GateStep(), HealthCheck()]
+    return [Wait(), HttpRequest(), Script(), ApprovalStep(), Manual(), Notify(), GateStep(), HealthCheck(), Deploy()]
 
 
 @hookimpl

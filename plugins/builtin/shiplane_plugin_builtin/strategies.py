@@ -33,6 +33,12 @@ class Rolling(RolloutStrategy):
         "properties": {
             "batchSize": {"type": "integer", "minimum": 1},
             "batchPercent": {"type": "integer", "minimum": 1, "maximum": 100},
+            "maxUnavailable": {
+                "type": "integer",
+                "minimum": 0,
+                "default": 0,
+                "description": "How many targets may fail before the rollout stops (the rest are not deployed)",
+            },
         },
         "not": {"required": ["batchSize", "batchPercent"]},
     }

@@ -69,6 +69,12 @@ class FakeStepContext:
         default_factory=lambda: {"exitCode": 0, "output": "", "truncated": False, "timedOut": False}
     )
     """What ``run_command`` answers."""
+    deployments: list[dict[str, Any]] = field(default_factory=list)
+    """What ``deploy`` was asked to do."""
+    deploy_result: dict[str, Any] = field(
+        default_factory=lambda: {"jobId": "job-1", "state": "succeeded", "message": "", "tasks": {}}
+    )
+    """What ``deploy`` answers."""
 
     def log(self, line: str) -> None:
         self.logs.append(line)
@@ -143,6 +149,12 @@ class FakeStepContext:
             }
         )
         return dict(self.command_result)
+
+    async def deploy(
+        self, strategy: str = "all-at-once", strategy_config: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        self.deployments.append({"strategy": strategy, "strategyConfig": strategy_config or {}})
+        return dict(self.deploy_result)
 
     def artifact(self, name: str) -> RecordedArtifact:
         """The artifact written under ``name`` (``KeyError`` if none)."""

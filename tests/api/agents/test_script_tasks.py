@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow
 
 SECRET = "script-tasks-secret-" + "s" * 40
 ENCRYPTION_KEY = "script-tasks-encryption-key-" + "k" * 20
-LEASE_SECONDS = 3  # an agent renews at a third of it: a cancellation reaches it within a second or so
+LEASE_SECONDS = 6  # an agent renews at a third of it: a cancellation reaches it within two seconds or so
 AGENT_OWN = "agent-own-value-not-for-scripts"
 
 

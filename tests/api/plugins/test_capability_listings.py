@@ -23,7 +23,7 @@ def ids(caller: Caller, path: str) -> list[str]:
 
 
 FIRST_PARTY_TYPES = ["git", "oci-registry", "smtp", "webhook"]
-BUILTIN_STEPS = ["approval", "gate", "health-check", "http", "manual", "notify", "script", "wait"]
+BUILTIN_STEPS = ["approval", "deploy", "gate", "health-check", "http", "manual", "notify", "script", "wait"]
 
 
 def test_defaults_show_the_builtin_capabilities_only(viewer: Caller) -> None:

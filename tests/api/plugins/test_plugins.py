@@ -68,7 +68,7 @@ def test_builtin_is_first_party_and_enabled_by_default(viewer: Caller) -> None:
     assert builtin["health"] == "ok"
     assert builtin["capabilities"] == {
         "integrationTypes": [],
-        "stepTypes": ["approval", "gate", "health-check", "http", "manual", "notify", "script", "wait"],
+        "stepTypes": ["approval", "deploy", "gate", "health-check", "http", "manual", "notify", "script", "wait"],
         "gates": ["approval", "freeze-window", "pipeline-order", "policy", "release-not-deprecated"],
         "rolloutStrategies": BUILTIN_STRATEGIES,
         "targetTypes": ["local"],

@@ -21,6 +21,22 @@ from tests.api.releases import RELEASES
 from tests.conftest import Caller, CallerFactory, assert_error, make_settings, run_sql
 
 
+def finished(caller: Caller, promotion_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    """The promotion once its deployment workflow ended (succeeded or failed)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        promotion: dict[str, Any] = caller.get(f"{PROMOTIONS}/{promotion_id}").json()["data"]
+        if promotion["state"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            return promotion
+        time.sleep(0.1)
+
+
+def jobs_of(caller: Caller, promotion_id: str) -> list[dict[str, Any]]:
+    params = {"filter": json.dumps({"promotionId": promotion_id})}
+    data: list[dict[str, Any]] = caller.get("/api/v1/deployment-jobs", params=params).json()["data"]
+    return data
+
+
 def audit(caller: Caller, **filters: str) -> list[dict[str, Any]]:
     response = caller.get("/api/v1/audit-events", params={"filter": json.dumps(filters), "pageSize": 100})
     assert response.status_code == 200, response.text
@@ -47,9 +63,18 @@ def test_a_promotion_with_no_gates_is_approved_and_pins_the_release(admin: Calle
     created = promote(admin, release["id"], dev["id"], reason="first deploy")
     assert created.status_code == 201, created.text
     promotion = created.json()["data"]
-    assert promotion["state"] == "approved" and promotion["reason"] == "first deploy"
+    # Approved at once, so its deployment workflow started in the same transaction.
+    assert promotion["state"] == "deploying" and promotion["reason"] == "first deploy"
     assert promotion["requestedBy"] == admin.user_id and promotion["approvals"] == []
     assert created.headers["Location"] == f"{PROMOTIONS}/{promotion['id']}"
+    done = finished(admin, promotion["id"])
+    assert done["state"] == "succeeded" and done["message"] == "deployed"
+    run = admin.get(f"/api/v1/workflow-runs/{done['workflowRunId']}").json()["data"]
+    assert run["state"] == "succeeded" and run["context"]["promotionId"] == promotion["id"]
+    [job] = jobs_of(admin, promotion["id"])
+    assert job["state"] == "succeeded" and job["releaseId"] == release["id"] and job["strategy"] == "all-at-once"
+    env = admin.get(f"{ENVIRONMENTS}/{dev['id']}").json()["data"]
+    assert env["currentReleaseId"] == release["id"]
     # A release that was promoted can no longer be deleted.
     assert_error(admin.delete(f"{RELEASES}/{release['id']}"), 409, "INVALID_STATE")
     listed = admin.get(PROMOTIONS, params={"filter": json.dumps({"environmentId": dev["id"]})}).json()
@@ -160,14 +185,16 @@ def test_two_approvals_from_the_policys_role_and_never_the_requesters(
 
     done = second.post(f"{url}/approve", json={})
     assert done.status_code == 200, done.text
-    assert done.json()["data"]["state"] == "approved"
+    assert done.json()["data"]["state"] == "deploying"  # approved: its deployment started
+    assert finished(admin, promotion["id"])["state"] == "succeeded"
     approvals = admin.get(f"{url}/approvals").json()["data"]
     assert [(a["userId"], a["decision"], a["comment"]) for a in approvals] == [
         (first.user_id, "approve", "tested in staging"),
         (second.user_id, "approve", ""),
     ]
     decision = admin.get(f"{url}/decision").json()["data"]
-    assert decision["state"] == "approved" and decision["approvalPolicy"]["id"] == rule["id"]
+    assert decision["outcome"] == "deployed" and decision["approvalPolicy"]["id"] == rule["id"]
+    assert [g["status"] for g in decision["gates"]] == ["pass"]
     assert_error(make_caller(["approver"]).post(f"{url}/approve", json={}), 409, "INVALID_STATE")
 
 
@@ -182,9 +209,13 @@ def test_twenty_concurrent_approvals_approve_it_once(admin: Caller, make_caller:
         answers = list(pool.map(lambda c: c.post(url, json={}), approvers))
     codes = sorted(a.status_code for a in answers)
     assert set(codes) <= {200, 409} and codes.count(200) >= 2, codes
-    assert admin.get(f"{PROMOTIONS}/{promotion['id']}").json()["data"]["state"] == "approved"
+    assert finished(admin, promotion["id"])["state"] == "succeeded"
+    # Approved exactly once: one move, one deployment workflow, one deployment job.
     moves = audit(admin, action="promotion.evaluate", resourceId=promotion["id"])
-    assert [m["changes"]["after"]["state"] for m in moves] == ["approved"], moves  # approved exactly once
+    assert [m["changes"]["after"]["state"] for m in moves] == ["deploying"], moves
+    assert len(jobs_of(admin, promotion["id"])) == 1
+    runs = admin.get("/api/v1/workflow-runs", params={"pageSize": 100}).json()["data"]
+    assert [r["context"].get("promotionId") for r in runs].count(promotion["id"]) == 1
 
 
 def test_one_rejection_ends_it_and_cancel_follows_the_table(
@@ -277,8 +308,8 @@ def test_a_blocked_promotion_moves_on_by_itself_when_the_freeze_ends(
     error = assert_error(promote(caller, release["id"], prod["id"]), 422, "PROMOTION_BLOCKED")
     assert error["details"]["recheckAt"] == window["nextEnd"]
     url = f"{PROMOTIONS}/{error['details']['promotionId']}"
-    moved = _until(lambda: (p := caller.get(url).json()["data"])["state"] == "approved" and p)
-    assert moved["message"] == "every gate passed" and moved["recheckAt"] is None
+    moved = _until(lambda: (p := caller.get(url).json()["data"])["state"] == "succeeded" and p)
+    assert moved["recheckAt"] is None and moved["workflowRunId"]
     assert [e["actor"]["id"] for e in audit(caller, action="promotion.evaluate")] == ["shiplane:promotions"]
 
 

@@ -1,0 +1,465 @@
+"""Deployment jobs (docs/deployments.md): the rollout strategy plans batches of the
+environment's targets; each target's ``deploy`` task goes to its agent; the job ends by
+the strategy's rules.
+
+A job runs inside the ``deploy`` workflow step (the step's core service), so it is as
+durable as a step: the engine holds its lease while it runs, and a process that dies
+mid-job fails the step (``deploy`` is not idempotent) rather than deploy twice blindly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from shiplane_sdk import Batch, PluginError, RolloutStrategy, TargetRef
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shiplane.agents.tasks import AgentTasks, wait_for_task
+from shiplane.deployments.models import DeploymentArtifact, DeploymentJob, DeploymentTask
+from shiplane.environments.models import Environment
+from shiplane.platform.auth import Principal
+from shiplane.platform.database import Database, new_id, utcnow
+from shiplane.platform.envelope import rfc3339
+from shiplane.platform.errors import ApiError, not_found
+from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
+from shiplane.platform.reads import TenantReads
+from shiplane.platform.secrets import SecretBox
+from shiplane.platform.settings import Settings
+from shiplane.plugins.guard import PluginCallFailed
+from shiplane.plugins.manager import PluginRegistry
+from shiplane.plugins.service import PluginService
+from shiplane.plugins.states import PluginStateCache
+from shiplane.releases.models import Release
+from shiplane.targets.models import Target
+from shiplane.targets.service import TargetService
+
+MANIFEST_MEDIA_TYPE = "application/vnd.shiplane.deployment.manifest.v1+json"
+#: How long one target's deploy may take before the job gives up on it (the target type's
+#: own deployTimeoutSeconds, at most a day, is enforced on the agent).
+TASK_TIMEOUT = 86_400.0 + 120
+MAX_TARGETS = 1000
+
+JOB_STATES = ("pending", "running", "succeeded", "failed", "partially_applied", "cancelled", "rolled_back")
+TASK_STATES = ("queued", "dispatched", "running", "succeeded", "failed", "timed_out", "cancelled")
+
+LIST_SPEC = ListSpec(
+    DeploymentJob,
+    fields={
+        "state": ListField(DeploymentJob.state, "string"),
+        "kind": ListField(DeploymentJob.kind, "string", sortable=False),
+        "environmentId": ListField(DeploymentJob.environment_id, "string"),
+        "releaseId": ListField(DeploymentJob.release_id, "string"),
+        "promotionId": ListField(DeploymentJob.promotion_id, "string", sortable=False),
+        "createdAt": ListField(DeploymentJob.created_at, "datetime"),
+        "updatedAt": ListField(DeploymentJob.updated_at, "datetime"),
+    },
+    default_sort="-createdAt",
+)
+
+
+def _when(value: Any) -> str | None:
+    return rfc3339(value) if value is not None else None
+
+
+def job_out(row: Any, counts: dict[str, int] | None = None) -> dict[str, Any]:
+    data = {
+        "id": row.id,
+        "tenantId": row.tenant_id,
+        "kind": row.kind,
+        "promotionId": row.promotion_id,
+        "workflowRunId": row.workflow_run_id,
+        "releaseId": row.release_id,
+        "environmentId": row.environment_id,
+        "previousReleaseId": row.previous_release_id,
+        "strategy": row.strategy,
+        "strategyConfig": row.strategy_config,
+        "state": row.state,
+        "message": row.message,
+        "createdBy": row.created_by,
+        "startedAt": _when(row.started_at),
+        "finishedAt": _when(row.finished_at),
+        "createdAt": rfc3339(row.created_at),
+        "updatedAt": rfc3339(row.updated_at),
+    }
+    if counts is not None:
+        data["tasks"] = counts
+    return data
+
+
+def task_out(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "jobId": row.job_id,
+        "targetId": row.target_id,
+        "targetName": row.target_name,
+        "agentId": row.agent_id,
+        "batch": row.batch,
+        "state": row.state,
+        "message": row.message,
+        "result": {k: v for k, v in (row.result or {}).items() if k != "log"},
+        "startedAt": _when(row.started_at),
+        "finishedAt": _when(row.finished_at),
+    }
+
+
+def artifact_out(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "jobId": row.job_id,
+        "name": row.name,
+        "contentType": row.content_type,
+        "size": row.size,
+        "digest": row.digest,
+        "createdAt": rfc3339(row.created_at),
+    }
+
+
+def _blob(job_id: str, tenant: str, name: str, value: Any) -> DeploymentArtifact:
+    content = json.dumps(value, sort_keys=True, indent=2).encode()
+    return DeploymentArtifact(
+        id=new_id(),
+        tenant_id=tenant,
+        job_id=job_id,
+        name=name,
+        content_type="application/json",
+        digest="sha256:" + hashlib.sha256(content).hexdigest(),
+        size=len(content),
+        content=content,
+        created_at=utcnow(),
+    )
+
+
+def manifest_of(release: Release, environment: Environment, job_id: str) -> dict[str, Any]:
+    """What every target of the job receives (``TargetType.deploy``)."""
+    return {
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "jobId": job_id,
+        "release": {"id": release.id, "name": release.name, "manifestDigest": release.manifest_digest},
+        "environment": {"id": environment.id, "name": environment.name},
+        "components": [
+            {
+                "name": c.get("componentName") or c.get("name"),
+                "version": c.get("version"),
+                "digest": c.get("digest"),
+                "reference": c.get("reference"),
+            }
+            for c in release.components or []
+        ],
+    }
+
+
+def sticker_of(manifest: dict[str, Any], deployed_at: str) -> dict[str, Any]:
+    """The version sticker each target keeps: what is deployed there, by which job."""
+    return {
+        "release": manifest["release"],
+        "environment": manifest["environment"],
+        "components": [
+            {"name": c["name"], "version": c["version"], "digest": c["digest"]} for c in manifest["components"]
+        ],
+        "jobId": manifest["jobId"],
+        "deployedAt": deployed_at,
+    }
+
+
+class DeploymentRunner:
+    """Creates and runs deployment jobs (for the ``deploy`` step)."""
+
+    def __init__(
+        self,
+        db: Database,
+        registry: PluginRegistry,
+        box: SecretBox,
+        states: PluginStateCache,
+        settings: Settings,
+        tasks: AgentTasks,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.box = box
+        self.states = states
+        self.settings = settings
+        self.tasks = tasks
+
+    async def _plan(
+        self, principal: Principal, strategy: str, config: dict[str, Any], targets: list[TargetRef]
+    ) -> list[Batch]:
+        plugins = PluginService(None, principal, self.registry, self.box, self.states)
+        try:
+            registered = await plugins.capability("rollout_strategy", strategy, for_new_object=True)
+        except ApiError as exc:
+            raise PluginError(f"rollout strategy {strategy!r}: {exc.message}") from None
+        capability = registered.capability
+        assert isinstance(capability, RolloutStrategy)
+        errors = await plugins.check_config(registered, config, [], "strategyConfig")
+        if errors:
+            raise PluginError("strategy config: " + "; ".join(f"{e.field or 'config'}: {e.message}" for e in errors))
+        try:
+            batches = await self.registry.guard.call(
+                registered.plugin_id, "plan", capability.plan, targets, config, tenant_id=principal.tenant_id
+            )
+        except PluginCallFailed as exc:
+            raise PluginError(f"rollout strategy {strategy!r} could not plan: {exc.reason}") from None
+        planned = [t.id for b in batches for t in b.targets]
+        if sorted(planned) != sorted(t.id for t in targets):
+            raise PluginError(f"rollout strategy {strategy!r} planned targets other than the environment's")
+        return list(batches)
+
+    async def run(
+        self,
+        principal: Principal,
+        *,
+        release_id: str,
+        environment_id: str,
+        strategy: str,
+        strategy_config: dict[str, Any],
+        promotion_id: str | None,
+        workflow_run_id: str | None,
+        kind: str,
+        is_cancelled: Callable[[], bool],
+        log: Callable[[str], None],
+    ) -> dict[str, Any]:
+        tenant = principal.tenant_id
+        async with self.db.session(tenant, write=True) as session:
+            release = await session.scalar(select(Release).where(Release.id == release_id))
+            env = await session.scalar(select(Environment).where(Environment.id == environment_id))
+            if release is None or env is None:
+                raise PluginError("the release or the environment no longer exists")
+            rows = list(
+                await session.scalars(
+                    select(Target).where(Target.environment_id == env.id).order_by(Target.name).limit(MAX_TARGETS)
+                )
+            )
+            job = DeploymentJob(
+                id=new_id(),
+                tenant_id=tenant,
+                kind=kind,
+                promotion_id=promotion_id,
+                workflow_run_id=workflow_run_id,
+                release_id=release.id,
+                environment_id=env.id,
+                previous_release_id=env.current_release_id,
+                strategy=strategy,
+                strategy_config=dict(strategy_config),
+                state="pending",
+                created_by=principal.user_id,
+            )
+            job.manifest = manifest_of(release, env, job.id)
+            session.add(job)
+            await session.flush()
+            session.add(_blob(job.id, tenant, "manifest.json", job.manifest))
+            job_id, manifest = job.id, job.manifest
+        log(f"deployment job {job_id}: {release.name} to {env.name}, {len(rows)} target(s), strategy {strategy}")
+        refs = [TargetRef(id=t.id, name=t.name, labels=dict(t.labels or {})) for t in rows]
+        try:
+            batches = await self._plan(principal, strategy, strategy_config, refs)
+        except PluginError as exc:
+            return await self._finish(tenant, job_id, "failed", str(exc), log)
+        names = {t.id: t.name for t in rows}
+        async with self.db.session(tenant, write=True) as session:
+            running = await session.scalar(select(DeploymentJob).where(DeploymentJob.id == job_id))
+            assert running is not None
+            running.state, running.started_at = "running", utcnow()
+            for batch in batches:
+                for ref in batch.targets:
+                    session.add(
+                        DeploymentTask(
+                            id=new_id(),
+                            tenant_id=tenant,
+                            job_id=job_id,
+                            target_id=ref.id,
+                            target_name=names[ref.id],
+                            batch=batch.index,
+                            state="queued",
+                            created_at=utcnow(),
+                        )
+                    )
+        allowed = int(strategy_config.get("maxUnavailable", 0)) if strategy != "all-at-once" else len(rows)
+        failed = succeeded = 0
+        stopped = ""
+        for batch in batches:
+            if is_cancelled():
+                stopped = "cancelled"
+                break
+            outcomes = await self._run_batch(principal, job_id, batch, manifest, is_cancelled, log)
+            succeeded += sum(1 for o in outcomes if o == "succeeded")
+            failed += sum(1 for o in outcomes if o != "succeeded")
+            if any(o == "cancelled" for o in outcomes):
+                stopped = "cancelled"
+                break
+            if failed > allowed:
+                stopped = (
+                    f"stopped after batch {batch.index}: {failed} target(s) failed, more than maxUnavailable {allowed}"
+                )
+                break
+        if stopped:
+            await self._cancel_queued(tenant, job_id, "not deployed: " + stopped)
+        if stopped == "cancelled":
+            state, message = "cancelled", "cancelled"
+        elif failed == 0:
+            state, message = "succeeded", f"deployed to {succeeded} target(s)"
+        elif succeeded == 0:
+            state, message = "failed", stopped or f"failed on all {failed} target(s)"
+        else:
+            state = "partially_applied"
+            message = f"{succeeded} target(s) deployed, {failed} failed" + (f"; {stopped}" if stopped else "")
+        return await self._finish(tenant, job_id, state, message, log)
+
+    async def _run_batch(
+        self,
+        principal: Principal,
+        job_id: str,
+        batch: Batch,
+        manifest: dict[str, Any],
+        is_cancelled: Callable[[], bool],
+        log: Callable[[str], None],
+    ) -> list[str]:
+        tenant = principal.tenant_id
+        dispatched: list[tuple[str, str]] = []  # (task id, work item id)
+        outcomes: list[str] = []
+        async with self.db.session(tenant, write=True) as session:
+            plugins = PluginService(session, principal, self.registry, self.box, self.states)
+            targets = TargetService(session, principal, plugins, self.settings)
+            for ref in batch.targets:
+                task = await session.scalar(
+                    select(DeploymentTask).where(DeploymentTask.job_id == job_id, DeploymentTask.target_id == ref.id)
+                )
+                target = await session.scalar(select(Target).where(Target.id == ref.id))
+                if task is None:
+                    continue
+                if target is None:
+                    task.state, task.message, task.finished_at = "failed", "the target no longer exists", utcnow()
+                    outcomes.append("failed")
+                    continue
+                try:
+                    agent_id = await targets._agent_for(target)
+                except ApiError as exc:
+                    task.state, task.message, task.finished_at = "failed", exc.message, utcnow()
+                    outcomes.append("failed")
+                    log(f"{target.name}: {exc.message}")
+                    continue
+                sticker = sticker_of(manifest, rfc3339(utcnow()))
+                item = await self.tasks.enqueue(
+                    session, agent_id, "deploy", target.id, {"manifest": manifest, "sticker": sticker, "jobId": job_id}
+                )
+                task.agent_id, task.work_item_id, task.state, task.started_at = agent_id, item, "dispatched", utcnow()
+                dispatched.append((task.id, item))
+        log(f"batch {batch.index}: {len(dispatched)} target(s) dispatched")
+        results = await asyncio.gather(
+            *(
+                wait_for_task(self.db, tenant, item, is_cancelled=is_cancelled, timeout=TASK_TIMEOUT)
+                for _task_id, item in dispatched
+            )
+        )
+        async with self.db.session(tenant, write=True) as session:
+            for (task_id, _item), done in zip(dispatched, results, strict=True):
+                task = await session.scalar(select(DeploymentTask).where(DeploymentTask.id == task_id))
+                if task is None:
+                    continue
+                result = dict(done.get("result") or {})
+                state = {"succeeded": "succeeded", "cancelled": "cancelled", "timeout": "timed_out"}.get(
+                    done["state"], "failed"
+                )
+                task.state, task.finished_at = state, utcnow()
+                task.log = [str(line) for line in result.pop("log", [])][:500]
+                task.result = result
+                deployed: dict[str, Any] = result["deploy"] if isinstance(result.get("deploy"), dict) else {}
+                task.message = str(done.get("error") or result.get("error") or deployed.get("message") or state)[:4000]
+                outcomes.append(state)
+                log(f"{task.target_name}: {state}" + (f" ({task.message})" if state != "succeeded" else ""))
+        return outcomes
+
+    async def _cancel_queued(self, tenant: str, job_id: str, message: str) -> None:
+        async with self.db.session(tenant, write=True) as session:
+            for task in await session.scalars(
+                select(DeploymentTask).where(DeploymentTask.job_id == job_id, DeploymentTask.state == "queued")
+            ):
+                task.state, task.message, task.finished_at = "cancelled", message, utcnow()
+
+    async def _finish(
+        self, tenant: str, job_id: str, state: str, message: str, log: Callable[[str], None]
+    ) -> dict[str, Any]:
+        async with self.db.session(tenant, write=True) as session:
+            job = await session.scalar(select(DeploymentJob).where(DeploymentJob.id == job_id))
+            assert job is not None
+            job.state, job.message, job.finished_at = state, message[:4000], utcnow()
+            tasks = list(await session.scalars(select(DeploymentTask).where(DeploymentTask.job_id == job_id)))
+            stickers = {t.target_name: dict(t.result or {}).get("sticker") for t in tasks if t.state == "succeeded"}
+            session.add(_blob(job_id, tenant, "stickers.json", stickers))
+            if state == "succeeded":
+                env = await session.scalar(select(Environment).where(Environment.id == job.environment_id))
+                if env is not None:
+                    env.current_release_id = job.release_id
+            counts: dict[str, int] = {}
+            for t in tasks:
+                counts[t.state] = counts.get(t.state, 0) + 1
+        log(f"deployment job {job_id}: {state}: {message}")
+        return {"jobId": job_id, "state": state, "message": message, "tasks": counts}
+
+
+class DeploymentReads:
+    def __init__(self, db: Database, principal: Principal) -> None:
+        self.db = db
+        self.principal = principal
+
+    async def list_page(self, reads: TenantReads, params: ListParams) -> Page:
+        page = await reads.page(LIST_SPEC, params)
+        return Page([job_out(row) for row in page.items], page.pagination)
+
+    async def _job(self, session: AsyncSession, job_id: str) -> DeploymentJob:
+        job = await session.scalar(select(DeploymentJob).where(DeploymentJob.id == job_id))
+        if job is None:
+            raise not_found("deployment job", job_id)
+        return job
+
+    async def job(self, job_id: str) -> dict[str, Any]:
+        async with self.db.session(self.principal.tenant_id, write=False) as session:
+            job = await self._job(session, job_id)
+            counts: dict[str, int] = {}
+            for state in await session.scalars(select(DeploymentTask.state).where(DeploymentTask.job_id == job_id)):
+                counts[state] = counts.get(state, 0) + 1
+            return job_out(job, counts)
+
+    async def tasks(self, job_id: str) -> list[dict[str, Any]]:
+        async with self.db.session(self.principal.tenant_id, write=False) as session:
+            await self._job(session, job_id)
+            rows = await session.scalars(
+                select(DeploymentTask)
+                .where(DeploymentTask.job_id == job_id)
+                .order_by(DeploymentTask.batch, DeploymentTask.target_name)
+            )
+            return [task_out(r) for r in rows]
+
+    async def task(self, job_id: str, task_id: str) -> DeploymentTask:
+        async with self.db.session(self.principal.tenant_id, write=False) as session:
+            await self._job(session, job_id)
+            row = await session.scalar(
+                select(DeploymentTask).where(DeploymentTask.job_id == job_id, DeploymentTask.id == task_id)
+            )
+            if row is None:
+                raise not_found("deployment task", task_id)
+            return row
+
+    async def artifacts(self, job_id: str) -> list[dict[str, Any]]:
+        async with self.db.session(self.principal.tenant_id, write=False) as session:
+            await self._job(session, job_id)
+            rows = await session.scalars(
+                select(DeploymentArtifact).where(DeploymentArtifact.job_id == job_id).order_by(DeploymentArtifact.name)
+            )
+            return [artifact_out(r) for r in rows]
+
+    async def artifact(self, job_id: str, artifact_id: str) -> DeploymentArtifact:
+        async with self.db.session(self.principal.tenant_id, write=False) as session:
+            await self._job(session, job_id)
+            row = await session.scalar(
+                select(DeploymentArtifact).where(
+                    DeploymentArtifact.job_id == job_id, DeploymentArtifact.id == artifact_id
+                )
+            )
+            if row is None:
+                raise not_found("deployment artifact", artifact_id)
+            return row

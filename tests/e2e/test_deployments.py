@@ -1,0 +1,172 @@
+"""Promotions that deploy, end to end: a real ``shiplane serve`` (engine on), a real agent
+process, ``local`` targets in temporary directories. The default workflow deploys all at
+once; a rolling one over five targets stops when one fails, by its maxUnavailable."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.agents import test_script_tasks as scripts
+from tests.api.agents.test_script_tasks import Stack
+from tests.api.releases import Repo
+
+pytestmark = pytest.mark.slow
+
+stack = scripts.stack  # the fixture: a server and real agents
+
+
+def ok(response: Any, status: int = 201) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def release(stack: Stack, tmp_path: Path, name: str, version: str) -> dict[str, Any]:
+    repo = Repo(tmp_path / f"repo-{name}")
+    repo.commit()
+    repo.tag(version)
+    integration = ok(
+        stack.call(
+            "POST",
+            "/api/v1/integrations",
+            json={"name": f"git-{name}", "typeId": "git", "config": {"url": str(repo.path)}},
+        )
+    )
+    component = ok(
+        stack.call(
+            "POST",
+            "/api/v1/components",
+            json={"name": "api", "integrationId": integration["id"], "reference": "."}
+            if name == "a"
+            else {"name": f"api-{name}", "integrationId": integration["id"], "reference": "."},
+        )
+    )
+    ok(stack.call("POST", f"/api/v1/components/{component['id']}/sync-versions"), 200)
+    body = {
+        "name": f"rel-{name}",
+        "components": [{"componentId": component["id"], "version": version}],
+        "state": "ready",
+    }
+    return ok(stack.call("POST", "/api/v1/releases", json=body))
+
+
+def targets(stack: Stack, env_id: str, tmp_path: Path, names: list[str], failing: str | None = None) -> dict[str, Path]:
+    made = {}
+    for name in names:
+        directory = tmp_path / name
+        config: dict[str, Any] = {"directory": str(directory)}
+        if name == failing:
+            config["deployCommand"] = ["sh", "-c", "echo broken disk; exit 3"]
+        ok(
+            stack.call(
+                "POST",
+                "/api/v1/targets",
+                json={
+                    "name": name,
+                    "environmentId": env_id,
+                    "type": "local",
+                    "config": config,
+                    "agentId": stack.agent_id,
+                },
+            )
+        )
+        made[name] = directory
+    return made
+
+
+def finished(stack: Stack, promotion_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while True:
+        promotion = ok(stack.call("GET", f"/api/v1/promotions/{promotion_id}"), 200)
+        if promotion["state"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            return promotion
+        time.sleep(0.2)
+
+
+def job_of(stack: Stack, promotion_id: str) -> dict[str, Any]:
+    params = {"filter": json.dumps({"promotionId": promotion_id})}
+    [job] = ok(stack.call("GET", "/api/v1/deployment-jobs", params=params), 200)
+    return ok(stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}"), 200)
+
+
+def test_an_approved_promotion_deploys_to_every_target_and_leaves_stickers(stack: Stack, tmp_path: Path) -> None:
+    env = ok(stack.call("POST", "/api/v1/environments", json={"name": "dep-dev", "displayName": "Dev", "order": 11}))
+    dirs = targets(stack, env["id"], tmp_path, ["dev-1", "dev-2"])
+    rel = release(stack, tmp_path, "a", "v2.0.0")
+    promotion = ok(stack.call("POST", "/api/v1/promotions", json={"releaseId": rel["id"], "environmentId": env["id"]}))
+    done = finished(stack, promotion["id"])
+    assert done["state"] == "succeeded", done
+    job = job_of(stack, promotion["id"])
+    assert job["state"] == "succeeded" and job["tasks"] == {"succeeded": 2}
+    for directory in dirs.values():
+        assert (directory / "api.version").read_text().split()[0] == "v2.0.0"
+        sticker = json.loads((directory / ".shiplane-sticker.json").read_text())
+        assert sticker["release"]["id"] == rel["id"] and sticker["jobId"] == job["id"]
+    for task in ok(stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}/tasks"), 200):
+        assert task["state"] == "succeeded" and task["agentId"] == stack.agent_id
+        drift = ok(stack.call("GET", f"/api/v1/targets/{task['targetId']}/drift"), 200)
+        assert drift["status"] == "in_sync", drift
+    artifacts = {a["name"]: a for a in ok(stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}/artifacts"), 200)}
+    manifest = stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}/artifacts/{artifacts['manifest.json']['id']}")
+    assert manifest.headers["Digest"] == artifacts["manifest.json"]["digest"]
+    assert json.loads(manifest.content)["components"][0]["version"] == "v2.0.0"
+    stickers = stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}/artifacts/{artifacts['stickers.json']['id']}")
+    assert set(json.loads(stickers.content)) == {"dev-1", "dev-2"}
+    shown = ok(stack.call("GET", f"/api/v1/environments/{env['id']}"), 200)
+    assert shown["currentReleaseId"] == rel["id"]
+
+
+def test_a_rolling_deployment_stops_when_more_targets_fail_than_it_allows(stack: Stack, tmp_path: Path) -> None:
+    env = ok(stack.call("POST", "/api/v1/environments", json={"name": "dep-prod", "displayName": "Prod", "order": 12}))
+    dirs = targets(stack, env["id"], tmp_path, [f"web-{i}" for i in range(1, 6)], failing="web-3")
+    flow = ok(
+        stack.call(
+            "POST",
+            "/api/v1/workflow-templates",
+            json={
+                "name": "rolling-deploy",
+                "nodes": [
+                    {
+                        "id": "deploy",
+                        "type": "deploy",
+                        "config": {"strategy": "rolling", "strategyConfig": {"batchSize": 2, "maxUnavailable": 0}},
+                    }
+                ],
+            },
+        )
+    )
+    ok(
+        stack.call(
+            "PUT",
+            f"/api/v1/environments/{env['id']}",
+            json={"name": "dep-prod", "displayName": "Prod", "order": 12, "deploymentWorkflowTemplateId": flow["id"]},
+        ),
+        200,
+    )
+    rel = release(stack, tmp_path, "b", "v3.1.0")
+    promotion = ok(stack.call("POST", "/api/v1/promotions", json={"releaseId": rel["id"], "environmentId": env["id"]}))
+    done = finished(stack, promotion["id"])
+    assert done["state"] == "failed" and "partially_applied" in done["message"], done
+    job = job_of(stack, promotion["id"])
+    assert job["state"] == "partially_applied" and job["strategy"] == "rolling"
+    tasks = {t["targetName"]: t for t in ok(stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}/tasks"), 200)}
+    assert {name: (t["batch"], t["state"]) for name, t in tasks.items()} == {
+        "web-1": (0, "succeeded"),
+        "web-2": (0, "succeeded"),
+        "web-3": (1, "failed"),
+        "web-4": (1, "succeeded"),
+        "web-5": (2, "cancelled"),
+    }
+    assert "exited with 3" in tasks["web-3"]["message"]
+    assert "maxUnavailable" in tasks["web-5"]["message"]
+    logs = ok(stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}/tasks/{tasks['web-3']['id']}/logs"), 200)
+    assert "broken disk" in [line["line"] for line in logs["lines"]]
+    assert not (dirs["web-5"] / "api-b.version").exists()
+    assert (dirs["web-4"] / "api-b.version").exists()
+    # The environment keeps the release it had: this one was not fully deployed.
+    assert ok(stack.call("GET", f"/api/v1/environments/{env['id']}"), 200)["currentReleaseId"] is None
