@@ -16,6 +16,7 @@ from shiplane.agents.api import router as agents_router
 from shiplane.agents.stream import router as agent_stream_router
 from shiplane.audit.api import router as audit_router
 from shiplane.components.api import router as components_router
+from shiplane.deployments.api import rollbacks as rollbacks_router
 from shiplane.deployments.api import router as deployment_jobs_router
 from shiplane.environments.api import router as environments_router
 from shiplane.integrations.api import router as integrations_router
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         approval_policies_router,
         my_router,
         deployment_jobs_router,
+        rollbacks_router,
     ):
         app.include_router(router)
     install_openapi(app)

@@ -170,3 +170,72 @@ def test_a_rolling_deployment_stops_when_more_targets_fail_than_it_allows(stack:
     assert (dirs["web-4"] / "api-b.version").exists()
     # The environment keeps the release it had: this one was not fully deployed.
     assert ok(stack.call("GET", f"/api/v1/environments/{env['id']}"), 200)["currentReleaseId"] is None
+
+
+def test_a_rollback_restores_the_previous_release_on_every_target(stack: Stack, tmp_path: Path) -> None:
+    env = ok(
+        stack.call("POST", "/api/v1/environments", json={"name": "dep-stage", "displayName": "Stage", "order": 13})
+    )
+    dirs = targets(stack, env["id"], tmp_path, ["stage-1", "stage-2"])
+    nothing = stack.call("POST", "/api/v1/rollbacks", json={"environmentId": env["id"], "reason": "oops"})
+    assert nothing.status_code == 409, nothing.text  # nothing deployed there yet
+    repo = Repo(tmp_path / "repo-shop")
+    for tag in ("v1.0.0", "v1.1.0"):
+        repo.commit()
+        repo.tag(tag)
+    integration = ok(
+        stack.call(
+            "POST",
+            "/api/v1/integrations",
+            json={"name": "git-shop", "typeId": "git", "config": {"url": str(repo.path)}},
+        )
+    )
+    component = ok(
+        stack.call(
+            "POST", "/api/v1/components", json={"name": "shop", "integrationId": integration["id"], "reference": "."}
+        )
+    )
+    ok(stack.call("POST", f"/api/v1/components/{component['id']}/sync-versions"), 200)
+    releases = {}
+    for tag in ("v1.0.0", "v1.1.0"):
+        body = {
+            "name": f"shop-{tag}",
+            "components": [{"componentId": component["id"], "version": tag}],
+            "state": "ready",
+        }
+        releases[tag] = ok(stack.call("POST", "/api/v1/releases", json=body))
+        promotion = ok(
+            stack.call(
+                "POST", "/api/v1/promotions", json={"releaseId": releases[tag]["id"], "environmentId": env["id"]}
+            )
+        )
+        assert finished(stack, promotion["id"])["state"] == "succeeded"
+        for directory in dirs.values():
+            assert (directory / "shop.version").read_text().split()[0] == tag
+    forward = job_of(stack, promotion["id"])
+
+    rollback = ok(
+        stack.call("POST", "/api/v1/rollbacks", json={"environmentId": env["id"], "reason": "checkout broke"})
+    )
+    assert rollback["kind"] == "rollback" and rollback["releaseId"] == releases["v1.0.0"]["id"]
+    assert rollback["previousReleaseId"] == releases["v1.1.0"]["id"] and rollback["reason"] == "checkout broke"
+    deadline = time.monotonic() + 120
+    while (job := ok(stack.call("GET", f"/api/v1/deployment-jobs/{rollback['id']}"), 200))["state"] in (
+        "pending",
+        "running",
+    ):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    assert job["state"] == "succeeded" and job["tasks"] == {"succeeded": 2}, job
+    for directory in dirs.values():
+        assert (directory / "shop.version").read_text().split()[0] == "v1.0.0"
+    assert (
+        ok(stack.call("GET", f"/api/v1/environments/{env['id']}"), 200)["currentReleaseId"] == releases["v1.0.0"]["id"]
+    )
+    assert ok(stack.call("GET", f"/api/v1/deployment-jobs/{forward['id']}"), 200)["state"] == "rolled_back"
+    assert ok(stack.call("GET", f"/api/v1/promotions/{promotion['id']}"), 200)["state"] == "rolled_back"
+    listed = ok(stack.call("GET", "/api/v1/rollbacks"), 200)
+    assert rollback["id"] in [r["id"] for r in listed] and all(r["kind"] == "rollback" for r in listed)
+    for task in ok(stack.call("GET", f"/api/v1/deployment-jobs/{rollback['id']}/tasks"), 200):
+        drift = ok(stack.call("GET", f"/api/v1/targets/{task['targetId']}/drift"), 200)
+        assert drift["status"] == "in_sync", drift

@@ -86,6 +86,15 @@ def filter_case(context: Any, case: Any) -> bool:
 
 @schemathesis.hook
 def map_case(context: Any, case: Any) -> Any:
+    params = getattr(case, "path_parameters", None)
+    if (
+        isinstance(params, dict)
+        and params.get("release_id") == os.environ.get("SHIPLANE_FUZZ_RELEASE_ID")
+        and case.operation.path.endswith("/deprecate")
+    ):
+        # The sealed release the positive promotions use stays promotable: a deprecation
+        # aimed at it goes to an id that does not exist (404).
+        params["release_id"] = "fuzz-kept-promotable"
     if not _positive(case):
         return case
     if isinstance(case.query, dict):

@@ -1,19 +1,24 @@
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
+from shiplane.deployments.rollbacks import RollbackCreate, RollbackService
 from shiplane.deployments.service import LIST_SPEC, DeploymentReads, artifact_out, task_out
 from shiplane.platform.auth import Principal, require
 from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import success
+from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import pagination_meta, parse_list_params
 from shiplane.platform.openapi import list_parameters
 from shiplane.platform.reads import TenantReads
+from shiplane.plugins.deps import plugin_service
 
 router = APIRouter(prefix="/api/v1/deployment-jobs", tags=["deployments"])
+rollbacks = APIRouter(prefix="/api/v1/rollbacks", tags=["deployments"])
 
 Reader = Annotated[Principal, require("deployments:read")]
 Reads = Annotated[TenantReads, Depends(tenant_reads)]
@@ -81,3 +86,38 @@ async def download_artifact(job_id: str, artifact_id: str, request: Request, pri
         media_type=row.content_type,
         headers={"Digest": meta["digest"], "Content-Disposition": f'attachment; filename="{row.name}"'},
     )
+
+
+@rollbacks.post("", status_code=201)
+async def create_rollback(
+    body: RollbackCreate,
+    request: Request,
+    principal: Annotated[
+        Principal, require("rollbacks:create", audit_action="rollback.create", resource_type="deployment_job")
+    ],
+) -> Response:
+    """Roll an environment (or a job's environment) back to an earlier release (default: the
+    previous successful one there): a ``rollback`` deployment job, run at once, with no
+    gates or approvals."""
+    queue = request.app.state.shiplane.queue
+    return await run_write(
+        request, principal, lambda s: RollbackService(plugin_service(request, s, principal), queue).create(body)
+    )
+
+
+@rollbacks.get("", openapi_extra=list_parameters(LIST_SPEC))
+async def list_rollbacks(
+    request: Request, principal: Annotated[Principal, require("rollbacks:read")], reads: Reads
+) -> Response:
+    """Rollback jobs (deployment jobs of kind ``rollback``), newest first; the same sorts and
+    filters as ``GET /deployment-jobs``."""
+    query = dict(request.query_params)
+    try:
+        given = json.loads(query.get("filter") or "{}")
+    except ValueError:
+        given = None
+    if isinstance(given, dict):
+        query["filter"] = json.dumps({**given, "kind": "rollback"})
+    params = parse_list_params(query, LIST_SPEC)
+    page = await _reads(request, principal).list_page(reads, params)
+    return success(page.items, pagination=page.pagination)

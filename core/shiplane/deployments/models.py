@@ -27,6 +27,8 @@ class DeploymentJob(TenantOwned, Base):
     strategy_config: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     state: Mapped[str] = mapped_column(String(24), nullable=False, default="pending")
     message: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    # Why (a rollback's reason; a promotion's deployment carries the promotion's).
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
     manifest: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     created_by: Mapped[str] = mapped_column(String(255), nullable=False)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

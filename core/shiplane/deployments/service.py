@@ -80,6 +80,7 @@ def job_out(row: Any, counts: dict[str, int] | None = None) -> dict[str, Any]:
         "strategyConfig": row.strategy_config,
         "state": row.state,
         "message": row.message,
+        "reason": row.reason,
         "createdBy": row.created_by,
         "startedAt": _when(row.started_at),
         "finishedAt": _when(row.finished_at),
@@ -222,9 +223,18 @@ class DeploymentRunner:
         kind: str,
         is_cancelled: Callable[[], bool],
         log: Callable[[str], None],
+        job_id: str | None = None,
     ) -> dict[str, Any]:
+        """Run a deployment job: a new one, or the pending one ``job_id`` (a rollback's,
+        created with its request)."""
         tenant = principal.tenant_id
         async with self.db.session(tenant, write=True) as session:
+            existing = None
+            if job_id is not None:
+                existing = await session.scalar(select(DeploymentJob).where(DeploymentJob.id == job_id))
+                if existing is None or existing.state != "pending":
+                    raise PluginError(f"deployment job {job_id} is not pending: it is not run again")
+                release_id, environment_id, kind = existing.release_id, existing.environment_id, existing.kind
             release = await session.scalar(select(Release).where(Release.id == release_id))
             env = await session.scalar(select(Environment).where(Environment.id == environment_id))
             if release is None or env is None:
@@ -234,22 +244,22 @@ class DeploymentRunner:
                     select(Target).where(Target.environment_id == env.id).order_by(Target.name).limit(MAX_TARGETS)
                 )
             )
-            job = DeploymentJob(
+            job = existing or DeploymentJob(
                 id=new_id(),
                 tenant_id=tenant,
                 kind=kind,
                 promotion_id=promotion_id,
-                workflow_run_id=workflow_run_id,
                 release_id=release.id,
                 environment_id=env.id,
                 previous_release_id=env.current_release_id,
-                strategy=strategy,
-                strategy_config=dict(strategy_config),
                 state="pending",
                 created_by=principal.user_id,
             )
+            job.workflow_run_id = workflow_run_id
+            job.strategy, job.strategy_config = strategy, dict(strategy_config)
             job.manifest = manifest_of(release, env, job.id)
-            session.add(job)
+            if existing is None:
+                session.add(job)
             await session.flush()
             session.add(_blob(job.id, tenant, "manifest.json", job.manifest))
             job_id, manifest = job.id, job.manifest
@@ -394,11 +404,37 @@ class DeploymentRunner:
                 env = await session.scalar(select(Environment).where(Environment.id == job.environment_id))
                 if env is not None:
                     env.current_release_id = job.release_id
+                if job.kind == "rollback":
+                    await mark_rolled_back(session, job)
             counts: dict[str, int] = {}
             for t in tasks:
                 counts[t.state] = counts.get(t.state, 0) + 1
         log(f"deployment job {job_id}: {state}: {message}")
         return {"jobId": job_id, "state": state, "message": message, "tasks": counts}
+
+
+async def mark_rolled_back(session: AsyncSession, rollback: DeploymentJob) -> None:
+    """A rollback succeeded: the deployments of the release it replaced in that environment
+    are ``rolled_back``, and so are the promotions that made them."""
+    from shiplane.promotions.models import Promotion
+
+    if rollback.previous_release_id is None:
+        return
+    replaced = await session.scalars(
+        select(DeploymentJob).where(
+            DeploymentJob.environment_id == rollback.environment_id,
+            DeploymentJob.release_id == rollback.previous_release_id,
+            DeploymentJob.state.in_(("succeeded", "partially_applied")),
+            DeploymentJob.id != rollback.id,
+        )
+    )
+    for job in replaced:
+        job.state = "rolled_back"
+        job.message = f"rolled back by {rollback.id}"
+        if job.promotion_id:
+            promotion = await session.scalar(select(Promotion).where(Promotion.id == job.promotion_id))
+            if promotion is not None and promotion.state in ("succeeded", "deploying"):
+                promotion.state, promotion.message = "rolled_back", f"rolled back by deployment job {rollback.id}"
 
 
 class DeploymentReads:

@@ -113,6 +113,7 @@ CATALOGUE: dict[str, EventType] = {
             "`after`: `{decision, comment, userId, roles}`; `before`: null",
         ),
         EventType("promotion.cancelled", 1, "promotion.cancel", CHANGE_PAYLOAD),
+        EventType("rollback.requested", 1, "rollback.create", CHANGE_PAYLOAD),
         EventType(
             "promotion.finished",
             1,

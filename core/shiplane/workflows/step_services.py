@@ -154,6 +154,7 @@ class StepServices:
             kind=str(context.get("kind") or "deploy"),
             is_cancelled=is_cancelled,
             log=log,
+            job_id=str(context["jobId"]) if context.get("jobId") else None,
         )
 
     # -- agents -------------------------------------------------------------------------------

@@ -4,13 +4,15 @@ tenant only. (The deployments themselves, with real agents: tests/e2e/test_deplo
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from tests.api.promotions import environment, promote, sealed_release
 from tests.api.promotions.test_promotions import finished, jobs_of
-from tests.conftest import Caller, assert_error
+from tests.conftest import Caller, CallerFactory, assert_error
 
 JOBS = "/api/v1/deployment-jobs"
+ROLLBACKS = "/api/v1/rollbacks"
 
 
 def test_a_job_with_no_targets_succeeds_and_its_records_stay_in_the_tenant(
@@ -43,3 +45,42 @@ def test_a_job_with_no_targets_succeeds_and_its_records_stay_in_the_tenant(
     assert_error(admin.get(f"{JOBS}/nope"), 404, "NOT_FOUND")
     listed = admin.get(JOBS, params={"filter": json.dumps({"environmentId": dev["id"]})}).json()["data"]
     assert [j["id"] for j in listed] == [job["id"]]
+
+
+def test_rollbacks_choose_the_previous_release_and_refuse_what_they_cannot(
+    admin: Caller, other_admin: Caller, viewer: Caller, make_caller: CallerFactory, tmp_path: Path
+) -> None:
+    dev = environment(admin, "dev", 1)
+    first, second = sealed_release(admin, tmp_path, "r1"), sealed_release(admin, tmp_path, "r2")
+    for release in (first, second):
+        promotion = promote(admin, release["id"], dev["id"]).json()["data"]
+        assert finished(admin, promotion["id"])["state"] == "succeeded"
+    body = {"environmentId": dev["id"], "reason": "errors up"}
+    assert_error(viewer.post(ROLLBACKS, json=body), 403, "FORBIDDEN")
+    assert_error(other_admin.post(ROLLBACKS, json=body), 400, "VALIDATION_ERROR")  # not its environment
+    assert_error(admin.post(ROLLBACKS, json={"reason": "x"}), 400, "VALIDATION_ERROR")
+    assert_error(admin.post(ROLLBACKS, json={**body, "jobId": "x"}), 400, "VALIDATION_ERROR")
+    assert_error(admin.post(ROLLBACKS, json={"environmentId": dev["id"]}), 400, "VALIDATION_ERROR")  # a reason
+
+    manager = make_caller(["release-manager"])
+    created = manager.post(ROLLBACKS, json=body)
+    assert created.status_code == 201, created.text
+    rollback = created.json()["data"]
+    assert rollback["releaseId"] == first["id"] and rollback["previousReleaseId"] == second["id"]
+    assert rollback["createdBy"] == manager.user_id and rollback["state"] in ("pending", "running", "succeeded")
+    deadline = time.monotonic() + 60
+    while (job := admin.get(f"{JOBS}/{rollback['id']}").json()["data"])["state"] in ("pending", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert job["state"] == "succeeded"
+    assert admin.get(f"/api/v1/environments/{dev['id']}").json()["data"]["currentReleaseId"] == first["id"]
+    assert [r["id"] for r in viewer.get(ROLLBACKS).json()["data"]] == [rollback["id"]]
+    assert other_admin.get(ROLLBACKS).json()["data"] == []
+    events = admin.get("/api/v1/audit-events", params={"filter": json.dumps({"action": "rollback.create"})}).json()
+    assert [e["resourceId"] for e in events["data"] if e["outcome"] != "denied"] == [rollback["id"]]
+    assert [e["actor"]["id"] for e in events["data"] if e["outcome"] == "denied"] == [viewer.user_id]
+
+    # Back to a deprecated release: refused like a promotion of it.
+    assert admin.post(f"/api/v1/releases/{second['id']}/deprecate", json={"reason": "bad"}).status_code == 200
+    error = assert_error(admin.post(ROLLBACKS, json={**body, "releaseId": second["id"]}), 422, "RELEASE_DEPRECATED")
+    assert error["details"]["releaseId"] == second["id"]

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("strategy_config", sa.JSON(), nullable=False),
         sa.Column("state", sa.String(length=24), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("manifest", sa.JSON(), nullable=False),
         sa.Column("created_by", sa.String(length=255), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
