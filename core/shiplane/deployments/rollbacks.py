@@ -14,6 +14,7 @@ from shiplane.deployments.models import DeploymentJob
 from shiplane.deployments.service import job_out
 from shiplane.engine.queue import WorkQueue
 from shiplane.environments.models import Environment
+from shiplane.environments.service import require_protected
 from shiplane.platform.database import new_id
 from shiplane.platform.errors import ApiError, validation_error
 from shiplane.platform.idempotency import WriteResult
@@ -82,6 +83,7 @@ class RollbackService:
         env = await session.scalar(select(Environment).where(Environment.id == environment_id))
         if env is None:
             raise validation_error("environmentId", f"no environment {environment_id!r}", "unknown")
+        require_protected(env, principal, "rollback")
         target_release = target_release or await previous_release(session, env)
         if target_release is None:
             raise ApiError(

@@ -28,6 +28,8 @@ class Environment(TenantOwned, Base):
     approval_policy_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     deployment_template_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     current_release_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # {promoteRoles, promoteUsers, rollbackRoles, rollbackUsers}; None: not protected.
+    protection: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class FreezeWindow(TenantOwned, Base):

@@ -28,6 +28,20 @@ class GateConfig(ApiModel):
     problem: dict[str, Any] | None = Field(default=None, exclude=True)
 
 
+Principal = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+class Protection(ApiModel):
+    """A protected environment: only these roles or users promote into it, or roll it back
+    (each on top of the permission; an empty pair of lists leaves that action to anyone
+    who holds the permission)."""
+
+    promote_roles: Annotated[list[Principal], Field(max_length=20)] = Field(default_factory=list)
+    promote_users: Annotated[list[Principal], Field(max_length=200)] = Field(default_factory=list)
+    rollback_roles: Annotated[list[Principal], Field(max_length=20)] = Field(default_factory=list)
+    rollback_users: Annotated[list[Principal], Field(max_length=200)] = Field(default_factory=list)
+
+
 class EnvironmentFields(ApiModel):
     name: Slug = Field(description="Slug, unique per tenant")
     display_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
@@ -42,6 +56,10 @@ class EnvironmentFields(ApiModel):
     gates: Annotated[list[GateConfig], Field(max_length=50)] = Field(default_factory=list)
     approval_policy_id: OptionalId = None
     deployment_workflow_template_id: OptionalId = None
+    protection: Protection | None = Field(
+        default=None,
+        description="Who may promote into the environment and roll it back (null: anyone with the permission)",
+    )
 
 
 class EnvironmentCreate(EnvironmentFields):
@@ -77,6 +95,7 @@ def environment_out(
         "approvalPolicyId": env.approval_policy_id,
         "deploymentWorkflowTemplateId": env.deployment_template_id,
         "currentReleaseId": env.current_release_id,
+        "protection": env.protection,
         "version": env.version,
         "createdAt": rfc3339(env.created_at),
         "updatedAt": rfc3339(env.updated_at),

@@ -162,6 +162,7 @@ class EnvironmentService:
                 )
         env.approval_policy_id = fields.approval_policy_id
         env.deployment_template_id = fields.deployment_workflow_template_id
+        env.protection = fields.protection.model_dump(mode="json", by_alias=True) if fields.protection else None
 
     async def _checked_gates(self, env: Environment, fields: EnvironmentFields) -> list[dict[str, Any]]:
         # Stored gates are matched by their server-assigned id, never by position: removing
@@ -233,3 +234,23 @@ def _cycle_through(start: str, new_predecessors: list[str], everyone: dict[str, 
         seen.add(node)
         stack.extend((p, path + [p]) for p in preds(node))
     return []
+
+
+def require_protected(env: Environment, principal: Principal, action: str) -> None:
+    """403 with the reason unless ``principal`` may ``action`` (``promote``, ``rollback``) the
+    protected environment ``env``."""
+    protection = env.protection or {}
+    roles, users = list(protection.get(f"{action}Roles") or []), list(protection.get(f"{action}Users") or [])
+    if not roles and not users:
+        return
+    if principal.user_id in users or set(roles) & set(principal.roles):
+        return
+    allowed = " or ".join(
+        ([f"the roles {', '.join(roles)}"] if roles else []) + ([f"the users {', '.join(users)}"] if users else [])
+    )
+    verb = "promote into" if action == "promote" else "roll back"
+    raise ApiError(
+        "FORBIDDEN",
+        f"environment {env.name!r} is protected: only {allowed} may {verb} it",
+        {"environmentId": env.id, "action": action, "roles": roles, "users": users},
+    )

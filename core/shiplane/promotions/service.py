@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from shiplane.engine.queue import WorkQueue
 from shiplane.environments.models import Environment
+from shiplane.environments.service import require_protected
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database, new_id, utcnow
 from shiplane.platform.envelope import rfc3339
@@ -403,6 +404,7 @@ class PromotionService:
         gates run)."""
         async with self.db.session(self.tenant, write=False) as session:
             release, env, subject = await self._subject_of(session, body.release_id, body.environment_id)
+        require_protected(env, self.principal, "promote")
         override = self._override(body, subject)
         promotion: dict[str, Any] = {
             "id": None,

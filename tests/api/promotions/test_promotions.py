@@ -328,3 +328,30 @@ def test_approvals_expire(admin: Caller, sweeping: TestClient, tmp_path: Path, d
     url = f"{PROMOTIONS}/{promotion['id']}"
     gone = _until(lambda: (p := caller.get(url).json()["data"])["state"] == "cancelled" and p)
     assert gone["message"] == "expired: not approved in time"
+
+
+def test_a_protected_environment_names_who_promotes_and_rolls_back(
+    admin: Caller, make_caller: CallerFactory, tmp_path: Path
+) -> None:
+    release = sealed_release(admin, tmp_path)
+    keeper = make_caller(["developer"], permissions=["promotions:create", "rollbacks:create"])
+    protection = {"promoteRoles": ["release-manager"], "rollbackUsers": [keeper.user_id]}
+    prod = environment(admin, "prod", 1, protection=protection)
+    shown = admin.get(f"{ENVIRONMENTS}/{prod['id']}").json()["data"]
+    assert shown["protection"] == {**protection, "promoteUsers": [], "rollbackRoles": []}
+    # The permission is not enough: the role is.
+    error = assert_error(promote(keeper, release["id"], prod["id"]), 403, "FORBIDDEN")
+    assert "protected" in error["message"] and error["details"]["roles"] == ["release-manager"]
+    assert_error(promote(admin, release["id"], prod["id"]), 403, "FORBIDDEN")
+    manager = make_caller(["release-manager"])
+    promotion = promote(manager, release["id"], prod["id"])
+    assert promotion.status_code == 201, promotion.text
+    assert finished(admin, promotion.json()["data"]["id"])["state"] == "succeeded"
+    # Rolling back is the named user's alone (nothing earlier to go back to: 409 once allowed).
+    body = {"environmentId": prod["id"], "reason": "bad"}
+    error = assert_error(manager.post("/api/v1/rollbacks", json=body), 403, "FORBIDDEN")
+    assert error["details"]["users"] == [keeper.user_id]
+    assert_error(keeper.post("/api/v1/rollbacks", json=body), 409, "INVALID_STATE")
+    # Another environment is not protected.
+    dev = environment(admin, "dev", 2)
+    assert promote(keeper, release["id"], dev["id"]).status_code == 201
