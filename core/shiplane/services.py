@@ -93,6 +93,7 @@ class Services:
         agent_tasks = AgentTasks(db, queue, plugins, box, timedelta(seconds=settings.agent_task_lease_seconds))
         states = PluginStateCache(reads, poll_seconds=settings.plugin_state_poll_seconds)
         workflows.services = StepServices(db, plugins, box, states, settings, agent_tasks)
+        workflows.services.queue = queue
         from shiplane.promotions.service import finish_promotion
         from shiplane.workflows import engine as workflow_engine
 

@@ -239,3 +239,133 @@ def test_a_rollback_restores_the_previous_release_on_every_target(stack: Stack, 
     for task in ok(stack.call("GET", f"/api/v1/deployment-jobs/{rollback['id']}/tasks"), 200):
         drift = ok(stack.call("GET", f"/api/v1/targets/{task['targetId']}/drift"), 200)
         assert drift["status"] == "in_sync", drift
+
+
+def _shop(stack: Stack, tmp_path: Path, name: str) -> dict[str, dict[str, Any]]:
+    """Sealed releases of one component at v1.0.0 and v1.1.0."""
+    repo = Repo(tmp_path / f"repo-{name}")
+    for tag in ("v1.0.0", "v1.1.0"):
+        repo.commit()
+        repo.tag(tag)
+    integration = ok(
+        stack.call(
+            "POST",
+            "/api/v1/integrations",
+            json={"name": f"git-{name}", "typeId": "git", "config": {"url": str(repo.path)}},
+        )
+    )
+    component = ok(
+        stack.call(
+            "POST", "/api/v1/components", json={"name": name, "integrationId": integration["id"], "reference": "."}
+        )
+    )
+    ok(stack.call("POST", f"/api/v1/components/{component['id']}/sync-versions"), 200)
+    made = {}
+    for tag in ("v1.0.0", "v1.1.0"):
+        body = {
+            "name": f"{name}-{tag}",
+            "components": [{"componentId": component["id"], "version": tag}],
+            "state": "ready",
+        }
+        made[tag] = ok(stack.call("POST", "/api/v1/releases", json=body))
+    return made
+
+
+def _checked_targets(stack: Stack, env_id: str, tmp_path: Path, component: str) -> dict[str, Path]:
+    """Two targets whose health check passes only while v1.0.0 runs there."""
+    made = {}
+    for name in (f"{component}-1", f"{component}-2"):
+        directory = tmp_path / name
+        config = {
+            "directory": str(directory),
+            "healthCheck": {"command": ["sh", "-c", f"grep -q v1.0.0 {component}.version"]},
+        }
+        ok(
+            stack.call(
+                "POST",
+                "/api/v1/targets",
+                json={
+                    "name": name,
+                    "environmentId": env_id,
+                    "type": "local",
+                    "config": config,
+                    "agentId": stack.agent_id,
+                },
+            )
+        )
+        made[name] = directory
+    return made
+
+
+def test_a_failing_post_deployment_check_rolls_back_by_itself_or_holds(stack: Stack, tmp_path: Path) -> None:
+    hook = ok(
+        stack.call(
+            "POST",
+            "/api/v1/workflow-templates",
+            json={"name": "after-rollback", "nodes": [{"id": "tell", "type": "wait", "config": {"seconds": 0}}]},
+        )
+    )
+    policies = {
+        "auto": {"onFailedChecks": "rollback", "hookTemplateId": hook["id"]},
+        "held": {"onFailedChecks": "hold"},
+    }
+    for order, (component, policy) in enumerate(policies.items(), start=20):
+        env = ok(
+            stack.call(
+                "POST",
+                "/api/v1/environments",
+                json={"name": f"env-{component}", "displayName": component, "order": order, "rollbackPolicy": policy},
+            )
+        )
+        dirs = _checked_targets(stack, env["id"], tmp_path, component)
+        releases = _shop(stack, tmp_path, component)
+        good = ok(
+            stack.call(
+                "POST", "/api/v1/promotions", json={"releaseId": releases["v1.0.0"]["id"], "environmentId": env["id"]}
+            )
+        )
+        assert finished(stack, good["id"])["state"] == "succeeded"
+        bad = ok(
+            stack.call(
+                "POST", "/api/v1/promotions", json={"releaseId": releases["v1.1.0"]["id"], "environmentId": env["id"]}
+            )
+        )
+        done = finished(stack, bad["id"]) if component == "held" else _rolled(stack, bad["id"])
+        job = job_of(stack, bad["id"])
+        shown = ok(stack.call("GET", f"/api/v1/environments/{env['id']}"), 200)
+        versions = {(d / f"{component}.version").read_text().split()[0] for d in dirs.values()}
+        if component == "auto":
+            assert done["state"] == "rolled_back" and "post-deployment checks" in done["message"], done
+            assert job["state"] == "rolled_back" and "post-deployment health check failed" in job["message"]
+            assert versions == {"v1.0.0"} and shown["currentReleaseId"] == releases["v1.0.0"]["id"]
+            [rollback] = ok(
+                stack.call("GET", "/api/v1/rollbacks", params={"filter": json.dumps({"environmentId": env["id"]})}), 200
+            )
+            assert rollback["state"] == "succeeded" and rollback["reason"].startswith("automatic: post-deployment")
+            runs = ok(stack.call("GET", "/api/v1/workflow-runs", params={"pageSize": 100}), 200)
+            hooks = [
+                r
+                for r in runs
+                if r["context"].get("kind") == "rollback-hook" and r["context"]["jobId"] == rollback["id"]
+            ]
+            assert len(hooks) == 1 and hooks[0]["templateId"] == hook["id"]
+        else:
+            assert done["state"] == "failed" and "held in place" in done["message"], done
+            assert job["state"] == "failed"
+            assert versions == {"v1.1.0"} and shown["currentReleaseId"] == releases["v1.1.0"]["id"]
+            assert (
+                ok(
+                    stack.call("GET", "/api/v1/rollbacks", params={"filter": json.dumps({"environmentId": env["id"]})}),
+                    200,
+                )
+                == []
+            )
+
+
+def _rolled(stack: Stack, promotion_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 120
+    while True:
+        promotion = ok(stack.call("GET", f"/api/v1/promotions/{promotion_id}"), 200)
+        if promotion["state"] in ("succeeded", "failed", "rolled_back") or time.monotonic() > deadline:
+            return promotion
+        time.sleep(0.2)

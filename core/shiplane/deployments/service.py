@@ -178,6 +178,7 @@ class DeploymentRunner:
         states: PluginStateCache,
         settings: Settings,
         tasks: AgentTasks,
+        queue: Any = None,
     ) -> None:
         self.db = db
         self.registry = registry
@@ -185,6 +186,7 @@ class DeploymentRunner:
         self.states = states
         self.settings = settings
         self.tasks = tasks
+        self.queue = queue
 
     async def _plan(
         self, principal: Principal, strategy: str, config: dict[str, Any], targets: list[TargetRef]
@@ -224,6 +226,8 @@ class DeploymentRunner:
         is_cancelled: Callable[[], bool],
         log: Callable[[str], None],
         job_id: str | None = None,
+        reason: str = "",
+        replacing: str | None = None,
     ) -> dict[str, Any]:
         """Run a deployment job: a new one, or the pending one ``job_id`` (a rollback's,
         created with its request)."""
@@ -251,11 +255,13 @@ class DeploymentRunner:
                 promotion_id=promotion_id,
                 release_id=release.id,
                 environment_id=env.id,
-                previous_release_id=env.current_release_id,
+                previous_release_id=replacing or env.current_release_id,
                 state="pending",
+                reason=reason,
                 created_by=principal.user_id,
             )
             job.workflow_run_id = workflow_run_id
+            policy = {"onFailedChecks": "rollback", "checkTargets": True, **(env.rollback_policy or {})}
             job.strategy, job.strategy_config = strategy, dict(strategy_config)
             job.manifest = manifest_of(release, env, job.id)
             if existing is None:
@@ -317,7 +323,88 @@ class DeploymentRunner:
         else:
             state = "partially_applied"
             message = f"{succeeded} target(s) deployed, {failed} failed" + (f"; {stopped}" if stopped else "")
+        if kind == "deploy" and succeeded and state != "cancelled" and policy.get("checkTargets", True):
+            unhealthy = await self._post_checks(principal, job_id, is_cancelled, log)
+            if unhealthy:
+                return await self._failed_checks(
+                    principal, job_id, unhealthy, policy, workflow_run_id, is_cancelled, log
+                )
         return await self._finish(tenant, job_id, state, message, log)
+
+    async def _post_checks(
+        self, principal: Principal, job_id: str, is_cancelled: Callable[[], bool], log: Callable[[str], None]
+    ) -> list[str]:
+        """Each deployed target's health check, on its agent: the names of those not healthy."""
+        tenant = principal.tenant_id
+        checks: list[tuple[str, str, str]] = []  # (target id, name, work item)
+        async with self.db.session(tenant, write=True) as session:
+            for task in await session.scalars(
+                select(DeploymentTask).where(DeploymentTask.job_id == job_id, DeploymentTask.state == "succeeded")
+            ):
+                if task.agent_id is None:
+                    continue
+                item = await self.tasks.enqueue(session, task.agent_id, "health-check", task.target_id)
+                checks.append((task.target_id, task.target_name, item))
+        log(f"post-deployment health checks on {len(checks)} target(s)")
+        results = await asyncio.gather(
+            *(wait_for_task(self.db, tenant, item, is_cancelled=is_cancelled, timeout=600) for _, _, item in checks)
+        )
+        unhealthy = []
+        async with self.db.session(tenant, write=False) as session:
+            for (target_id, name, _item), done in zip(checks, results, strict=True):
+                status = await session.scalar(select(Target.health_status).where(Target.id == target_id))
+                if done["state"] != "succeeded" or status != "healthy":
+                    unhealthy.append(name)
+                    log(f"{name}: {status} after the deployment")
+        return unhealthy
+
+    async def _failed_checks(
+        self,
+        principal: Principal,
+        job_id: str,
+        unhealthy: list[str],
+        policy: dict[str, Any],
+        workflow_run_id: str | None,
+        is_cancelled: Callable[[], bool],
+        log: Callable[[str], None],
+    ) -> dict[str, Any]:
+        """The rollback policy decides: roll the environment back by itself, or hold."""
+        tenant = principal.tenant_id
+        why = f"post-deployment health check failed on {', '.join(unhealthy)}"
+        async with self.db.session(tenant, write=False) as session:
+            job = await session.scalar(select(DeploymentJob).where(DeploymentJob.id == job_id))
+            assert job is not None
+            previous, environment_id, release_id = job.previous_release_id, job.environment_id, job.release_id
+        if policy.get("onFailedChecks") == "hold":
+            async with self.db.session(tenant, write=True) as session:
+                env = await session.scalar(select(Environment).where(Environment.id == environment_id))
+                if env is not None:
+                    env.current_release_id = release_id  # it stays in place
+            return await self._finish(tenant, job_id, "failed", f"{why}; held in place (rollback policy: hold)", log)
+        if previous is None:
+            return await self._finish(tenant, job_id, "failed", f"{why}; no earlier release to roll back to", log)
+        log(f"{why}: rolling back to the previous release (rollback policy: rollback)")
+        rolled = await self.run(
+            principal,
+            release_id=previous,
+            environment_id=environment_id,
+            strategy="all-at-once",
+            strategy_config={},
+            promotion_id=None,
+            workflow_run_id=workflow_run_id,
+            kind="rollback",
+            is_cancelled=is_cancelled,
+            log=log,
+            reason=f"automatic: {why}",
+            replacing=release_id,
+        )
+        if rolled["state"] == "succeeded":
+            return await self._finish(
+                tenant, job_id, "rolled_back", f"{why}; rolled back by deployment job {rolled['jobId']}", log
+            )
+        return await self._finish(
+            tenant, job_id, "failed", f"{why}; the automatic rollback {rolled['jobId']} {rolled['state']}", log
+        )
 
     async def _run_batch(
         self,
@@ -406,11 +493,41 @@ class DeploymentRunner:
                     env.current_release_id = job.release_id
                 if job.kind == "rollback":
                     await mark_rolled_back(session, job)
+                    hook = (env.rollback_policy or {}).get("hookTemplateId") if env is not None else None
+                    if hook and self.queue is not None:
+                        await self._start_hook(session, job, str(hook), log)
             counts: dict[str, int] = {}
             for t in tasks:
                 counts[t.state] = counts.get(t.state, 0) + 1
         log(f"deployment job {job_id}: {state}: {message}")
         return {"jobId": job_id, "state": state, "message": message, "tasks": counts}
+
+    async def _start_hook(
+        self, session: AsyncSession, job: DeploymentJob, template_id: str, log: Callable[[str], None]
+    ) -> None:
+        """The environment's rollback hook: a workflow run after each successful rollback."""
+        from shiplane.workflows.service import WorkflowService
+
+        principal = Principal(
+            user_id="shiplane:rollbacks",
+            tenant_id=job.tenant_id,
+            roles=("system",),
+            permissions=frozenset({"*:read"}),
+            tier=None,
+        )
+        plugins = PluginService(session, principal, self.registry, self.box, self.states)
+        context = {
+            "kind": "rollback-hook",
+            "jobId": job.id,
+            "releaseId": job.release_id,
+            "environmentId": job.environment_id,
+        }
+        try:
+            started = await WorkflowService(plugins, self.queue).create_run(template_id, None, {}, context)
+        except ApiError as exc:
+            log(f"the rollback hook {template_id} could not start: {exc.message}")
+            return
+        log(f"rollback hook: workflow run {started.data['id']}")
 
 
 async def mark_rolled_back(session: AsyncSession, rollback: DeploymentJob) -> None:

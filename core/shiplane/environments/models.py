@@ -30,6 +30,8 @@ class Environment(TenantOwned, Base):
     current_release_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     # {promoteRoles, promoteUsers, rollbackRoles, rollbackUsers}; None: not protected.
     protection: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # {onFailedChecks: rollback | hold, checkTargets, hookTemplateId}; None: the default.
+    rollback_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class FreezeWindow(TenantOwned, Base):

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, TypeAdapter
 from sqlalchemy.engine import Row
@@ -42,6 +42,22 @@ class Protection(ApiModel):
     rollback_users: Annotated[list[Principal], Field(max_length=200)] = Field(default_factory=list)
 
 
+class RollbackPolicy(ApiModel):
+    """What happens when a deployment's post-deployment health checks fail."""
+
+    on_failed_checks: Literal["rollback", "hold"] = Field(
+        default="rollback",
+        description="rollback: the environment goes back to the release it had, by itself; hold: the new "
+        "release stays (for releases whose migrations cannot be undone)",
+    )
+    check_targets: bool = Field(
+        default=True, description="Run every deployed target's health check on its agent after a deployment"
+    )
+    hook_template_id: OptionalId = Field(
+        default=None, description="A workflow template run after every successful rollback of the environment"
+    )
+
+
 class EnvironmentFields(ApiModel):
     name: Slug = Field(description="Slug, unique per tenant")
     display_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
@@ -56,6 +72,9 @@ class EnvironmentFields(ApiModel):
     gates: Annotated[list[GateConfig], Field(max_length=50)] = Field(default_factory=list)
     approval_policy_id: OptionalId = None
     deployment_workflow_template_id: OptionalId = None
+    rollback_policy: RollbackPolicy | None = Field(
+        default=None, description="null: the default (post-deployment checks; roll back by itself when they fail)"
+    )
     protection: Protection | None = Field(
         default=None,
         description="Who may promote into the environment and roll it back (null: anyone with the permission)",
@@ -96,6 +115,8 @@ def environment_out(
         "deploymentWorkflowTemplateId": env.deployment_template_id,
         "currentReleaseId": env.current_release_id,
         "protection": env.protection,
+        "rollbackPolicy": env.rollback_policy
+        or {"onFailedChecks": "rollback", "checkTargets": True, "hookTemplateId": None},
         "version": env.version,
         "createdAt": rfc3339(env.created_at),
         "updatedAt": rfc3339(env.updated_at),

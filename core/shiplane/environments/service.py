@@ -163,6 +163,8 @@ class EnvironmentService:
         env.approval_policy_id = fields.approval_policy_id
         env.deployment_template_id = fields.deployment_workflow_template_id
         env.protection = fields.protection.model_dump(mode="json", by_alias=True) if fields.protection else None
+        policy = fields.rollback_policy
+        env.rollback_policy = policy.model_dump(mode="json", by_alias=True) if policy else None
 
     async def _checked_gates(self, env: Environment, fields: EnvironmentFields) -> list[dict[str, Any]]:
         # Stored gates are matched by their server-assigned id, never by position: removing

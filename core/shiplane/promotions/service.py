@@ -750,9 +750,17 @@ async def finish_promotion(session: AsyncSession, run: Any) -> None:
     if row is None or row.state != "deploying" or row.workflow_run_id != run.id:
         return
     before = row.state
-    row.state = transition(before, "succeed" if run.state == "succeeded" else "fail")
+    from shiplane.deployments.models import DeploymentJob
+
+    undone = await session.scalar(
+        select(DeploymentJob.id).where(DeploymentJob.promotion_id == row.id, DeploymentJob.state == "rolled_back")
+    )
+    action = "succeed" if run.state == "succeeded" else "roll_back" if undone else "fail"
+    row.state = transition(before, action)
     if run.state == "succeeded":
         row.message = "deployed"
+    elif undone:
+        row.message = f"rolled back by itself: deployment job {undone} failed its post-deployment checks"
     else:
         from shiplane.workflows.models import WorkflowStep
 

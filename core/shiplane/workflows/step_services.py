@@ -58,6 +58,7 @@ class StepServices:
         self.states = states
         self.settings = settings
         self.tasks = tasks
+        self.queue: Any = None  # set by the composition root (the rollback hook starts a run)
 
     @staticmethod
     def principal(tenant_id: str, run_id: str) -> Principal:
@@ -142,7 +143,7 @@ class StepServices:
         release_id, environment_id = context.get("releaseId"), context.get("environmentId")
         if not release_id or not environment_id:
             raise PluginError("this run has no releaseId and environmentId in its context: nothing to deploy")
-        runner = DeploymentRunner(self.db, self.registry, self.box, self.states, self.settings, self.tasks)
+        runner = DeploymentRunner(self.db, self.registry, self.box, self.states, self.settings, self.tasks, self.queue)
         return await runner.run(
             self.principal(tenant_id, run_id),
             release_id=str(release_id),

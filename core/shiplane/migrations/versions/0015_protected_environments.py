@@ -1,4 +1,4 @@
-"""protected environments: who may promote into one and roll it back
+"""protected environments (who may promote into one and roll it back) and rollback policies
 
 Revision ID: 0015
 Revises: 0014
@@ -19,8 +19,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("environments") as batch:
         batch.add_column(sa.Column("protection", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("rollback_policy", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("environments") as batch:
+        batch.drop_column("rollback_policy")
         batch.drop_column("protection")
