@@ -33,6 +33,7 @@ from shiplane.promotions.api import router as promotions_router
 from shiplane.releases.api import router as releases_router
 from shiplane.services import Services
 from shiplane.targets.api import router as targets_router
+from shiplane.variables.api import router as variable_sets_router
 from shiplane.workflows.api import router as step_types_router
 from shiplane.workflows.api import runs as workflow_runs_router
 from shiplane.workflows.api import templates as workflow_templates_router
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         my_router,
         deployment_jobs_router,
         rollbacks_router,
+        variable_sets_router,
     ):
         app.include_router(router)
     install_openapi(app)

@@ -15,6 +15,7 @@ from shiplane.plugins import models as _plugins  # noqa: F401
 from shiplane.promotions import models as _promotions  # noqa: F401
 from shiplane.releases import models as _releases  # noqa: F401
 from shiplane.targets import models as _targets  # noqa: F401
+from shiplane.variables import models as _variables  # noqa: F401
 from shiplane.workflows import models as _workflows  # noqa: F401
 
 metadata = Base.metadata

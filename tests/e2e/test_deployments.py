@@ -369,3 +369,70 @@ def _rolled(stack: Stack, promotion_id: str) -> dict[str, Any]:
         if promotion["state"] in ("succeeded", "failed", "rolled_back") or time.monotonic() > deadline:
             return promotion
         time.sleep(0.2)
+
+
+def test_a_secret_variable_reaches_the_deploy_command_and_nothing_else(stack: Stack, tmp_path: Path) -> None:
+    secret = "pw-" + "7" * 20
+    made = ok(
+        stack.call(
+            "POST",
+            "/api/v1/variable-sets",
+            json={
+                "name": "vault",
+                "variables": [
+                    {"name": "DB_PASSWORD", "value": secret, "secret": True},
+                    {"name": "REGION", "value": "eu-1"},
+                ],
+            },
+        )
+    )
+    env = ok(
+        stack.call(
+            "POST",
+            "/api/v1/environments",
+            json={"name": "dep-vars", "displayName": "Vars", "order": 30, "variableSetIds": [made["id"]]},
+        )
+    )
+    directory = tmp_path / "vars-1"
+    command = [
+        "sh",
+        "-c",
+        'echo "$SHIPLANE_VAR_DB_PASSWORD" > pw.txt; '
+        'echo "connecting with $SHIPLANE_VAR_DB_PASSWORD in $SHIPLANE_VAR_REGION"',
+    ]
+    ok(
+        stack.call(
+            "POST",
+            "/api/v1/targets",
+            json={
+                "name": "vars-1",
+                "environmentId": env["id"],
+                "type": "local",
+                "config": {"directory": str(directory), "deployCommand": command},
+                "agentId": stack.agent_id,
+            },
+        )
+    )
+    rel = release(stack, tmp_path, "v", "v9.0.0")
+    promotion = ok(stack.call("POST", "/api/v1/promotions", json={"releaseId": rel["id"], "environmentId": env["id"]}))
+    assert finished(stack, promotion["id"])["state"] == "succeeded"
+    assert (directory / "pw.txt").read_text().strip() == secret  # it reached the command
+    job = job_of(stack, promotion["id"])
+    [task] = ok(stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}/tasks"), 200)
+    logs = ok(stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}/tasks/{task['id']}/logs"), 200)
+    assert "connecting with *** in eu-1" in [line["line"] for line in logs["lines"]]
+    texts = [
+        stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}").text,
+        stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}/tasks").text,
+        json.dumps(logs),
+        stack.call("GET", "/api/v1/audit-events", params={"pageSize": 100}).text,
+        stack.call("GET", f"/api/v1/variable-sets/{made['id']}").text,
+        stack.call("GET", f"/api/v1/workflow-runs/{job['workflowRunId']}").text,
+        stack.call("GET", f"/api/v1/workflow-runs/{job['workflowRunId']}/steps/deploy/logs").text,
+    ]
+    for artifact in ok(stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}/artifacts"), 200):
+        texts.append(stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}/artifacts/{artifact['id']}").text)
+    for text in texts:
+        assert secret not in text
+    items = scripts.run_sql(stack.database_url, "SELECT payload FROM work_items WHERE kind LIKE 'agent:%'", {})
+    assert items and all(secret not in str(row[0]) for row in items)  # sealed in the queue

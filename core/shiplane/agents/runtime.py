@@ -38,6 +38,7 @@ import websockets
 from shiplane import __version__
 from shiplane.platform.secrets import secret_values
 from shiplane.platform.settings import Settings
+from shiplane.plugins.guard import scrub
 from shiplane.plugins.manager import PluginRegistry
 
 log = logging.getLogger("shiplane.agent")
@@ -322,15 +323,21 @@ class AgentRuntime:
         capability = registered.capability
 
         loop = asyncio.get_running_loop()
+        # A deployment's variables (opened for this task only); the secret ones are kept out
+        # of every log line, error and result.
+        given = payload.get("variables")
+        variables: dict[str, Any] = given if isinstance(given, dict) else {}
+        secret_names = [str(n) for n in payload.get("secretVariables") or [] if n in variables]
+        hidden = [str(variables[n]) for n in secret_names if variables[n]]
 
         def send_log(line: str) -> None:  # called from the plugin's thread
-            message = {"taskId": task_id, "epoch": epoch, "line": line}
+            message = {"taskId": task_id, "epoch": epoch, "line": scrub(str(line), hidden)}
             loop.call_soon_threadsafe(lambda: loop.create_task(self.send("task.log", message)))
 
         ctx = AgentContext(payload.get("tenantId", ""), target, send_log)
 
         config = target.get("config") or {}
-        secrets = secret_values(config, capability.secret_fields())
+        secrets = secret_values(config, capability.secret_fields()) + hidden
 
         async def call(operation: str, *args: Any) -> Any:
             function = getattr(capability, operation)
@@ -355,10 +362,11 @@ class AgentRuntime:
             observed = await call("inspect")
             return "succeeded", {"health": health.model_dump(mode="json"), "sticker": sticker, "observed": observed}
         if action == "deploy":
-            deployed = await call("deploy", payload.get("manifest") or {})
-            result: dict[str, Any] = {"deploy": deployed.model_dump(mode="json")}
+            manifest = {**(payload.get("manifest") or {}), "variables": variables, "secretVariables": secret_names}
+            deployed = await call("deploy", manifest)
+            result: dict[str, Any] = {"deploy": json.loads(scrub(json.dumps(deployed.model_dump(mode="json")), hidden))}
             if not deployed.ok:
-                return "failed", {**result, "error": deployed.message}
+                return "failed", {**result, "error": scrub(deployed.message, hidden)}
             sticker = payload.get("sticker") or {}
             await call("write_sticker", sticker)
             result["sticker"] = await call("read_sticker")

@@ -78,6 +78,9 @@ class AgentTasks:
         env = payload.get("env")
         if action == "script" and env is not None and not is_sealed(env):
             payload["env"] = self.box.encrypt(env)
+        variables = payload.get("variables")
+        if action == "deploy" and variables is not None and not is_sealed(variables):
+            payload["variables"] = self.box.encrypt(variables)  # a deployment's variables may hold secrets
         return await self.queue.enqueue(session, task_kind(agent_id), payload, max_attempts=max_attempts)
 
     async def assignment(self, claim: Claim, agent_id: str) -> dict[str, Any] | None:
@@ -98,7 +101,10 @@ class AgentTasks:
             target = await target_for_agent(session, target_id, self.plugins, self.box, agent_id)
         if target is None:
             return None
-        return {**claim.payload, "tenantId": claim.tenant_id, "target": target}
+        assigned = {**claim.payload, "tenantId": claim.tenant_id, "target": target}
+        if is_sealed(assigned.get("variables")):
+            assigned["variables"] = self.box.decrypt(assigned["variables"])
+        return assigned
 
     async def record(
         self, claim_id: str, epoch: int, tenant_id: str, payload: dict[str, Any], outcome: str, result: Any

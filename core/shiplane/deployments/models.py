@@ -30,6 +30,9 @@ class DeploymentJob(TenantOwned, Base):
     # Why (a rollback's reason; a promotion's deployment carries the promotion's).
     reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
     manifest: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    # The variables resolved when it started: {sets: [{id, name, revision}], targets:
+    # {targetId: {name: value}}} with secret values sealed. Later changes leave it alone.
+    variables: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_by: Mapped[str] = mapped_column(String(255), nullable=False)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

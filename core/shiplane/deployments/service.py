@@ -37,6 +37,9 @@ from shiplane.plugins.states import PluginStateCache
 from shiplane.releases.models import Release
 from shiplane.targets.models import Target
 from shiplane.targets.service import TargetService
+from shiplane.variables.service import clear_values
+from shiplane.variables.service import resolve as resolve_variables
+from shiplane.variables.service import shown as shown_variables
 
 MANIFEST_MEDIA_TYPE = "application/vnd.shiplane.deployment.manifest.v1+json"
 #: How long one target's deploy may take before the job gives up on it (the target type's
@@ -81,6 +84,7 @@ def job_out(row: Any, counts: dict[str, int] | None = None) -> dict[str, Any]:
         "state": row.state,
         "message": row.message,
         "reason": row.reason,
+        "variables": shown_variables(row.variables),
         "createdBy": row.created_by,
         "startedAt": _when(row.started_at),
         "finishedAt": _when(row.finished_at),
@@ -262,13 +266,18 @@ class DeploymentRunner:
             )
             job.workflow_run_id = workflow_run_id
             policy = {"onFailedChecks": "rollback", "checkTargets": True, **(env.rollback_policy or {})}
+            # Resolved now and kept with the job: a later change of a set never alters it.
+            job.variables = await resolve_variables(
+                session, list(env.variable_set_ids or []), env.id, [(t.id, dict(t.labels or {})) for t in rows]
+            )
             job.strategy, job.strategy_config = strategy, dict(strategy_config)
             job.manifest = manifest_of(release, env, job.id)
             if existing is None:
                 session.add(job)
             await session.flush()
             session.add(_blob(job.id, tenant, "manifest.json", job.manifest))
-            job_id, manifest = job.id, job.manifest
+            session.add(_blob(job.id, tenant, "variables.json", shown_variables(job.variables)))
+            job_id, manifest, snapshot = job.id, job.manifest, job.variables
         log(f"deployment job {job_id}: {release.name} to {env.name}, {len(rows)} target(s), strategy {strategy}")
         refs = [TargetRef(id=t.id, name=t.name, labels=dict(t.labels or {})) for t in rows]
         try:
@@ -301,7 +310,7 @@ class DeploymentRunner:
             if is_cancelled():
                 stopped = "cancelled"
                 break
-            outcomes = await self._run_batch(principal, job_id, batch, manifest, is_cancelled, log)
+            outcomes = await self._run_batch(principal, job_id, batch, manifest, snapshot, is_cancelled, log)
             succeeded += sum(1 for o in outcomes if o == "succeeded")
             failed += sum(1 for o in outcomes if o != "succeeded")
             if any(o == "cancelled" for o in outcomes):
@@ -412,6 +421,7 @@ class DeploymentRunner:
         job_id: str,
         batch: Batch,
         manifest: dict[str, Any],
+        snapshot: dict[str, Any] | None,
         is_cancelled: Callable[[], bool],
         log: Callable[[str], None],
     ) -> list[str]:
@@ -440,8 +450,19 @@ class DeploymentRunner:
                     log(f"{target.name}: {exc.message}")
                     continue
                 sticker = sticker_of(manifest, rfc3339(utcnow()))
+                resolved = ((snapshot or {}).get("targets") or {}).get(target.id) or {}
                 item = await self.tasks.enqueue(
-                    session, agent_id, "deploy", target.id, {"manifest": manifest, "sticker": sticker, "jobId": job_id}
+                    session,
+                    agent_id,
+                    "deploy",
+                    target.id,
+                    {
+                        "manifest": manifest,
+                        "sticker": sticker,
+                        "jobId": job_id,
+                        "variables": clear_values(resolved, self.box),  # sealed again in the queue
+                        "secretVariables": sorted(n for n, v in resolved.items() if v.get("secret")),
+                    },
                 )
                 task.agent_id, task.work_item_id, task.state, task.started_at = agent_id, item, "dispatched", utcnow()
                 dispatched.append((task.id, item))

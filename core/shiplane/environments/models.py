@@ -32,6 +32,8 @@ class Environment(TenantOwned, Base):
     protection: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # {onFailedChecks: rollback | hold, checkTargets, hookTemplateId}; None: the default.
     rollback_policy: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # The variable sets its deployments resolve, in order (a later set wins a tie).
+    variable_set_ids: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class FreezeWindow(TenantOwned, Base):

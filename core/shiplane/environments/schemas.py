@@ -72,6 +72,12 @@ class EnvironmentFields(ApiModel):
     gates: Annotated[list[GateConfig], Field(max_length=50)] = Field(default_factory=list)
     approval_policy_id: OptionalId = None
     deployment_workflow_template_id: OptionalId = None
+    variable_set_ids: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=36)]], Field(max_length=20)
+    ] = Field(
+        default_factory=list,
+        description="The variable sets its deployments resolve, in order: a later set wins a tie",
+    )
     rollback_policy: RollbackPolicy | None = Field(
         default=None, description="null: the default (post-deployment checks; roll back by itself when they fail)"
     )
@@ -115,6 +121,7 @@ def environment_out(
         "deploymentWorkflowTemplateId": env.deployment_template_id,
         "currentReleaseId": env.current_release_id,
         "protection": env.protection,
+        "variableSetIds": list(env.variable_set_ids or []),
         "rollbackPolicy": env.rollback_policy
         or {"onFailedChecks": "rollback", "checkTargets": True, "hookTemplateId": None},
         "version": env.version,

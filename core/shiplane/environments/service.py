@@ -165,6 +165,16 @@ class EnvironmentService:
         env.protection = fields.protection.model_dump(mode="json", by_alias=True) if fields.protection else None
         policy = fields.rollback_policy
         env.rollback_policy = policy.model_dump(mode="json", by_alias=True) if policy else None
+        if fields.variable_set_ids:
+            from shiplane.variables.models import VariableSet
+
+            known = set(
+                await self.session.scalars(select(VariableSet.id).where(VariableSet.id.in_(fields.variable_set_ids)))
+            )
+            for index, set_id in enumerate(fields.variable_set_ids):
+                if set_id not in known:
+                    raise validation_error(f"variableSetIds.{index}", f"no variable set {set_id!r}", "unknown")
+        env.variable_set_ids = list(dict.fromkeys(fields.variable_set_ids)) or None
 
     async def _checked_gates(self, env: Environment, fields: EnvironmentFields) -> list[dict[str, Any]]:
         # Stored gates are matched by their server-assigned id, never by position: removing

@@ -114,6 +114,9 @@ CATALOGUE: dict[str, EventType] = {
         ),
         EventType("promotion.cancelled", 1, "promotion.cancel", CHANGE_PAYLOAD),
         EventType("rollback.requested", 1, "rollback.create", CHANGE_PAYLOAD),
+        EventType("variable_set.created", 1, "variable_set.create", CHANGE_PAYLOAD),
+        EventType("variable_set.updated", 1, "variable_set.update", CHANGE_PAYLOAD),
+        EventType("variable_set.deleted", 1, "variable_set.delete", CHANGE_PAYLOAD),
         EventType(
             "promotion.finished",
             1,

@@ -16,7 +16,13 @@ _DEVELOPER = _VIEWER | {
     "workflows:write",
     "workflows:run",
 }
-_RELEASE_MANAGER = _DEVELOPER | {"promotions:create", "rollbacks:create", "ab-releases:write", "workflows:approve"}
+_RELEASE_MANAGER = _DEVELOPER | {
+    "promotions:create",
+    "rollbacks:create",
+    "ab-releases:write",
+    "workflows:approve",
+    "variables:write",
+}
 _APPROVER = _VIEWER | {"promotions:approve", "workflows:approve"}
 
 ROLES: dict[str, frozenset[str]] = {

@@ -92,6 +92,7 @@ COUNTED_TABLES = (
     "approval_policies",
     "promotions",
     "deployment_jobs",
+    "variable_sets",
 )
 
 

@@ -117,6 +117,10 @@ class Local(TargetType):
                 "SHIPLANE_RELEASE_NAME": values["release.name"],
                 "SHIPLANE_COMPONENTS": json.dumps(components, sort_keys=True),
             }
+            variables = manifest.get("variables") if isinstance(manifest.get("variables"), dict) else {}
+            for name, value in variables.items():
+                # The deployment's variables (secrets too: in the environment, never in argv).
+                env[f"SHIPLANE_VAR_{_env_name(str(name))}"] = str(value)
             for component in components:
                 prefix = f"SHIPLANE_COMPONENT_{_env_name(component['name'])}"
                 env[f"{prefix}_VERSION"] = str(component.get("version") or "")
