@@ -18,6 +18,7 @@ from shiplane.audit.api import router as audit_router
 from shiplane.components.api import router as components_router
 from shiplane.deployments.api import rollbacks as rollbacks_router
 from shiplane.deployments.api import router as deployment_jobs_router
+from shiplane.deployments.stream import router as deployment_stream_router
 from shiplane.environments.api import router as environments_router
 from shiplane.integrations.api import router as integrations_router
 from shiplane.integrations.api import types_router as integration_types_router
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deployment_jobs_router,
         rollbacks_router,
         variable_sets_router,
+        deployment_stream_router,
     ):
         app.include_router(router)
     install_openapi(app)

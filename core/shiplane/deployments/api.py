@@ -71,7 +71,8 @@ async def task_logs(
 
 @router.get("/{job_id}/artifacts")
 async def list_artifacts(job_id: str, request: Request, principal: Reader) -> Response:
-    """The rendered manifest (``manifest.json``) and the stickers left (``stickers.json``)."""
+    """The rendered manifest (``manifest.json``), the stickers left (``stickers.json``) and
+    the variables resolved (``variables.json``, secrets ``***``)."""
     found = await _reads(request, principal).artifacts(job_id)
     return success(found, pagination=pagination_meta(1, max(len(found), 1), len(found)))
 

@@ -36,6 +36,25 @@ class DeploymentJob(TenantOwned, Base):
     created_by: Mapped[str] = mapped_column(String(255), nullable=False)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The last number given to this job's stream events.
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class DeploymentEvent(TenantScoped, Base):
+    """The job's ordered stream: job and task changes and log lines, numbered per job (``?since=``)."""
+
+    __tablename__ = "deployment_events"
+    __table_args__ = (Index("ix_deployment_events_job_seq", "job_id", "seq", unique=True),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("deployment_jobs.id", ondelete="CASCADE"), nullable=False
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)  # job | task | log
+    target_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 
 class DeploymentTask(TenantScoped, Base):

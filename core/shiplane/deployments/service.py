@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shiplane.agents.tasks import AgentTasks, wait_for_task
-from shiplane.deployments.models import DeploymentArtifact, DeploymentJob, DeploymentTask
+from shiplane.deployments.models import DeploymentArtifact, DeploymentEvent, DeploymentJob, DeploymentTask
 from shiplane.environments.models import Environment
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database, new_id, utcnow
@@ -30,6 +30,7 @@ from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
 from shiplane.platform.reads import TenantReads
 from shiplane.platform.secrets import SecretBox
 from shiplane.platform.settings import Settings
+from shiplane.platform.writes import audit_change
 from shiplane.plugins.guard import PluginCallFailed
 from shiplane.plugins.manager import PluginRegistry
 from shiplane.plugins.service import PluginService
@@ -136,6 +137,38 @@ def _blob(job_id: str, tenant: str, name: str, value: Any) -> DeploymentArtifact
         size=len(content),
         content=content,
         created_at=utcnow(),
+    )
+
+
+async def emit(session: AsyncSession, job_id: str, events: list[tuple[str, str | None, dict[str, Any]]]) -> None:
+    """Append to the job's stream (the job row locked: it numbers them)."""
+    if not events:
+        return
+    job = await session.scalar(select(DeploymentJob).where(DeploymentJob.id == job_id).with_for_update())
+    if job is None:
+        return
+    for kind, target_id, data in events:
+        job.seq = (job.seq or 0) + 1
+        session.add(
+            DeploymentEvent(
+                tenant_id=job.tenant_id,
+                job_id=job.id,
+                seq=job.seq,
+                kind=kind,
+                target_id=target_id,
+                data=data,
+                at=utcnow(),
+            )
+        )
+
+
+def _system(tenant: str) -> Principal:
+    return Principal(
+        user_id="shiplane:deployments",
+        tenant_id=tenant,
+        roles=("system",),
+        permissions=frozenset({"*:read"}),
+        tier=None,
     )
 
 
@@ -278,6 +311,17 @@ class DeploymentRunner:
             session.add(_blob(job.id, tenant, "manifest.json", job.manifest))
             session.add(_blob(job.id, tenant, "variables.json", shown_variables(job.variables)))
             job_id, manifest, snapshot = job.id, job.manifest, job.variables
+            await emit(
+                session,
+                job_id,
+                [
+                    (
+                        "job",
+                        None,
+                        {"state": "pending", "jobKind": job.kind, "releaseId": release.id, "targets": len(rows)},
+                    )
+                ],
+            )
         log(f"deployment job {job_id}: {release.name} to {env.name}, {len(rows)} target(s), strategy {strategy}")
         refs = [TargetRef(id=t.id, name=t.name, labels=dict(t.labels or {})) for t in rows]
         try:
@@ -289,8 +333,14 @@ class DeploymentRunner:
             running = await session.scalar(select(DeploymentJob).where(DeploymentJob.id == job_id))
             assert running is not None
             running.state, running.started_at = "running", utcnow()
+            started: list[tuple[str, str | None, dict[str, Any]]] = [
+                ("job", None, {"state": "running", "batches": len(batches)})
+            ]
             for batch in batches:
                 for ref in batch.targets:
+                    started.append(
+                        ("task", ref.id, {"state": "queued", "batch": batch.index, "targetName": names[ref.id]})
+                    )
                     session.add(
                         DeploymentTask(
                             id=new_id(),
@@ -303,6 +353,9 @@ class DeploymentRunner:
                             created_at=utcnow(),
                         )
                     )
+            await emit(session, job_id, started)
+            after = job_out(running)
+            await audit_change(session, _system(tenant), "deployment_job.start", "deployment_job", job_id, None, after)
         allowed = int(strategy_config.get("maxUnavailable", 0)) if strategy != "all-at-once" else len(rows)
         failed = succeeded = 0
         stopped = ""
@@ -431,6 +484,7 @@ class DeploymentRunner:
         async with self.db.session(tenant, write=True) as session:
             plugins = PluginService(session, principal, self.registry, self.box, self.states)
             targets = TargetService(session, principal, plugins, self.settings)
+            changes: list[tuple[str, str | None, dict[str, Any]]] = []
             for ref in batch.targets:
                 task = await session.scalar(
                     select(DeploymentTask).where(DeploymentTask.job_id == job_id, DeploymentTask.target_id == ref.id)
@@ -441,12 +495,14 @@ class DeploymentRunner:
                 if target is None:
                     task.state, task.message, task.finished_at = "failed", "the target no longer exists", utcnow()
                     outcomes.append("failed")
+                    changes.append(("task", ref.id, {"state": "failed", "message": task.message}))
                     continue
                 try:
                     agent_id = await targets._agent_for(target)
                 except ApiError as exc:
                     task.state, task.message, task.finished_at = "failed", exc.message, utcnow()
                     outcomes.append("failed")
+                    changes.append(("task", ref.id, {"state": "failed", "message": task.message}))
                     log(f"{target.name}: {exc.message}")
                     continue
                 sticker = sticker_of(manifest, rfc3339(utcnow()))
@@ -466,6 +522,8 @@ class DeploymentRunner:
                 )
                 task.agent_id, task.work_item_id, task.state, task.started_at = agent_id, item, "dispatched", utcnow()
                 dispatched.append((task.id, item))
+                changes.append(("task", ref.id, {"state": "dispatched", "agentId": agent_id}))
+            await emit(session, job_id, changes)
         log(f"batch {batch.index}: {len(dispatched)} target(s) dispatched")
         results = await asyncio.gather(
             *(
@@ -474,6 +532,7 @@ class DeploymentRunner:
             )
         )
         async with self.db.session(tenant, write=True) as session:
+            finished: list[tuple[str, str | None, dict[str, Any]]] = []
             for (task_id, _item), done in zip(dispatched, results, strict=True):
                 task = await session.scalar(select(DeploymentTask).where(DeploymentTask.id == task_id))
                 if task is None:
@@ -488,15 +547,21 @@ class DeploymentRunner:
                 deployed: dict[str, Any] = result["deploy"] if isinstance(result.get("deploy"), dict) else {}
                 task.message = str(done.get("error") or result.get("error") or deployed.get("message") or state)[:4000]
                 outcomes.append(state)
+                finished.extend(("log", task.target_id, {"line": line}) for line in task.log)
+                finished.append(("task", task.target_id, {"state": state, "message": task.message}))
                 log(f"{task.target_name}: {state}" + (f" ({task.message})" if state != "succeeded" else ""))
+            await emit(session, job_id, finished)
         return outcomes
 
     async def _cancel_queued(self, tenant: str, job_id: str, message: str) -> None:
         async with self.db.session(tenant, write=True) as session:
+            cancelled: list[tuple[str, str | None, dict[str, Any]]] = []
             for task in await session.scalars(
                 select(DeploymentTask).where(DeploymentTask.job_id == job_id, DeploymentTask.state == "queued")
             ):
                 task.state, task.message, task.finished_at = "cancelled", message, utcnow()
+                cancelled.append(("task", task.target_id, {"state": "cancelled", "message": message}))
+            await emit(session, job_id, cancelled)
 
     async def _finish(
         self, tenant: str, job_id: str, state: str, message: str, log: Callable[[str], None]
@@ -520,6 +585,10 @@ class DeploymentRunner:
             counts: dict[str, int] = {}
             for t in tasks:
                 counts[t.state] = counts.get(t.state, 0) + 1
+            await emit(session, job_id, [("job", None, {"state": state, "message": message[:4000], "tasks": counts})])
+            await audit_change(
+                session, _system(tenant), "deployment_job.finish", "deployment_job", job_id, None, job_out(job, counts)
+            )
         log(f"deployment job {job_id}: {state}: {message}")
         return {"jobId": job_id, "state": state, "message": message, "tasks": counts}
 

@@ -114,6 +114,15 @@ CATALOGUE: dict[str, EventType] = {
         ),
         EventType("promotion.cancelled", 1, "promotion.cancel", CHANGE_PAYLOAD),
         EventType("rollback.requested", 1, "rollback.create", CHANGE_PAYLOAD),
+        EventType(
+            "deployment_job.started", 1, "deployment_job.start", "`after`: the job as the API shows it; `before`: null"
+        ),
+        EventType(
+            "deployment_job.finished",
+            1,
+            "deployment_job.finish",
+            "`after`: the job as the API shows it, with `tasks` (counts by state); `before`: null",
+        ),
         EventType("variable_set.created", 1, "variable_set.create", CHANGE_PAYLOAD),
         EventType("variable_set.updated", 1, "variable_set.update", CHANGE_PAYLOAD),
         EventType("variable_set.deleted", 1, "variable_set.delete", CHANGE_PAYLOAD),

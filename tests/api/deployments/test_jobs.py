@@ -27,7 +27,7 @@ def test_a_job_with_no_targets_succeeds_and_its_records_stay_in_the_tenant(
     assert shown["state"] == "succeeded" and shown["tasks"] == {} and shown["message"] == "deployed to 0 target(s)"
     assert shown["workflowRunId"] == finished(admin, promotion["id"])["workflowRunId"]
     artifacts = viewer.get(f"{JOBS}/{job['id']}/artifacts").json()["data"]
-    assert [a["name"] for a in artifacts] == ["manifest.json", "stickers.json"]
+    assert [a["name"] for a in artifacts] == ["manifest.json", "stickers.json", "variables.json"]
     manifest = viewer.get(f"{JOBS}/{job['id']}/artifacts/{artifacts[0]['id']}")
     body = json.loads(manifest.content)
     assert body["release"] == {

@@ -39,6 +39,23 @@ def upgrade() -> None:
         batch.add_column(sa.Column("variable_set_ids", sa.JSON(), nullable=True))
     with op.batch_alter_table("deployment_jobs") as batch:
         batch.add_column(sa.Column("variables", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("seq", sa.BigInteger(), nullable=False, server_default="0"))
+    op.create_table(
+        "deployment_events",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("tenant_id", sa.String(length=128), nullable=False),
+        sa.Column(
+            "job_id", sa.String(length=36), sa.ForeignKey("deployment_jobs.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("kind", sa.String(length=8), nullable=False),
+        sa.Column("target_id", sa.String(length=36), nullable=True),
+        sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_deployment_events_tenant_id", "deployment_events", ["tenant_id"])
+    op.create_index("ix_deployment_events_job_seq", "deployment_events", ["job_id", "seq"], unique=True)
     op.create_table(
         "variable_sets",
         sa.Column("name", sa.String(length=100), nullable=False),
@@ -61,9 +78,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("deployment_events")
     op.drop_table("variable_sets")
     op.execute("DELETE FROM tenant_row_counts WHERE resource IN ('variable_sets')")
     with op.batch_alter_table("deployment_jobs") as batch:
+        batch.drop_column("seq")
         batch.drop_column("variables")
     with op.batch_alter_table("environments") as batch:
         batch.drop_column("variable_set_ids")
