@@ -123,7 +123,30 @@ def test_an_approved_promotion_deploys_to_every_target_and_leaves_stickers(stack
 
 def test_a_rolling_deployment_stops_when_more_targets_fail_than_it_allows(stack: Stack, tmp_path: Path) -> None:
     env = ok(stack.call("POST", "/api/v1/environments", json={"name": "dep-prod", "displayName": "Prod", "order": 12}))
-    dirs = targets(stack, env["id"], tmp_path, [f"web-{i}" for i in range(1, 6)], failing="web-3")
+    dirs = {}
+    for i in range(1, 6):
+        name = f"web-{i}"
+        config: dict[str, Any] = {"directory": str(tmp_path / name)}
+        if name == "web-3":  # its disk breaks with v1.1.0
+            config["deployCommand"] = [
+                "sh",
+                "-c",
+                "test {components.roll.version} != v1.1.0 || { echo broken disk; exit 3; }",
+            ]
+        ok(
+            stack.call(
+                "POST",
+                "/api/v1/targets",
+                json={
+                    "name": name,
+                    "environmentId": env["id"],
+                    "type": "local",
+                    "config": config,
+                    "agentId": stack.agent_id,
+                },
+            )
+        )
+        dirs[name] = tmp_path / name
     flow = ok(
         stack.call(
             "POST",
@@ -148,8 +171,18 @@ def test_a_rolling_deployment_stops_when_more_targets_fail_than_it_allows(stack:
         ),
         200,
     )
-    rel = release(stack, tmp_path, "b", "v3.1.0")
-    promotion = ok(stack.call("POST", "/api/v1/promotions", json={"releaseId": rel["id"], "environmentId": env["id"]}))
+    releases = _shop(stack, tmp_path, "roll")
+    first = ok(
+        stack.call(
+            "POST", "/api/v1/promotions", json={"releaseId": releases["v1.0.0"]["id"], "environmentId": env["id"]}
+        )
+    )
+    assert finished(stack, first["id"])["state"] == "succeeded"
+    promotion = ok(
+        stack.call(
+            "POST", "/api/v1/promotions", json={"releaseId": releases["v1.1.0"]["id"], "environmentId": env["id"]}
+        )
+    )
     done = finished(stack, promotion["id"])
     assert done["state"] == "failed" and "partially_applied" in done["message"], done
     job = job_of(stack, promotion["id"])
@@ -166,10 +199,25 @@ def test_a_rolling_deployment_stops_when_more_targets_fail_than_it_allows(stack:
     assert "maxUnavailable" in tasks["web-5"]["message"]
     logs = ok(stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}/tasks/{tasks['web-3']['id']}/logs"), 200)
     assert "broken disk" in [line["line"] for line in logs["lines"]]
-    assert not (dirs["web-5"] / "api-b.version").exists()
-    assert (dirs["web-4"] / "api-b.version").exists()
+
+    def versions() -> dict[str, str]:
+        return {name: (d / "roll.version").read_text().split()[0] for name, d in dirs.items()}
+
+    assert versions() == {"web-1": "v1.1.0", "web-2": "v1.1.0", "web-3": "v1.0.0", "web-4": "v1.1.0", "web-5": "v1.0.0"}
     # The environment keeps the release it had: this one was not fully deployed.
-    assert ok(stack.call("GET", f"/api/v1/environments/{env['id']}"), 200)["currentReleaseId"] is None
+    assert (
+        ok(stack.call("GET", f"/api/v1/environments/{env['id']}"), 200)["currentReleaseId"] == releases["v1.0.0"]["id"]
+    )
+
+    # Undoing the job restores the targets it changed.
+    rollback = ok(stack.call("POST", "/api/v1/rollbacks", json={"jobId": job["id"], "reason": "half deployed"}))
+    assert rollback["releaseId"] == releases["v1.0.0"]["id"]
+    deadline = time.monotonic() + 120
+    while ok(stack.call("GET", f"/api/v1/deployment-jobs/{rollback['id']}"), 200)["state"] in ("pending", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert versions() == dict.fromkeys(dirs, "v1.0.0")
+    assert ok(stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}"), 200)["state"] == "rolled_back"
 
 
 def test_a_rollback_restores_the_previous_release_on_every_target(stack: Stack, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shiplane.deployments.models import DeploymentJob
 from shiplane.deployments.service import job_out
+from shiplane.deployments.states import allow
 from shiplane.engine.queue import WorkQueue
 from shiplane.environments.models import Environment
 from shiplane.environments.service import require_protected
@@ -72,12 +73,15 @@ class RollbackService:
 
         session, principal = self.session, self.plugins.principal
         target_release = body.release_id
+        replacing: str | None = None  # the release the rollback takes away
         if body.job_id is not None:
             undone = await session.scalar(select(DeploymentJob).where(DeploymentJob.id == body.job_id))
             if undone is None:
                 raise validation_error("jobId", f"no deployment job {body.job_id!r}", "unknown")
+            allow(undone.state, "rollback")
             environment_id = undone.environment_id
             target_release = target_release or undone.previous_release_id
+            replacing = undone.release_id
         else:
             environment_id = str(body.environment_id)
         env = await session.scalar(select(Environment).where(Environment.id == environment_id))
@@ -119,7 +123,7 @@ class RollbackService:
             kind="rollback",
             release_id=release.id,
             environment_id=env.id,
-            previous_release_id=env.current_release_id,
+            previous_release_id=replacing or env.current_release_id,
             strategy="all-at-once",
             strategy_config={},
             state="pending",

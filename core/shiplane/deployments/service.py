@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shiplane.agents.tasks import AgentTasks, wait_for_task
 from shiplane.deployments.models import DeploymentArtifact, DeploymentEvent, DeploymentJob, DeploymentTask
+from shiplane.deployments.states import ACTION_TO, transition
 from shiplane.environments.models import Environment
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database, new_id, utcnow
@@ -48,8 +49,7 @@ MANIFEST_MEDIA_TYPE = "application/vnd.shiplane.deployment.manifest.v1+json"
 TASK_TIMEOUT = 86_400.0 + 120
 MAX_TARGETS = 1000
 
-JOB_STATES = ("pending", "running", "succeeded", "failed", "partially_applied", "cancelled", "rolled_back")
-TASK_STATES = ("queued", "dispatched", "running", "succeeded", "failed", "timed_out", "cancelled")
+TASK_STATES = ("queued", "dispatched", "succeeded", "failed", "timed_out", "cancelled")
 
 LIST_SPEC = ListSpec(
     DeploymentJob,
@@ -332,7 +332,7 @@ class DeploymentRunner:
         async with self.db.session(tenant, write=True) as session:
             running = await session.scalar(select(DeploymentJob).where(DeploymentJob.id == job_id))
             assert running is not None
-            running.state, running.started_at = "running", utcnow()
+            running.state, running.started_at = transition(running.state, "start"), utcnow()
             started: list[tuple[str, str | None, dict[str, Any]]] = [
                 ("job", None, {"state": "running", "batches": len(batches)})
             ]
@@ -569,7 +569,7 @@ class DeploymentRunner:
         async with self.db.session(tenant, write=True) as session:
             job = await session.scalar(select(DeploymentJob).where(DeploymentJob.id == job_id))
             assert job is not None
-            job.state, job.message, job.finished_at = state, message[:4000], utcnow()
+            job.state, job.message, job.finished_at = transition(job.state, ACTION_TO[state]), message[:4000], utcnow()
             tasks = list(await session.scalars(select(DeploymentTask).where(DeploymentTask.job_id == job_id)))
             stickers = {t.target_name: dict(t.result or {}).get("sticker") for t in tasks if t.state == "succeeded"}
             session.add(_blob(job_id, tenant, "stickers.json", stickers))
@@ -636,7 +636,7 @@ async def mark_rolled_back(session: AsyncSession, rollback: DeploymentJob) -> No
         )
     )
     for job in replaced:
-        job.state = "rolled_back"
+        job.state = transition(job.state, "roll_back")
         job.message = f"rolled back by {rollback.id}"
         if job.promotion_id:
             promotion = await session.scalar(select(Promotion).where(Promotion.id == job.promotion_id))

@@ -23,6 +23,7 @@ from sqlalchemy import or_, select
 
 from shiplane.agents.stream import deny_websocket, websocket_credential
 from shiplane.deployments.models import DeploymentEvent, DeploymentJob
+from shiplane.deployments.states import ENDED
 from shiplane.platform.audit import AuditEvent
 from shiplane.platform.auth import Principal
 from shiplane.platform.envelope import rfc3339
@@ -33,7 +34,6 @@ router = APIRouter()
 POLL_SECONDS = 0.25
 DASHBOARD_POLL_SECONDS = 0.5
 BATCH = 500
-ENDED = frozenset({"succeeded", "failed", "partially_applied", "cancelled", "rolled_back"})
 #: The audit actions the dashboard shows (prefixes end with a dot).
 DASHBOARD_ACTIONS = ("promotion.", "deployment_job.", "rollback.", "agent.")
 

@@ -7,9 +7,16 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+from shiplane.deployments.states import PERSON_ACTIONS as JOB_PERSON_ACTIONS
+from shiplane.deployments.states import STATES as JOB_STATES
+from shiplane.deployments.states import TRANSITIONS as JOB_TRANSITIONS
+from shiplane.deployments.states import transition as job_transition
+from shiplane.platform.errors import ApiError
+
 from tests.api.promotions import environment, promote, sealed_release
 from tests.api.promotions.test_promotions import finished, jobs_of
-from tests.conftest import Caller, CallerFactory, assert_error
+from tests.conftest import Caller, CallerFactory, assert_error, run_sql
 
 JOBS = "/api/v1/deployment-jobs"
 ROLLBACKS = "/api/v1/rollbacks"
@@ -84,3 +91,31 @@ def test_rollbacks_choose_the_previous_release_and_refuse_what_they_cannot(
     assert admin.post(f"/api/v1/releases/{second['id']}/deprecate", json={"reason": "bad"}).status_code == 200
     error = assert_error(admin.post(ROLLBACKS, json={**body, "releaseId": second["id"]}), 422, "RELEASE_DEPRECATED")
     assert error["details"]["releaseId"] == second["id"]
+
+
+@pytest.mark.parametrize("state", JOB_STATES)
+def test_rolling_back_a_job_follows_the_table(admin: Caller, tmp_path: Path, database_url: str, state: str) -> None:
+    dev = environment(admin, "dev", 1)
+    for name in ("r1", "r2"):
+        promotion = promote(admin, sealed_release(admin, tmp_path, name)["id"], dev["id"]).json()["data"]
+        assert finished(admin, promotion["id"])["state"] == "succeeded"
+    [job] = jobs_of(admin, promotion["id"])
+    run_sql(database_url, "UPDATE deployment_jobs SET state = :s WHERE id = :id", {"s": state, "id": job["id"]})
+    response = admin.post(ROLLBACKS, json={"jobId": job["id"], "reason": "undo"})
+    if state in JOB_PERSON_ACTIONS["rollback"]:
+        assert response.status_code == 201, (state, response.text)
+    else:
+        error = assert_error(response, 409, "INVALID_STATE")
+        assert error["details"] == {"state": state, "action": "rollback"}
+
+
+def test_the_engine_moves_jobs_only_by_the_table() -> None:
+    actions = {action for _state, action in JOB_TRANSITIONS}
+    for state in JOB_STATES:
+        for action in actions:
+            if (state, action) in JOB_TRANSITIONS:
+                assert job_transition(state, action) == JOB_TRANSITIONS[(state, action)]
+            else:
+                with pytest.raises(ApiError) as refused:
+                    job_transition(state, action)
+                assert refused.value.code == "INVALID_STATE"
