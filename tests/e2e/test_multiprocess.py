@@ -9,6 +9,8 @@ Either way races must end in clean answers: one winner and 409s, never a 500 or
 from __future__ import annotations
 
 import itertools
+import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -259,3 +261,63 @@ def test_a_plugin_disabled_through_one_process_shows_disabled_in_the_others(clus
             assert time.monotonic() < deadline, f"{url} never saw the disable:\n{cluster.logs()}"
             time.sleep(0.2)
         assert gate_problem(url)["code"] == "PLUGIN_DISABLED"
+
+
+def test_twenty_approvals_across_three_servers_start_exactly_one_deployment(cluster: Cluster) -> None:
+    from tests.api.releases import Repo
+
+    tenant = f"approvals-{uuid.uuid4().hex[:8]}"
+    admin = {"Authorization": f"Bearer {cluster.token(tenant)}"}
+    base = cluster.servers[0].url
+
+    def call(method: str, path: str, **kwargs: Any) -> Any:
+        response = httpx.request(method, f"{base}{path}", headers=admin, timeout=REQUEST_TIMEOUT, **kwargs)
+        assert response.status_code < 300, response.text
+        return response.json()["data"] if response.content else None
+
+    repo = Repo(cluster.workdir / f"repo-{tenant}")
+    repo.commit()
+    repo.tag("v1.0.0")
+    integration = call(
+        "POST", "/api/v1/integrations", json={"name": "git", "typeId": "git", "config": {"url": str(repo.path)}}
+    )
+    component = call(
+        "POST", "/api/v1/components", json={"name": "api", "integrationId": integration["id"], "reference": "."}
+    )
+    call("POST", f"/api/v1/components/{component['id']}/sync-versions")
+    release = call(
+        "POST",
+        "/api/v1/releases",
+        json={"name": "r1", "components": [{"componentId": component["id"], "version": "v1.0.0"}], "state": "ready"},
+    )
+    policy = call("POST", "/api/v1/approval-policies", json={"name": "two", "requiredApprovals": 2})
+    env = call("POST", BASE, json={"name": "prod", "approvalPolicyId": policy["id"]})
+    promotion = call("POST", "/api/v1/promotions", json={"releaseId": release["id"], "environmentId": env["id"]})
+    assert promotion["state"] == "awaiting_approval"
+
+    settings = Settings(auth_hs_secret=SECRET)
+    tokens = [
+        mint_token(settings, user_id=f"approver-{i}", tenant_id=tenant, roles=["approver"], lifetime_seconds=3600)
+        for i in range(20)
+    ]
+
+    def approve(client: httpx.Client, index: int) -> httpx.Response:
+        return client.post(
+            f"/api/v1/promotions/{promotion['id']}/approve",
+            json={"comment": f"ok {index}"},
+            headers={"Authorization": f"Bearer {tokens[index]}"},
+        )
+
+    responses = fire(cluster, 20, approve)
+    assert_clean(responses, cluster)
+    codes = Counter(r.status_code for r in responses)
+    assert set(codes) <= {200, 409} and codes[200] >= 2, codes
+    deadline = time.monotonic() + 120
+    while (current := call("GET", f"/api/v1/promotions/{promotion['id']}"))["state"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, current
+        time.sleep(0.2)
+    assert current["state"] == "succeeded", current
+    jobs = call("GET", "/api/v1/deployment-jobs", params={"filter": json.dumps({"promotionId": promotion["id"]})})
+    assert len(jobs) == 1, jobs
+    runs = call("GET", "/api/v1/workflow-runs", params={"pageSize": 100})
+    assert [r["context"].get("promotionId") for r in runs].count(promotion["id"]) == 1
