@@ -280,6 +280,7 @@ class _ReadPathCollector:
         yield from self._queue_metrics()
         yield from self._notification_metrics()
         yield from self._workflow_metrics()
+        yield from self._delivery_metrics()
         yield from self._agent_metrics()
         pools = GaugeMetricFamily("shiplane_db_pool_checked_out", "Database connections in use", labels=["pool"])
         pools.add_metric(["read"], self.services.reads.checked_out())
@@ -363,6 +364,37 @@ class _ReadPathCollector:
             "How long steps ran in this process (the step type's own time, through the plugin guard)",
         )
         seconds.add_metric([], count_value=count, sum_value=total)
+        yield seconds
+
+    def _delivery_metrics(self) -> Iterator[Metric]:
+        from shiplane.deployments import service as deployments
+        from shiplane.promotions import service as promotions
+
+        moves = CounterMetricFamily(
+            "shiplane_promotions",
+            "Promotion moves in this process by the state reached (requested, evaluated again, finished)",
+            labels=["state"],
+        )
+        for state, count in sorted(promotions.COUNTS.items()):
+            moves.add_metric([state], count)
+        yield moves
+        sweeps = CounterMetricFamily(
+            "shiplane_promotion_reevaluations", "Blocked or expiring promotions this process evaluated again"
+        )
+        sweeps.add_metric([], self.services.promotion_sweeps)
+        yield sweeps
+        jobs = CounterMetricFamily(
+            "shiplane_deployment_jobs", "Deployment jobs that ended in this process", labels=["kind", "state"]
+        )
+        for key, count in sorted(deployments.COUNTS.items()):
+            kind, _, state = key.partition(":")
+            jobs.add_metric([kind, state], count)
+        yield jobs
+        seconds = SummaryMetricFamily(
+            "shiplane_deployment_job_duration_seconds", "How long deployment jobs ran, by kind", labels=["kind"]
+        )
+        for kind, (count, total) in sorted(deployments.DURATIONS.items()):
+            seconds.add_metric([kind], count_value=count, sum_value=total)
         yield seconds
 
     def _queue_metrics(self) -> Iterator[Metric]:

@@ -147,9 +147,32 @@ def map_case(context: Any, case: Any) -> Any:
             releaseId=os.environ["SHIPLANE_FUZZ_RELEASE_ID"], environmentId=os.environ["SHIPLANE_FUZZ_ENVIRONMENT_ID"]
         )
         body.pop("freezeOverride", None)
+    elif path == "/api/v1/rollbacks":
+        # The runner's environment (nothing earlier deployed there: a 409 at most).
+        body.update(environmentId=os.environ["SHIPLANE_FUZZ_ENVIRONMENT_ID"])
+        body.pop("jobId", None)
+        body.pop("releaseId", None)
+    elif path in ("/api/v1/variable-sets", "/api/v1/variable-sets/{set_id}"):
+        # Each name and scope once; a secret's `***` means "keep the stored one", so a
+        # positive case sends a value instead.
+        variables, seen = [], set()
+        for variable in body.get("variables") or []:
+            if not isinstance(variable, dict):
+                continue
+            key = repr((variable.get("name"), variable.get("scope")))
+            if key in seen:
+                continue
+            seen.add(key)
+            if variable.get("value") == "***":
+                variable["value"] = "fuzz-value"
+            variables.append(variable)
+        if "variables" in body:
+            body["variables"] = variables
     elif path.startswith("/api/v1/environments"):
         if body.get("requiredPredecessors"):
             body["requiredPredecessors"] = []
+        if body.get("variableSetIds"):
+            body["variableSetIds"] = []
         if body.get("approvalPolicyId"):
             body["approvalPolicyId"] = os.environ["SHIPLANE_FUZZ_POLICY_ID"]
         gates = body.get("gates")

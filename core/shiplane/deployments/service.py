@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,10 @@ from shiplane.targets.service import TargetService
 from shiplane.variables.service import clear_values
 from shiplane.variables.service import resolve as resolve_variables
 from shiplane.variables.service import shown as shown_variables
+
+#: Jobs ended in this process by state, and their (count, seconds) for /metrics.
+COUNTS: Counter[str] = Counter()
+DURATIONS: dict[str, tuple[int, float]] = {}
 
 MANIFEST_MEDIA_TYPE = "application/vnd.shiplane.deployment.manifest.v1+json"
 #: How long one target's deploy may take before the job gives up on it (the target type's
@@ -586,6 +591,10 @@ class DeploymentRunner:
             for t in tasks:
                 counts[t.state] = counts.get(t.state, 0) + 1
             await emit(session, job_id, [("job", None, {"state": state, "message": message[:4000], "tasks": counts})])
+            COUNTS[f"{job.kind}:{state}"] += 1
+            if job.started_at is not None:
+                seen, total = DURATIONS.get(job.kind, (0, 0.0))
+                DURATIONS[job.kind] = (seen + 1, total + (utcnow() - job.started_at).total_seconds())
             await audit_change(
                 session, _system(tenant), "deployment_job.finish", "deployment_job", job_id, None, job_out(job, counts)
             )

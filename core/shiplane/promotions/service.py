@@ -8,6 +8,7 @@ version, so concurrent approvals, re-evaluations and cancels never both move it.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -69,6 +70,10 @@ _POLICY_UNIQUE = "uq_approval_policies_tenant_name"
 #: sweep evaluates it again (a freeze window's block is evaluated again when it ends).
 DEFAULT_RECHECK = timedelta(seconds=60)
 _SETTLE_ATTEMPTS = 5
+
+
+#: Promotion moves in this process, by the state reached (for /metrics).
+COUNTS: Counter[str] = Counter()
 
 
 def system_principal(tenant_id: str) -> Principal:
@@ -460,6 +465,7 @@ class PromotionService:
         if row.state == "approved":
             await self._start_deployment(session, row)
         data = promotion_out(row, [])
+        COUNTS[row.state] += 1
         await audit_change(session, self.principal, "promotion.create", "promotion", row.id, None, data)
         if prepared.freeze_override is not None:
             await audit_change(
@@ -622,6 +628,7 @@ class PromotionService:
                         await session.flush()
                     data = promotion_out(current, await self._approvals(session, current.id))
                     if before["state"] != current.state:
+                        COUNTS[current.state] += 1
                         await audit_change(
                             session,
                             self.principal,
@@ -772,6 +779,7 @@ async def finish_promotion(session: AsyncSession, run: Any) -> None:
         why = "; ".join(f"{node}: {message}" for node, message in failed) or run.message
         row.message = f"the deployment workflow {run.state}: {why}"[:4000]
     row.finished_at = utcnow()
+    COUNTS[row.state] += 1
     await session.flush()
     await audit_change(
         session,

@@ -32,7 +32,7 @@ from shiplane.variables.models import VariableSet
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=255)]
-MAX_VARIABLES = 500
+MAX_VARIABLES = 200  # with their scopes, a set stays well under the 1 MiB body limit
 
 
 class VariableScope(ApiModel):

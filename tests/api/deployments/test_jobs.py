@@ -119,3 +119,23 @@ def test_the_engine_moves_jobs_only_by_the_table() -> None:
                 with pytest.raises(ApiError) as refused:
                     job_transition(state, action)
                 assert refused.value.code == "INVALID_STATE"
+
+
+def _metric(caller: Caller, name: str) -> float:
+    for line in caller.client.get("/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_count_promotions_and_jobs_by_outcome(admin: Caller, tmp_path: Path) -> None:
+    succeeded_jobs = 'shiplane_deployment_jobs_total{kind="deploy",state="succeeded"}'
+    succeeded_promotions = 'shiplane_promotions_total{state="succeeded"}'
+    durations = 'shiplane_deployment_job_duration_seconds_count{kind="deploy"}'
+    before = [_metric(admin, n) for n in (succeeded_jobs, succeeded_promotions, durations)]
+    dev = environment(admin, "dev", 1)
+    promotion = promote(admin, sealed_release(admin, tmp_path)["id"], dev["id"]).json()["data"]
+    assert finished(admin, promotion["id"])["state"] == "succeeded"
+    after = [_metric(admin, n) for n in (succeeded_jobs, succeeded_promotions, durations)]
+    assert all(a >= b + 1 for a, b in zip(after, before, strict=True)), (before, after)
+    assert "shiplane_promotion_reevaluations_total" in admin.client.get("/metrics").text
