@@ -94,11 +94,13 @@ class Services:
         states = PluginStateCache(reads, poll_seconds=settings.plugin_state_poll_seconds)
         workflows.services = StepServices(db, plugins, box, states, settings, agent_tasks)
         workflows.services.queue = queue
+        from shiplane.deployments.service import fail_unfinished_jobs
         from shiplane.promotions.service import finish_promotion
         from shiplane.workflows import engine as workflow_engine
 
-        if finish_promotion not in workflow_engine.RUN_FINISHED:
-            workflow_engine.RUN_FINISHED.append(finish_promotion)
+        for hook in (fail_unfinished_jobs, finish_promotion):
+            if hook not in workflow_engine.RUN_FINISHED:
+                workflow_engine.RUN_FINISHED.append(hook)
         return cls(
             settings=settings,
             db=db,
@@ -220,16 +222,26 @@ class Services:
         while True:
             await asyncio.sleep(self.settings.promotion_sweep_seconds)
             try:
-                for tenant, promotion_id in await due_promotions(self.db):
+                due = await due_promotions(self.db)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - retried at the next round
+                logging.getLogger("shiplane.promotions").exception("re-evaluating promotions failed")
+                continue
+            for tenant, promotion_id in due:
+                # One promotion that cannot be settled must not hold up the others.
+                try:
                     plugins = PluginService(
                         None, system_principal(tenant), self.plugins, self.secret_box, self.plugin_states
                     )
                     await PromotionService(self.db, plugins, self.queue).settle(promotion_id)
                     self.promotion_sweeps += 1
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - retried at the next round
-                logging.getLogger("shiplane.promotions").exception("re-evaluating promotions failed")
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - tried again at the next round
+                    logging.getLogger("shiplane.promotions").exception(
+                        "re-evaluating a promotion failed", extra={"promotion": promotion_id}
+                    )
 
     async def close(self) -> None:
         await stop_task(self._promotions)

@@ -270,9 +270,59 @@ class DeploymentRunner:
         job_id: str | None = None,
         reason: str = "",
         replacing: str | None = None,
+        alongside: str | None = None,
     ) -> dict[str, Any]:
         """Run a deployment job: a new one, or the pending one ``job_id`` (a rollback's,
-        created with its request)."""
+        created with its request). ``alongside``: the job an automatic rollback undoes
+        (still running; every other job of the environment must have ended)."""
+        tenant = principal.tenant_id
+        began: list[str] = []
+        try:
+            return await self._run(
+                principal,
+                release_id=release_id,
+                environment_id=environment_id,
+                strategy=strategy,
+                strategy_config=strategy_config,
+                promotion_id=promotion_id,
+                workflow_run_id=workflow_run_id,
+                kind=kind,
+                is_cancelled=is_cancelled,
+                log=log,
+                job_id=job_id,
+                reason=reason,
+                replacing=replacing,
+                alongside=alongside,
+                began=began,
+            )
+        except (asyncio.CancelledError, PluginError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - a job never stays running: it fails with the reason
+            if not began:
+                raise PluginError(f"the deployment could not start: {type(exc).__name__}: {exc}") from None
+            return await self._finish(
+                tenant, began[0], "failed", f"the deployment broke: {type(exc).__name__}: {exc}", log
+            )
+
+    async def _run(
+        self,
+        principal: Principal,
+        *,
+        release_id: str,
+        environment_id: str,
+        strategy: str,
+        strategy_config: dict[str, Any],
+        promotion_id: str | None,
+        workflow_run_id: str | None,
+        kind: str,
+        is_cancelled: Callable[[], bool],
+        log: Callable[[str], None],
+        job_id: str | None,
+        reason: str,
+        replacing: str | None,
+        alongside: str | None,
+        began: list[str],
+    ) -> dict[str, Any]:
         tenant = principal.tenant_id
         async with self.db.session(tenant, write=True) as session:
             existing = None
@@ -282,9 +332,26 @@ class DeploymentRunner:
                     raise PluginError(f"deployment job {job_id} is not pending: it is not run again")
                 release_id, environment_id, kind = existing.release_id, existing.environment_id, existing.kind
             release = await session.scalar(select(Release).where(Release.id == release_id))
-            env = await session.scalar(select(Environment).where(Environment.id == environment_id))
+            # The environment row locked: one deployment at a time checks and starts.
+            env = await session.scalar(select(Environment).where(Environment.id == environment_id).with_for_update())
             if release is None or env is None:
                 raise PluginError("the release or the environment no longer exists")
+            if release.state != "ready":
+                raise PluginError(f"release {release.name!r} is {release.state}: it is not deployed")
+            busy = await session.scalar(
+                select(DeploymentJob.id).where(
+                    DeploymentJob.environment_id == env.id,
+                    DeploymentJob.state.in_(("pending", "running")),
+                    DeploymentJob.id.not_in([i for i in (job_id, alongside) if i] or [""]),
+                )
+            )
+            if busy is not None:
+                if existing is not None:
+                    existing.state, existing.message = (
+                        transition(existing.state, "fail"),
+                        f"deployment {busy} was under way",
+                    )
+                raise PluginError(f"a deployment to {env.name!r} is under way ({busy}): try again when it has ended")
             rows = list(
                 await session.scalars(
                     select(Target).where(Target.environment_id == env.id).order_by(Target.name).limit(MAX_TARGETS)
@@ -316,6 +383,7 @@ class DeploymentRunner:
             session.add(_blob(job.id, tenant, "manifest.json", job.manifest))
             session.add(_blob(job.id, tenant, "variables.json", shown_variables(job.variables)))
             job_id, manifest, snapshot = job.id, job.manifest, job.variables
+            began.append(job_id)
             await emit(
                 session,
                 job_id,
@@ -464,6 +532,7 @@ class DeploymentRunner:
             log=log,
             reason=f"automatic: {why}",
             replacing=release_id,
+            alongside=job_id,
         )
         if rolled["state"] == "succeeded":
             return await self._finish(
@@ -636,13 +705,17 @@ async def mark_rolled_back(session: AsyncSession, rollback: DeploymentJob) -> No
 
     if rollback.previous_release_id is None:
         return
+    # Only the latest deployment of that release there: older ones were superseded already.
     replaced = await session.scalars(
-        select(DeploymentJob).where(
+        select(DeploymentJob)
+        .where(
             DeploymentJob.environment_id == rollback.environment_id,
             DeploymentJob.release_id == rollback.previous_release_id,
             DeploymentJob.state.in_(("succeeded", "partially_applied")),
             DeploymentJob.id != rollback.id,
         )
+        .order_by(DeploymentJob.created_at.desc(), DeploymentJob.id.desc())
+        .limit(1)
     )
     for job in replaced:
         job.state = transition(job.state, "roll_back")
@@ -715,3 +788,19 @@ class DeploymentReads:
             if row is None:
                 raise not_found("deployment artifact", artifact_id)
             return row
+
+
+async def fail_unfinished_jobs(session: AsyncSession, run: Any) -> None:
+    """A workflow run ended (engine.RUN_FINISHED, in its transaction): a deployment job it
+    owned that is still pending or running (its process died, its step never ran) fails,
+    so the environment is not left "under way" for ever."""
+    rows = await session.scalars(
+        select(DeploymentJob).where(
+            DeploymentJob.workflow_run_id == run.id, DeploymentJob.state.in_(("pending", "running"))
+        )
+    )
+    for job in rows:
+        job.state = transition(job.state, "fail")
+        job.message = f"its workflow run ended ({run.state}) before the deployment did"
+        job.finished_at = utcnow()
+        await emit(session, job.id, [("job", None, {"state": job.state, "message": job.message})])

@@ -99,8 +99,9 @@ class Settings(BaseSettings):
     # in this tenant as "local"; off in production unless set.
     local_agent: bool | None = None
     local_agent_tenant: str = Field(default="demo", min_length=1, max_length=128)
-    # Whether the local agent runs `script` workflow steps (on the server's host, as its user).
-    local_agent_scripts: bool = True
+    # Whether the local agent runs `script` workflow steps (on the server's host, as its
+    # user, which can read the server's keys): off unless the operator turns it on.
+    local_agent_scripts: bool = False
     # A task's lease: how long an agent holds it without renewing (it renews at a third).
     agent_task_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
     # Delivered outbox rows are deleted after this many hours (undelivered ones never).

@@ -538,8 +538,9 @@ class PromotionService:
             )
         )
         # A change of the row (its version): an evaluation made before this decision cannot
-        # write its outcome over it.
+        # write its outcome over it. The sweep settles it if this process does not.
         row.message = f"{action}d by {who.user_id}"
+        row.recheck_at = utcnow()
         try:
             await session.flush()
         except IntegrityError:
@@ -715,7 +716,7 @@ async def due_promotions(db: Database, limit: int = 100) -> list[tuple[str, str]
         rows = await session.execute(
             select(Promotion.tenant_id, Promotion.id)
             .where(
-                ((Promotion.state == "blocked") & (Promotion.recheck_at <= now))
+                (Promotion.state.in_(("blocked", "awaiting_approval")) & (Promotion.recheck_at <= now))
                 | ((Promotion.state == "awaiting_approval") & (Promotion.expires_at <= now))
             )
             .order_by(Promotion.recheck_at)
@@ -733,7 +734,8 @@ async def default_template(workflows: Any) -> str:
     from shiplane.workflows.models import WorkflowTemplate
     from shiplane.workflows.schemas import TemplateFields
 
-    found = await workflows.session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.name == DEFAULT_TEMPLATE))
+    session = workflows.session
+    found = await session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.name == DEFAULT_TEMPLATE))
     if found is not None:
         return str(found)
     fields = TemplateFields.model_validate(
@@ -743,8 +745,17 @@ async def default_template(workflows: Any) -> str:
             "nodes": [{"id": "deploy", "type": "deploy", "config": {"strategy": "all-at-once"}}],
         }
     )
-    created = await workflows.create_template(fields)
-    return str(created.data["id"])
+    try:
+        # In a savepoint: a concurrent first use that made it already leaves this
+        # transaction usable, and its template is taken.
+        async with session.begin_nested():
+            created = await workflows.create_template(fields)
+        return str(created.data["id"])
+    except ApiError:
+        found = await session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.name == DEFAULT_TEMPLATE))
+        if found is None:
+            raise
+        return str(found)
 
 
 async def finish_promotion(session: AsyncSession, run: Any) -> None:

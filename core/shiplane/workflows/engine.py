@@ -99,7 +99,11 @@ class RunGraph:
                 expressions = []  # the step fails when it renders; it reads nothing
             for expression in expressions:
                 for reference in expression.references():
-                    if found is not None and len(reference.path) > 1 and reference.path[0] == "steps":
+                    if found is None or not reference.path or reference.path[0] != "steps":
+                        continue
+                    if len(reference.path) < 2:
+                        found = None  # `steps[<computed>]` or `steps` itself: it may read any step
+                    else:
                         found.add(str(reference.path[1]))
             self._reads[node_id] = frozenset(found) if found is not None else None
         return self._reads[node_id]

@@ -140,22 +140,50 @@ class StepServices:
         is_cancelled: Callable[[], bool],
         log: Callable[[str], None],
     ) -> dict[str, Any]:
-        release_id, environment_id = context.get("releaseId"), context.get("environmentId")
-        if not release_id or not environment_id:
-            raise PluginError("this run has no releaseId and environmentId in its context: nothing to deploy")
+        # Only a run a promotion or a rollback started may deploy, and what it deploys is
+        # theirs, never what the run's context says (anyone with workflows:run sets that).
+        from shiplane.deployments.models import DeploymentJob
+        from shiplane.promotions.models import Promotion
+
+        async with self.db.session(tenant_id, write=False) as session:
+            promotion = await session.scalar(
+                select(Promotion).where(Promotion.workflow_run_id == run_id, Promotion.state == "deploying")
+            )
+            pending = await session.scalar(
+                select(DeploymentJob.id).where(
+                    DeploymentJob.workflow_run_id == run_id, DeploymentJob.state == "pending"
+                )
+            )
         runner = DeploymentRunner(self.db, self.registry, self.box, self.states, self.settings, self.tasks, self.queue)
-        return await runner.run(
-            self.principal(tenant_id, run_id),
-            release_id=str(release_id),
-            environment_id=str(environment_id),
-            strategy=strategy,
-            strategy_config=strategy_config,
-            promotion_id=str(context["promotionId"]) if context.get("promotionId") else None,
-            workflow_run_id=run_id,
-            kind=str(context.get("kind") or "deploy"),
-            is_cancelled=is_cancelled,
-            log=log,
-            job_id=str(context["jobId"]) if context.get("jobId") else None,
+        common: dict[str, Any] = {
+            "strategy": strategy,
+            "strategy_config": strategy_config,
+            "workflow_run_id": run_id,
+            "is_cancelled": is_cancelled,
+            "log": log,
+        }
+        principal = self.principal(tenant_id, run_id)
+        if promotion is not None:
+            return await runner.run(
+                principal,
+                release_id=promotion.release_id,
+                environment_id=promotion.environment_id,
+                promotion_id=promotion.id,
+                kind="deploy",
+                **common,
+            )
+        if pending is not None:
+            return await runner.run(
+                principal,
+                release_id="",
+                environment_id="",
+                promotion_id=None,
+                kind="rollback",
+                job_id=pending,
+                **common,
+            )
+        raise PluginError(
+            "this run was not started by a promotion or a rollback (or its deployment already ran): it cannot deploy"
         )
 
     # -- agents -------------------------------------------------------------------------------

@@ -139,3 +139,28 @@ def test_metrics_count_promotions_and_jobs_by_outcome(admin: Caller, tmp_path: P
     after = [_metric(admin, n) for n in (succeeded_jobs, succeeded_promotions, durations)]
     assert all(a >= b + 1 for a, b in zip(after, before, strict=True)), (before, after)
     assert "shiplane_promotion_reevaluations_total" in admin.client.get("/metrics").text
+
+
+def test_only_a_promotion_or_a_rollback_can_make_a_run_deploy(
+    admin: Caller, make_caller: CallerFactory, tmp_path: Path
+) -> None:
+    dev = environment(admin, "dev", 1)
+    release = sealed_release(admin, tmp_path)
+    promotion = promote(admin, release["id"], dev["id"]).json()["data"]
+    done = finished(admin, promotion["id"])
+    template_id = admin.get(f"/api/v1/workflow-runs/{done['workflowRunId']}").json()["data"]["templateId"]
+    # A developer may run workflows, not deploy: a run naming a release and an environment
+    # in its context does not make its deploy step deploy.
+    developer = make_caller(["developer"])
+    context = {"releaseId": release["id"], "environmentId": dev["id"], "promotionId": promotion["id"]}
+    started = developer.post("/api/v1/workflow-runs", json={"templateId": template_id, "context": context})
+    assert started.status_code == 201, started.text
+    run_id = started.json()["data"]["id"]
+    deadline = time.monotonic() + 60
+    while (run := admin.get(f"/api/v1/workflow-runs/{run_id}").json()["data"])["state"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert run["state"] == "failed"
+    [step] = run["steps"]
+    assert "not started by a promotion or a rollback" in step["message"]
+    assert len(jobs_of(admin, promotion["id"])) == 1  # still only the promotion's own

@@ -202,3 +202,19 @@ def test_a_viewer_cannot_decide(admin: Caller, viewer: Caller) -> None:
     assert_error(viewer.post(f"{RUNS}/{run['id']}/steps/fragile/decision", json={"action": "skip"}), 403, "FORBIDDEN")
     admin.post(f"{RUNS}/{run['id']}/cancel")
     assert wait_for(admin, run["id"])["state"] == "cancelled"
+
+
+def test_a_computed_step_reference_reads_the_step_it_names(admin: Caller) -> None:
+    nodes = [
+        node("a", config={"key": key(admin, "computed-a"), "echo": "from-a"}),
+        node(
+            "b",
+            config={"key": key(admin, "computed-b"), "echo": "${{ steps[inputs.which].outputs.echo }}"},
+            depends=["a"],
+            when="steps[inputs.which].state == 'succeeded'",
+        ),
+    ]
+    schema = {"type": "object", "properties": {"which": {"type": "string"}}}
+    run = wait_for(admin, start(admin, template(admin, nodes, inputsSchema=schema)["id"], {"which": "a"})["id"])
+    assert run["state"] == "succeeded", run
+    assert steps(run)["b"]["state"] == "succeeded" and steps(run)["b"]["outputs"]["echo"] == "from-a"
