@@ -194,7 +194,7 @@ def test_serve_runs_a_local_agent_that_checks_a_local_target(tmp_path: Path) -> 
                 agents = client.get("/api/v1/agents").json()["data"]
                 local = next((a for a in agents if a["name"] == "local"), {})
                 time.sleep(0.1)
-            assert local["status"] == "online" and local["capabilities"] == ["local", "script", "ssh"]
+            assert local["status"] == "online" and local["capabilities"] == ["local", "ssh"]  # no scripts by default
             env_id = client.post("/api/v1/environments", json={"name": "dev"}).json()["data"]["id"]
             body = {
                 "name": "here",
