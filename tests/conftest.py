@@ -74,8 +74,18 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         # The events test plugin records what it receives in the test process's memory,
         # so it runs in process; every other third-party plugin runs in its workers.
         "plugins_in_process": ["test-events"],
+        # A/B releases are driven often, so their tests move in seconds.
+        "ab_sweep_seconds": 0.2,
+        "audit_stream_seconds": 0.2,
     }
     values.update(overrides)
+    if values["mode"] == "production" and values.get("signing_key_path") is None:
+        from shiplane.platform.signing import _write_new_key
+
+        key = Path(data_dir) / "signing-key.pem"
+        if not key.exists():
+            _write_new_key(key)
+        values["signing_key_path"] = key
     return Settings(**values).prepare()
 
 

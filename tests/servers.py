@@ -56,7 +56,15 @@ def run_cli(args: Sequence[str], env: dict[str, str], cwd: Path, timeout: float 
 
 def production_env(database_url: str, data_dir: Path, secret: str, encryption_key: str, **extra: str) -> dict[str, str]:
     """A server environment in production mode: explicit keys, an already migrated database,
-    rate limits off so concurrent test load is never refused, quiet logs."""
+    rate limits off so concurrent test load is never refused, quiet logs, and a signing
+    key (generated in ``data_dir`` unless ``SHIPLANE_SIGNING_KEY_PATH`` is given)."""
+    if "SHIPLANE_SIGNING_KEY_PATH" not in extra:
+        from shiplane.platform.signing import _write_new_key
+
+        key = data_dir / "signing-key.pem"
+        if not key.exists():
+            _write_new_key(key)
+        extra["SHIPLANE_SIGNING_KEY_PATH"] = str(key)
     return clean_env(
         SHIPLANE_MODE="production",
         SHIPLANE_DATABASE_URL=database_url,

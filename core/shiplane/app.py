@@ -14,12 +14,14 @@ from swagger_ui_bundle import swagger_ui_path
 from shiplane import __version__
 from shiplane.agents.api import router as agents_router
 from shiplane.agents.stream import router as agent_stream_router
+from shiplane.audit.api import reports as audit_reports_router
 from shiplane.audit.api import router as audit_router
 from shiplane.components.api import router as components_router
 from shiplane.deployments.api import rollbacks as rollbacks_router
 from shiplane.deployments.api import router as deployment_jobs_router
 from shiplane.deployments.stream import router as deployment_stream_router
 from shiplane.environments.api import router as environments_router
+from shiplane.evidence import api as evidence_api
 from shiplane.integrations.api import router as integrations_router
 from shiplane.integrations.api import types_router as integration_types_router
 from shiplane.ops import router as ops_router
@@ -27,11 +29,13 @@ from shiplane.platform.http import RequestPipeline, install_error_handlers
 from shiplane.platform.openapi import install_openapi
 from shiplane.platform.settings import Settings, get_settings
 from shiplane.plugins.api import router as plugins_router
+from shiplane.progressive.api import releases as ab_releases_router
 from shiplane.progressive.api import router as rollout_strategies_router
 from shiplane.promotions.api import mine as my_router
 from shiplane.promotions.api import policies as approval_policies_router
 from shiplane.promotions.api import router as promotions_router
 from shiplane.releases.api import router as releases_router
+from shiplane.retention.api import router as retention_router
 from shiplane.services import Services
 from shiplane.targets.api import router as targets_router
 from shiplane.variables.api import router as variable_sets_router
@@ -99,6 +103,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         rollbacks_router,
         variable_sets_router,
         deployment_stream_router,
+        evidence_api.packets,
+        evidence_api.promotion_evidence,
+        evidence_api.stickers,
+        evidence_api.keys,
+        ab_releases_router,
+        audit_reports_router,
+        retention_router,
     ):
         app.include_router(router)
     install_openapi(app)

@@ -201,6 +201,64 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _verification_keys(paths: list[str]) -> list[dict[str, Any]]:
+    """Published keys from files (a saved ``GET /signing-keys`` answer, or PEM public keys);
+    without any, this machine's own signing key (development)."""
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    from shiplane.platform.signing import Signer, key_id
+
+    found: list[dict[str, Any]] = []
+    for path in paths:
+        text = Path(path).read_text()
+        if text.lstrip().startswith("-----BEGIN"):
+            public = load_pem_public_key(text.encode())
+            found.append({"keyId": key_id(public), "publicKey": text})  # type: ignore[arg-type]
+            continue
+        value = json.loads(text)
+        entries = value.get("data", value) if isinstance(value, dict) else value
+        if not isinstance(entries, list):
+            raise ValueError(f"{path}: not a list of keys (save the answer of GET /api/v1/signing-keys)")
+        found.extend(entries)
+    if not paths:
+        settings = _settings()
+        local = settings.signing_key_path or settings.data_dir / "dev-signing-key.pem"
+        if not Path(local).exists():
+            raise ValueError("no --keys given and no local signing key: pass the published keys with --keys")
+        signer = Signer.from_settings(settings)
+        found.append({"keyId": signer.key_id, "publicKey": signer.public_pem})
+    return found
+
+
+def cmd_evidence_verify(args: argparse.Namespace) -> int:
+    """Exit 0: the packet verifies; 1: it does not (the reason printed); 2: cannot check."""
+    from shiplane.evidence.dsse import EvidenceInvalid, public_keys, verify_envelope
+
+    try:
+        keys = public_keys(_verification_keys(args.keys or []))
+        raw = Path(args.file).read_bytes()
+    except (OSError, ValueError, TypeError, EvidenceInvalid) as exc:
+        print(f"shiplane: cannot check the packet: {exc}", file=sys.stderr)
+        return 2
+    try:
+        try:
+            envelope = json.loads(raw)
+        except ValueError:
+            raise EvidenceInvalid("the file is not JSON (a DSSE envelope was expected)") from None
+        verified = verify_envelope(envelope, keys)
+    except EvidenceInvalid as exc:
+        print(f"INVALID: {args.file}: {exc}")
+        return 1
+    statement = verified.statement
+    predicate = statement.get("predicate") or {}
+    [subject, *_] = statement.get("subject") or [{}]
+    print(
+        f"OK: {args.file}: {statement.get('predicateType')} ({predicate.get('outcome')}) for "
+        f"{subject.get('name')} {subject.get('digest')}, signed by key {verified.key_id}"
+    )
+    return 0
+
+
 def cmd_agent_run(args: argparse.Namespace) -> int:
     from shiplane.agents.runtime import AgentRuntime
     from shiplane.platform.logging import configure_logging
@@ -253,6 +311,9 @@ def cmd_worker(_args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        from shiplane.evidence.service import register_key
+
+        await register_key(services.db, services.signer)
         await services.plugin_states.start()
         await services.plugins.startup()
         await services.queue.listen()
@@ -326,6 +387,22 @@ def build_parser() -> argparse.ArgumentParser:
     checkpoint.add_argument("--tenant", default=None)
     checkpoint.add_argument("--output", default=None, help="append the checkpoints to this file (default: stdout)")
     checkpoint.set_defaults(func=cmd_audit_checkpoint)
+
+    evidence = sub.add_parser("evidence", help="signed evidence packets").add_subparsers(
+        dest="evidence_command", required=True
+    )
+    check = evidence.add_parser(
+        "verify",
+        help="check a downloaded evidence packet offline (exit 0 valid, 1 invalid, 2 cannot check)",
+    )
+    check.add_argument("file", help="the DSSE envelope (GET /api/v1/evidence-packets/{id}/download)")
+    check.add_argument(
+        "--keys",
+        action="append",
+        help="the published keys: a saved GET /api/v1/signing-keys answer or a PEM public key (repeatable);"
+        " default: this machine's signing key",
+    )
+    check.set_defaults(func=cmd_evidence_verify)
     return parser
 
 

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -28,6 +29,7 @@ from shiplane.platform.ratelimit import Decision, MemoryRateLimiter, RateLimiter
 from shiplane.platform.reads import ReadStore
 from shiplane.platform.secrets import SecretBox
 from shiplane.platform.settings import DEFAULT_TIERS, RateTier, Settings
+from shiplane.platform.signing import Signer
 from shiplane.platform.tasks import stop_task
 from shiplane.plugins.delivery import EventDelivery
 from shiplane.plugins.manager import PluginRegistry
@@ -51,6 +53,7 @@ class Services:
     notifications: Notifications
     workflows: WorkflowEngine
     agent_tasks: AgentTasks
+    signer: Signer
     metrics: Metrics = field(default_factory=Metrics)
     # Failed authentications per client address (this process): once an address has
     # spent its unauthenticated burst on bad tokens, its next tokens are refused
@@ -64,6 +67,8 @@ class Services:
     _local_agent: asyncio.Task[None] | None = None
     _maintenance: asyncio.Task[None] | None = None
     _promotions: asyncio.Task[None] | None = None
+    _ab_releases: asyncio.Task[None] | None = None
+    _audit_stream: asyncio.Task[None] | None = None
     promotion_sweeps: int = 0
 
     def __post_init__(self) -> None:
@@ -98,6 +103,10 @@ class Services:
         from shiplane.promotions.service import finish_promotion
         from shiplane.workflows import engine as workflow_engine
 
+        # Evidence packets and version stickers are signed with it (in the transactions
+        # that make the decisions); it is published in `signing_keys` at start.
+        signer = Signer.from_settings(settings)
+        db.signer = signer
         for hook in (fail_unfinished_jobs, finish_promotion):
             if hook not in workflow_engine.RUN_FINISHED:
                 workflow_engine.RUN_FINISHED.append(hook)
@@ -115,6 +124,7 @@ class Services:
             workflows=workflows,
             queue=queue,
             agent_tasks=agent_tasks,
+            signer=signer,
         )
 
     async def authenticate(self, token: str) -> Principal:
@@ -168,6 +178,9 @@ class Services:
         return await self.rate_limiter.take(key, tier_name, tier)
 
     async def start(self) -> None:
+        from shiplane.evidence.service import register_key
+
+        await register_key(self.db, self.signer)
         await self.plugin_states.start()
         await self.plugins.startup()
         self.plugins.start_health_probes(self.settings.plugin_health_probe_seconds)
@@ -179,6 +192,8 @@ class Services:
             await self.workflows.start()
         self._maintenance = asyncio.create_task(self._prune_forever(), name="shiplane-queue-prune")
         self._promotions = asyncio.create_task(self._sweep_promotions(), name="shiplane-promotion-sweep")
+        self._ab_releases = asyncio.create_task(self._drive_ab_releases(), name="shiplane-ab-releases")
+        self._audit_stream = asyncio.create_task(self._stream_audit(), name="shiplane-audit-stream")
         await self._start_local_agent()
 
     async def _prune_forever(self) -> None:
@@ -243,7 +258,73 @@ class Services:
                         "re-evaluating a promotion failed", extra={"promotion": promotion_id}
                     )
 
+    async def _drive_ab_releases(self) -> None:
+        """Running A/B releases move on: analyses run, steps advance, failures roll back
+        (each look claimed with a compare-and-set: several processes never move one twice)."""
+        from shiplane.audit.reports import due_reports, make_report
+        from shiplane.plugins.service import PluginService
+        from shiplane.progressive.service import drive, due_ab_releases, system_principal
+
+        log = logging.getLogger("shiplane.progressive")
+        next_reports = 0.0
+        while True:
+            await asyncio.sleep(self.settings.ab_sweep_seconds)
+            if time.monotonic() >= next_reports:
+                # Audit reports whose maker died (or never started: a crash after the request).
+                next_reports = time.monotonic() + 30
+                try:
+                    for tenant, report_id in await due_reports(self.db):
+                        await make_report(self.db, tenant, report_id)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - retried at the next round
+                    logging.getLogger("shiplane.audit").exception("making pending audit reports failed")
+            try:
+                due = await due_ab_releases(self.db)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - retried at the next round
+                log.exception("looking for due A/B releases failed")
+                continue
+            for tenant, ab_id in due:
+                try:
+                    plugins = PluginService(
+                        None, system_principal(tenant), self.plugins, self.secret_box, self.plugin_states
+                    )
+                    await drive(self.db, plugins, ab_id)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - one release must not hold up the others
+                    log.exception("driving an A/B release failed", extra={"abRelease": ab_id})
+
+    async def _stream_audit(self) -> None:
+        """Audit events to the tenants' SIEM sinks (audit/streaming.py), and retention
+        pruning every 10 minutes."""
+        from shiplane.audit.streaming import deliver_all
+        from shiplane.retention.service import prune_all
+
+        log = logging.getLogger("shiplane.audit")
+        next_prune = time.monotonic() + 60
+        while True:
+            await asyncio.sleep(self.settings.audit_stream_seconds)
+            try:
+                await deliver_all(self.db, self.plugins, self.secret_box)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - retried at the next round
+                log.exception("streaming audit events failed")
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + 600
+                try:
+                    await prune_all(self.db)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - retried at the next round
+                    logging.getLogger("shiplane.retention").exception("pruning by the retention policies failed")
+
     async def close(self) -> None:
+        await stop_task(self._audit_stream)
+        await stop_task(self._ab_releases)
         await stop_task(self._promotions)
         await stop_task(self._local_agent)
         await stop_task(self._maintenance)
@@ -408,6 +489,43 @@ class _ReadPathCollector:
         for kind, (count, total) in sorted(deployments.DURATIONS.items()):
             seconds.add_metric([kind], count_value=count, sum_value=total)
         yield seconds
+        from shiplane.audit import streaming
+        from shiplane.evidence import service as evidence
+
+        streamed = CounterMetricFamily(
+            "shiplane_audit_stream_events",
+            "Audit events this process delivered to SIEM sinks, and batches they refused",
+            labels=["outcome"],
+        )
+        for outcome in ("delivered", "failed_batch"):
+            streamed.add_metric([outcome], streaming.COUNTS.get(outcome, 0))
+        yield streamed
+        lag = GaugeMetricFamily(
+            "shiplane_audit_stream_lag_events", "The most events a SIEM sink was behind at this process's last pass"
+        )
+        lag.add_metric([], streaming.LAG["max"])
+        yield lag
+        from shiplane.progressive import service as progressive
+
+        moved = CounterMetricFamily(
+            "shiplane_ab_releases", "A/B release moves in this process by the state reached", labels=["state"]
+        )
+        for state, count in sorted(progressive.COUNTS.items()):
+            moved.add_metric([state], count)
+        yield moved
+        measured = CounterMetricFamily(
+            "shiplane_ab_measurements", "A/B release analysis measurements by verdict", labels=["verdict"]
+        )
+        for verdict in ("pass", "fail", "inconclusive"):
+            measured.add_metric([verdict], progressive.VERDICTS.get(verdict, 0))
+        yield measured
+
+        packets = CounterMetricFamily(
+            "shiplane_evidence_packets", "Signed evidence packets written by this process", labels=["kind"]
+        )
+        for kind in (evidence.DECISION, evidence.OUTCOME):
+            packets.add_metric([kind], evidence.COUNTS.get(kind, 0))
+        yield packets
 
     def _queue_metrics(self) -> Iterator[Metric]:
         queue = self.services.queue

@@ -52,6 +52,7 @@ from shiplane_sdk.exceptions import (
 from shiplane_sdk.hookspecs import HOOK_NAMES, REGISTRATION_HOOKS
 from shiplane_sdk.markers import ENTRY_POINT_GROUP, PROJECT_NAME, hookimpl
 from shiplane_sdk.models import (
+    AuditRecord,
     Batch,
     ConfigError,
     ConnectionTestResult,
@@ -60,6 +61,10 @@ from shiplane_sdk.models import (
     Event,
     GateResult,
     HealthReport,
+    MetricPoint,
+    MetricQuery,
+    MetricResult,
+    MetricSeries,
     NotificationMessage,
     PluginInfo,
     StepResult,
@@ -106,6 +111,11 @@ __all__ = [
     "Event",
     "GateResult",
     "HealthReport",
+    "AuditRecord",
+    "MetricPoint",
+    "MetricQuery",
+    "MetricResult",
+    "MetricSeries",
     "NotificationMessage",
     "PluginInfo",
     "StepResult",

@@ -36,6 +36,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from shiplane_sdk.context import GateContext, StepContext, TargetContext
 from shiplane_sdk.exceptions import CapabilityNotSupported, ConfigValidationError
 from shiplane_sdk.models import (
+    AuditRecord,
     Batch,
     ConfigError,
     ConnectionTestResult,
@@ -43,6 +44,8 @@ from shiplane_sdk.models import (
     DiscoveredItem,
     GateResult,
     HealthReport,
+    MetricQuery,
+    MetricResult,
     NotificationMessage,
     StepResult,
     TargetRef,
@@ -75,7 +78,7 @@ CAPABILITY_KINDS: tuple[CapabilityKind, ...] = (
     "traffic_router",
 )
 
-IntegrationCategory = Literal["registry", "scm", "ci", "notification", "secrets", "monitoring", "router"]
+IntegrationCategory = Literal["registry", "scm", "ci", "notification", "secrets", "monitoring", "router", "siem"]
 INTEGRATION_CATEGORIES: tuple[IntegrationCategory, ...] = (
     "registry",
     "scm",
@@ -84,6 +87,7 @@ INTEGRATION_CATEGORIES: tuple[IntegrationCategory, ...] = (
     "secrets",
     "monitoring",
     "router",
+    "siem",
 )
 
 #: What a capability id must look like: lowercase letters and digits, words
@@ -241,6 +245,8 @@ class IntegrationType(Capability):
         "list_versions",
         "health",
         "notify",
+        "query_metrics",
+        "send_audit",
     )
 
     @abstractmethod
@@ -287,6 +293,28 @@ class IntegrationType(Capability):
         core retries with backoff. Optional: raises ``CapabilityNotSupported``.
         """
         raise CapabilityNotSupported(f"{self!r} does not support notify")
+
+    def query_metrics(self, config: dict[str, Any], query: MetricQuery) -> MetricResult | Awaitable[MetricResult]:
+        """Run ``query`` against the configured monitoring system (monitoring
+        integrations; A/B release analysis reads its measurements through this).
+
+        Return every series (an empty result when there is no data); raise
+        :class:`~shiplane_sdk.PluginError` when the system refuses the query (say why,
+        in one sentence) or cannot be reached. Optional: raises ``CapabilityNotSupported``.
+        """
+        raise CapabilityNotSupported(f"{self!r} does not support query_metrics")
+
+    def send_audit(self, config: dict[str, Any], records: list[AuditRecord]) -> None | Awaitable[None]:
+        """Deliver ``records`` (one tenant's audit events, in ``sequence`` order, at most
+        100) to the configured SIEM sink (integrations of category ``siem``).
+
+        Return only when the sink accepted them all; raise
+        :class:`~shiplane_sdk.PluginError` otherwise (the core retries the same batch
+        with backoff, so delivery is at least once and in order: a receiver may see a
+        record twice and should de-duplicate by ``(tenant_id, sequence)``).
+        Optional: raises ``CapabilityNotSupported``.
+        """
+        raise CapabilityNotSupported(f"{self!r} does not support send_audit")
 
     def supports(self, operation: str) -> bool:
         """Whether this integration type implements ``operation`` (see ``OPERATIONS``)."""

@@ -125,12 +125,15 @@ class StepContext(Protocol):
         env: dict[str, str] | None = None,
         timeout_seconds: float = 600,
         working_directory: str | None = None,
+        secret_env: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """Run ``command`` (argv list, or a string for ``/bin/sh -c``) on an agent: the one
         named ``agent``, else an online one with ``agent_labels``, else the local agent.
         Waits for it: ``{"agentId", "taskId", "exitCode", "output", "truncated",
         "timedOut", "durationSeconds"}``; the output lines are logged to the step.
-        Cancelling the run stops the command. Raises ``KeyError`` when no such agent
+        Cancelling the run stops the command. ``secret_env`` is added to ``env``, and the
+        agent replaces its values with ``***`` in the output and log lines it reports (so
+        they are stored nowhere). Raises ``KeyError`` when no such agent
         exists, :class:`~shiplane_sdk.PluginError` when the agent refuses."""
         ...
 

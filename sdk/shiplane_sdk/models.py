@@ -299,6 +299,73 @@ class NotificationMessage(_Model):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
+class AuditRecord(_Model):
+    """One audit event as a SIEM sink receives it (``IntegrationType.send_audit``).
+
+    ``sequence`` numbers the tenant's events from 1 without gaps; ``hash`` is the chain
+    hash of this event and ``prev_hash`` the previous one's, so a receiver can check
+    that nothing was removed or changed: ``hash == sha256_hex(prev_hash + canonical)``
+    where ``canonical`` is the exact JSON text that was hashed (the other fields repeat
+    its content). Secrets are already masked in ``changes``.
+    """
+
+    id: str
+    tenant_id: str
+    sequence: int = Field(ge=1)
+    occurred_at: datetime
+    actor_type: str
+    actor_id: str
+    action: str
+    resource_type: str
+    resource_id: str | None = None
+    outcome: str
+    request_id: str | None = None
+    changes: dict[str, Any] | None = None
+    prev_hash: str
+    hash: str
+    canonical: str
+
+
+class MetricQuery(_Model):
+    """A metric query for a monitoring integration (``IntegrationType.query_metrics``).
+
+    An instant query at ``time`` (``None``: now) unless ``start``, ``end`` and
+    ``step_seconds`` are all given (a range query). ``query`` is in the system's own
+    language (PromQL for Prometheus); the tenant wrote it, so it is bounded here.
+    """
+
+    query: str = Field(min_length=1, max_length=4000)
+    time: datetime | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    step_seconds: float | None = Field(default=None, gt=0, le=86_400)
+
+    @property
+    def is_range(self) -> bool:
+        return self.start is not None and self.end is not None and self.step_seconds is not None
+
+
+class MetricPoint(_Model):
+    """One sample: when, and the value (``None`` for NaN or a missing value)."""
+
+    at: datetime
+    value: float | None
+
+
+class MetricSeries(_Model):
+    """One series of a query's answer: its labels and its samples, oldest first
+    (one sample for an instant query)."""
+
+    labels: dict[str, str] = Field(default_factory=dict)
+    points: list[MetricPoint] = Field(default_factory=list)
+
+
+class MetricResult(_Model):
+    """A metric query's answer: every series it returned (none: no data)."""
+
+    series: list[MetricSeries] = Field(default_factory=list)
+
+
 # ---------------------------------------------------------------------------
 # Rollouts and traffic
 # ---------------------------------------------------------------------------

@@ -54,7 +54,11 @@ def test_every_route_with_a_token_but_no_permission_is_403(client: TestClient, m
     for method, path in api_routes(client):
         if (method, path) in OPEN_TO_ANY_TOKEN:
             continue
-        response = client.request(method, concrete(path), json={}, headers={"Authorization": f"Bearer {nobody.token}"})
+        headers = {"Authorization": f"Bearer {nobody.token}"}
+        response = client.request(method, concrete(path), json={}, headers=headers)
+        while response.status_code == 429:  # more routes than one caller's burst: wait, as a client would
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+            response = client.request(method, concrete(path), json={}, headers=headers)
         assert_error(response, 403, "FORBIDDEN")
 
 

@@ -199,6 +199,45 @@ def test_register_check_deploy_sticker_and_drift(stack: Stack, tmp_path: Path) -
                 "actual": {"version": "0.9.0", "digest": "sha256:" + "c" * 64},
             }
         ]
+        # Drift found is audited once, and the dashboard stream shows it with the agent's status.
+        params = {"filter": json.dumps({"action": "target.drift_change"})}
+        [found] = stack.call("GET", "/api/v1/audit-events", params=params).json()["data"]
+        assert found["resourceId"] == target_id and found["changes"]["after"]["drift"] == "drifted"
+        assert found["changes"]["before"] == {"drift": "in_sync"} and found["actor"]["id"] == "shiplane:drift"
+        assert stack.call("POST", f"/api/v1/targets/{target_id}/health-check").status_code == 200
+        assert len(stack.call("GET", "/api/v1/audit-events", params=params).json()["data"]) == 1  # no change
+
+        async def dashboard() -> list[dict[str, Any]]:
+            url = stack.url.replace("http", "ws", 1) + "/api/v1/dashboard/stream"
+            headers = {"Authorization": f"Bearer {stack.token(['viewer'])}"}
+            seen: list[dict[str, Any]] = []
+            async with websockets.connect(url, additional_headers=headers) as ws:
+                while not (
+                    {"event", "status"} <= {m["type"] for m in seen}
+                    and any(m.get("event") == "target.drift_changed" for m in seen)
+                ):
+                    seen.append(json.loads(await asyncio.wait_for(ws.recv(), 20)))
+            return seen
+
+        messages = asyncio.run(dashboard())
+        [drifted] = [m for m in messages if m.get("event") == "target.drift_changed"]
+        assert drifted["resourceId"] == target_id and drifted["data"]["differences"] == drift["differences"]
+        statuses = {m["agentId"]: m for m in messages if m["type"] == "status"}
+        assert statuses[agent_id]["status"] == "online" and statuses[agent_id]["name"] == "web-1"
+
+        # The agent stops: its status turns offline on the stream once its heartbeats stop.
+        stop(agent)
+
+        async def offline() -> dict[str, Any]:
+            url = stack.url.replace("http", "ws", 1) + "/api/v1/dashboard/stream"
+            headers = {"Authorization": f"Bearer {stack.token(['viewer'])}"}
+            async with websockets.connect(url, additional_headers=headers) as ws:
+                while True:
+                    message = json.loads(await asyncio.wait_for(ws.recv(), 120))
+                    if message.get("agentId") == agent_id and message["status"] == "offline":
+                        return message
+
+        assert asyncio.run(offline())["lastHeartbeatAt"]
     finally:
         stop(agent)
 

@@ -86,6 +86,10 @@ def test_script_steps_run_on_the_named_agent(stack: Stack) -> None:
         stack.call("GET", "/api/v1/audit-events").text,
     ):
         assert TOKEN not in text
+    # What the agent reported is stored masked too (the work item's result, its log lines).
+    stored = scripts.run_sql(stack.database_url, "SELECT result FROM work_items WHERE kind LIKE 'agent:%'", {})
+    assert any("token=***" in str(row[0]) for row in stored), stored
+    assert all(TOKEN not in str(row[0]) for row in stored)
 
     assert steps["fails"]["state"] == "failed" and steps["fails"]["message"] == "exit code 4"
     assert steps["fails"]["outputs"]["exitCode"] == 4 and steps["fails"]["outputs"]["output"] == "failing\n"

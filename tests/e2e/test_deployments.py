@@ -4,6 +4,7 @@ once; a rolling one over five targets stops when one fails, by its maxUnavailabl
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from pathlib import Path
@@ -480,6 +481,20 @@ def test_a_secret_variable_reaches_the_deploy_command_and_nothing_else(stack: St
     ]
     for artifact in ok(stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}/artifacts"), 200):
         texts.append(stack.call("GET", f"/api/v1/deployment-jobs/{job['id']}/artifacts/{artifact['id']}").text)
+    # The evidence: the packets (decoded and as downloaded) name the set's revision only.
+    packets = ok(stack.call("GET", f"/api/v1/promotions/{promotion['id']}/evidence"), 200)
+    outcome = next(p for p in packets if p["kind"] == "deployment-outcome")
+    assert [s["id"] for s in outcome["statement"]["predicate"]["variableSets"]] == [made["id"]]
+    texts.append(json.dumps(packets))
+    for packet in packets:
+        envelope = stack.call("GET", f"/api/v1/evidence-packets/{packet['id']}/download").json()
+        texts.append(base64.b64decode(envelope["payload"]).decode())
+    stickers = ok(
+        stack.call("GET", "/api/v1/version-stickers", params={"filter": json.dumps({"deploymentJobId": job["id"]})}),
+        200,
+    )
+    assert stickers and all(st["sticker"]["signature"]["keyId"] == st["keyId"] for st in stickers)
+    texts.append(json.dumps(stickers))
     for text in texts:
         assert secret not in text
     items = scripts.run_sql(stack.database_url, "SELECT payload FROM work_items WHERE kind LIKE 'agent:%'", {})

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from shiplane.evidence.dsse import public_keys, verify_envelope, verify_sticker
 from shiplane.platform.jwt import mint_token
 from shiplane.platform.settings import Settings
 
@@ -240,6 +241,28 @@ def test_from_registry_to_prod_and_back(stack: Stack, registry: Registry, tmp_pa
         assert sticker["release"]["id"] == releases["1.1.0"]["id"]
         assert sticker["components"][0]["digest"] == releases["1.1.0"]["components"][0]["digest"]
         assert call("GET", f"/api/v1/targets/{prod_target}/drift")["status"] == "in_sync"
+        # The sticker read back from the target is the one the server signed and keeps.
+        published = public_keys(call("GET", "/api/v1/signing-keys"))
+        assert verify_sticker(sticker, published) == sticker["signature"]["keyId"]
+        current = {"targetId": prod_target, "current": True}
+        [kept] = call("GET", "/api/v1/version-stickers", params={"filter": json.dumps(current)})
+        assert kept["sticker"] == sticker and kept["releaseId"] == releases["1.1.0"]["id"]
+        assert kept["manifestDigest"] == releases["1.1.0"]["manifestDigest"] and kept["actor"] == sticker["actor"]
+        assert call("GET", f"/api/v1/version-stickers/{kept['id']}") == kept
+        # The promotion's evidence: its decision (gates, two approvals) and its deployment.
+        packets = call("GET", f"/api/v1/promotions/{second_id}/evidence")
+        assert [(p["kind"], p["outcome"]) for p in packets] == [
+            ("promotion-decision", "approved"),
+            ("deployment-outcome", "succeeded"),
+        ]
+        decided = packets[0]["statement"]["predicate"]
+        assert len(decided["approvals"]) == 2 and decided["separationOfDuties"]["requesterDecided"] is False
+        outcome = packets[1]["statement"]["predicate"]
+        assert [t["targetName"] for t in outcome["tasks"]] == ["svc-prod"]
+        assert outcome["stickers"][0]["signature"] == sticker["signature"]
+        for packet in packets:
+            envelope = stack.call("GET", f"/api/v1/evidence-packets/{packet['id']}/download").json()
+            assert verify_envelope(envelope, published).statement == packet["statement"]
 
         # Roll prod back: the old version serves again.
         rollback = call(
@@ -254,6 +277,13 @@ def test_from_registry_to_prod_and_back(stack: Stack, registry: Registry, tmp_pa
         assert served("svc-prod") == "1.0.0"
         assert call("GET", f"/api/v1/promotions/{second_id}")["state"] == "rolled_back"
         assert call("GET", f"/api/v1/environments/{prod['id']}")["currentReleaseId"] == releases["1.0.0"]["id"]
+        [now] = call("GET", "/api/v1/version-stickers", params={"filter": json.dumps(current)})
+        assert now["releaseId"] == releases["1.0.0"]["id"] and now["deploymentJobId"] == rollback["id"]
+        assert call("GET", f"/api/v1/version-stickers/{kept['id']}")["current"] is False
+        history = call("GET", "/api/v1/version-stickers", params={"filter": json.dumps({"targetId": prod_target})})
+        old, new = releases["1.0.0"]["id"], releases["1.1.0"]["id"]
+        assert [h["releaseId"] for h in history] == [old, new, old]  # newest first
+        assert [h["current"] for h in history] == [True, False, False]
         assert PASSWORD not in json.dumps(call("GET", "/api/v1/audit-events", params={"pageSize": 100}))
     finally:
         for name in ports:

@@ -83,6 +83,38 @@ def references(base: str, token: str, directory: Path) -> dict[str, str]:
     policy = httpx.post(
         f"{base}/api/v1/approval-policies", json={"name": "fuzz-policy"}, headers=headers, timeout=10
     ).json()["data"]
+    # A second sealed release and an nginx traffic router instance (its config only: no
+    # nginx runs here) for the A/B releases; a draft A/B release keeps all three from
+    # being deleted by the stateful tests (409 RESOURCE_IN_USE).
+    candidate = httpx.post(
+        f"{base}/api/v1/releases",
+        json={
+            "name": "fuzz-sealed-b",
+            "components": [{"componentId": component["id"], "version": "v1.0.0"}],
+            "state": "ready",
+        },
+        headers=headers,
+        timeout=10,
+    ).json()["data"]
+    httpx.post(f"{base}/api/v1/plugins/nginx/enable", headers=headers, timeout=10).raise_for_status()
+    router = httpx.post(
+        f"{base}/api/v1/plugin-instances",
+        json={
+            "name": "fuzz-router",
+            "pluginId": "nginx",
+            "capabilityKind": "traffic_router",
+            "capabilityId": "nginx",
+            "config": {
+                "name": "fuzz",
+                "includeFile": str(directory / "nginx" / "fuzz.conf"),
+                "mainConfig": str(directory / "nginx" / "nginx.conf"),
+                "controlServers": ["127.0.0.1:9"],
+                "candidateServers": ["127.0.0.1:10"],
+            },
+        },
+        headers=headers,
+        timeout=10,
+    ).json()["data"]
     flow = httpx.post(
         f"{base}/api/v1/workflow-templates",
         json={"name": "fuzz-flow", "nodes": [{"id": "pause", "type": "wait", "config": {"seconds": 3600}}]},
@@ -94,6 +126,18 @@ def references(base: str, token: str, directory: Path) -> dict[str, str]:
         f"{base}/api/v1/workflow-runs", json={"templateId": flow["id"]}, headers=headers, timeout=10
     ).raise_for_status()
     env = httpx.post(f"{base}/api/v1/environments", json={"name": "fuzz-env"}, headers=headers, timeout=10)
+    httpx.post(
+        f"{base}/api/v1/ab-releases",
+        json={
+            "name": "fuzz-anchor-ab",
+            "environmentId": env.json()["data"]["id"],
+            "controlReleaseId": sealed["id"],
+            "candidateReleaseId": candidate["id"],
+            "routerInstanceId": router["id"],
+        },
+        headers=headers,
+        timeout=10,
+    ).raise_for_status()
     # A target keeps the environment from being deleted by the stateful tests (409 RESOURCE_IN_USE).
     httpx.post(
         f"{base}/api/v1/targets",
@@ -121,6 +165,8 @@ def references(base: str, token: str, directory: Path) -> dict[str, str]:
         "SHIPLANE_FUZZ_TEMPLATE_ID": flow["id"],
         "SHIPLANE_FUZZ_RELEASE_ID": sealed["id"],
         "SHIPLANE_FUZZ_POLICY_ID": policy["id"],
+        "SHIPLANE_FUZZ_CANDIDATE_ID": candidate["id"],
+        "SHIPLANE_FUZZ_ROUTER_ID": router["id"],
     }
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import schemathesis
@@ -168,6 +169,31 @@ def map_case(context: Any, case: Any) -> Any:
             variables.append(variable)
         if "variables" in body:
             body["variables"] = variables
+    elif path == "/api/v1/ab-releases":
+        # The runner's two sealed releases, its router instance and a progressive strategy
+        # with its default steps; checks that hold (an http URL, a threshold, a known integration).
+        body.update(
+            environmentId=os.environ["SHIPLANE_FUZZ_ENVIRONMENT_ID"],
+            controlReleaseId=os.environ["SHIPLANE_FUZZ_RELEASE_ID"],
+            candidateReleaseId=os.environ["SHIPLANE_FUZZ_CANDIDATE_ID"],
+            routerInstanceId=os.environ["SHIPLANE_FUZZ_ROUTER_ID"],
+            strategy=_pick(["canary", "blue-green", "ab"], body.get("name")),
+            strategyConfig={},
+        )
+        analysis = body.get("analysis")
+        if isinstance(analysis, dict):
+            for probe in analysis.get("probes") or []:
+                if isinstance(probe, dict):
+                    probe["url"] = "http://127.0.0.1:9/healthz"
+            for check in analysis.get("metrics") or []:
+                if isinstance(check, dict):
+                    check["integrationId"] = os.environ["SHIPLANE_FUZZ_INTEGRATION_ID"]
+                    if check.get("min") is None and check.get("max") is None:
+                        check["max"] = 1.0
+    elif path == "/api/v1/audit-reports":
+        # A period that holds (the last day), every environment.
+        end = datetime.now(UTC)
+        body.update(periodStart=(end - timedelta(days=1)).isoformat(), periodEnd=end.isoformat(), environmentIds=[])
     elif path.startswith("/api/v1/environments"):
         if body.get("requiredPredecessors"):
             body["requiredPredecessors"] = []

@@ -454,7 +454,7 @@ def test_production_without_secrets_refuses_to_start(tmp_path: Path, clean_env: 
     with pytest.raises(InsecureSettingsError) as info:
         settings.prepare()
     message = str(info.value)
-    for missing in ("verification key", "ENCRYPTION_KEY", "DATABASE_URL"):
+    for missing in ("verification key", "ENCRYPTION_KEY", "DATABASE_URL", "SIGNING_KEY_PATH"):
         assert missing in message
     assert not (tmp_path / "dev-jwt-secret").exists()  # nothing was made up
 
@@ -466,6 +466,7 @@ def test_production_without_secrets_refuses_to_start(tmp_path: Path, clean_env: 
         {"auth_hs_secret": "s" * 40, "encryption_key": None},
         {"auth_hs_secret": "s" * 40, "database_url": None},
         {"auth_hs_secret": None},
+        {"auth_hs_secret": "s" * 40, "signing_key_path": None},
     ],
 )
 def test_production_refuses_each_missing_or_weak_setting(
@@ -476,6 +477,7 @@ def test_production_refuses_each_missing_or_weak_setting(
         "data_dir": tmp_path,
         "encryption_key": "k" * 44,
         "database_url": "postgresql+asyncpg://db.example/shiplane",
+        "signing_key_path": tmp_path / "signing.pem",
         **overrides,
     }
     with pytest.raises(InsecureSettingsError):
@@ -490,6 +492,7 @@ def test_production_with_explicit_secrets_is_accepted(tmp_path: Path, clean_env:
         auth_hs_secret=secret,
         encryption_key="k" * 44,
         database_url="postgresql+asyncpg://db.example/shiplane",
+        signing_key_path=tmp_path / "signing.pem",
     ).prepare()
     assert settings.auth_hs_secret == secret
     assert not (tmp_path / "dev-jwt-secret").exists()
@@ -502,6 +505,7 @@ def test_production_with_public_keys_only_is_accepted(tmp_path: Path, clean_env:
         auth_jwks_url="https://idp.example/.well-known/jwks.json",
         encryption_key="k" * 44,
         database_url="postgresql+asyncpg://db.example/shiplane",
+        signing_key_path=tmp_path / "signing.pem",
     ).prepare()
     assert settings.auth_hs_secret is None
 
@@ -516,6 +520,9 @@ def test_production_settings_from_the_environment(
     monkeypatch.setenv("SHIPLANE_AUTH_HS_SECRET", "e" * 48)
     monkeypatch.setenv("SHIPLANE_ENCRYPTION_KEY", "k" * 44)
     monkeypatch.setenv("SHIPLANE_DATABASE_URL", "postgresql+asyncpg://db.example/shiplane")
+    with pytest.raises(InsecureSettingsError, match="SIGNING_KEY_PATH"):
+        Settings().prepare()
+    monkeypatch.setenv("SHIPLANE_SIGNING_KEY_PATH", str(tmp_path / "signing.pem"))
     assert Settings().prepare().auth_hs_secret == "e" * 48
 
 

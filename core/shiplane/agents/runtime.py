@@ -28,6 +28,7 @@ import signal
 import socket
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -384,6 +385,10 @@ class AgentRuntime:
         spec = script_spec(payload)
         if isinstance(spec, str):
             return "failed", {"error": spec}
+        given, listed = payload.get("env"), payload.get("secretNames")
+        extra: dict[str, Any] = given if isinstance(given, dict) else {}
+        names: list[Any] = listed if isinstance(listed, list) else []
+        mask = masker([str(extra[n]) for n in names if isinstance(n, str) and extra.get(n)])
         started = time.monotonic()
         output = BoundedOutput(SCRIPT_OUTPUT_BYTES)
         temporary = None if spec.cwd is not None else tempfile.mkdtemp(prefix="shiplane-script-")
@@ -400,10 +405,11 @@ class AgentRuntime:
                     start_new_session=True,  # its own process group: ended as a whole
                 )
             except OSError as exc:
-                return "failed", script_result(None, output, False, started, f"cannot start the command: {exc}")
+                error = mask(f"cannot start the command: {exc}")
+                return "failed", script_result(None, output, False, started, error, mask)
             log.info("script started", extra={"task": task_id, "pid": process.pid})
             assert process.stdout is not None
-            reader = asyncio.create_task(self._stream_output(task_id, epoch, process.stdout, output))
+            reader = asyncio.create_task(self._stream_output(task_id, epoch, process.stdout, output, mask))
             timed_out = False
             try:
                 try:
@@ -435,11 +441,18 @@ class AgentRuntime:
         elif code != 0:
             error = f"exited with code {code}" if code is not None and code >= 0 else f"killed by signal {-(code or 0)}"
         else:
-            error = None
-        return ("failed" if error else "succeeded"), script_result(code, output, timed_out, started, error)
+            error = ""
+        return ("failed" if error else "succeeded"), script_result(
+            code, output, timed_out, started, error or None, mask
+        )
 
     async def _stream_output(
-        self, task_id: str, epoch: int, stream: asyncio.StreamReader, output: BoundedOutput
+        self,
+        task_id: str,
+        epoch: int,
+        stream: asyncio.StreamReader,
+        output: BoundedOutput,
+        mask: Callable[[str], str] = lambda text: text,
     ) -> None:
         """Keep the output (bounded) and send each line as ``task.log`` as it comes."""
         pending = b""
@@ -449,7 +462,7 @@ class AgentRuntime:
             nonlocal sent
             if sent >= SCRIPT_LOG_LINES:
                 return
-            line = raw.decode("utf-8", errors="replace").rstrip("\r")[:SCRIPT_LOG_LINE_CHARS]
+            line = mask(raw.decode("utf-8", errors="replace").rstrip("\r"))[:SCRIPT_LOG_LINE_CHARS]
             if sent == SCRIPT_LOG_LINES - 1:
                 line = "... (the log stops here; the task's output keeps the rest)"
             sent += 1
@@ -572,13 +585,30 @@ class BoundedOutput:
         return text, truncated
 
 
+def masker(secrets: list[str]) -> Callable[[str], str]:
+    """Replaces each of ``secrets`` (the longest first) with ``***``."""
+    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def mask(text: str) -> str:
+        for value in ordered:
+            text = text.replace(value, "***")
+        return text
+
+    return mask
+
+
 def script_result(
-    code: int | None, output: BoundedOutput, timed_out: bool, started: float, error: str | None
+    code: int | None,
+    output: BoundedOutput,
+    timed_out: bool,
+    started: float,
+    error: str | None,
+    mask: Callable[[str], str] = lambda text: text,
 ) -> dict[str, Any]:
     text, truncated = output.text()
     result: dict[str, Any] = {
         "exitCode": code,
-        "output": text,
+        "output": mask(text),
         "truncated": truncated,
         "timedOut": timed_out,
         "durationSeconds": round(time.monotonic() - started, 3),

@@ -34,7 +34,7 @@ ACTIONS = ("health-check", "deploy", "script")
 # Actions that run on the agent's host, not against a target.
 TARGETLESS = ("script",)
 # What a script spec may carry (anything else is dropped at enqueue).
-SCRIPT_FIELDS = ("command", "env", "timeoutSeconds", "workingDirectory")
+SCRIPT_FIELDS = ("command", "env", "secretNames", "timeoutSeconds", "workingDirectory")
 # A work item cancelled by ``wait_for_task``: failed, with this outcome in its result.
 CANCELLED = "cancelled"
 

@@ -27,6 +27,10 @@ from shiplane.releases.models import Release
 Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 
 
+#: How many of an environment's past deployments the default rollback target is looked for in.
+ROLLBACK_HISTORY = 500
+
+
 class RollbackCreate(ApiModel):
     environment_id: Id | None = Field(default=None, description="Roll this environment back (or give jobId)")
     job_id: Id | None = Field(
@@ -45,17 +49,23 @@ class RollbackCreate(ApiModel):
 
 
 async def previous_release(session: AsyncSession, env: Environment) -> str | None:
-    """The release of the latest successful deployment there other than the current one."""
-    return await session.scalar(
-        select(DeploymentJob.release_id)
-        .where(
-            DeploymentJob.environment_id == env.id,
-            DeploymentJob.state.in_(("succeeded", "rolled_back")),
-            DeploymentJob.release_id != (env.current_release_id or ""),
-        )
+    """The release there before the current one: the newest release (other than the
+    current) whose latest deployment there succeeded. A release whose latest deployment
+    there was rolled back (its checks failed, or someone rolled it back) is skipped."""
+    latest: dict[str, str] = {}
+    rows = await session.execute(
+        select(DeploymentJob.release_id, DeploymentJob.state)
+        .where(DeploymentJob.environment_id == env.id, DeploymentJob.state.in_(("succeeded", "rolled_back")))
         .order_by(DeploymentJob.created_at.desc(), DeploymentJob.id.desc())
-        .limit(1)
+        .limit(ROLLBACK_HISTORY)
     )
+    for release_id, state in rows:
+        if release_id in latest:
+            continue
+        latest[release_id] = state
+        if state == "succeeded" and release_id != env.current_release_id:
+            return str(release_id)
+    return None
 
 
 class RollbackService:
@@ -79,6 +89,22 @@ class RollbackService:
             if undone is None:
                 raise validation_error("jobId", f"no deployment job {body.job_id!r}", "unknown")
             allow(undone.state, "rollback")
+            newer = await session.scalar(
+                select(DeploymentJob.id)
+                .where(
+                    DeploymentJob.environment_id == undone.environment_id,
+                    DeploymentJob.created_at > undone.created_at,
+                    DeploymentJob.state.in_(("succeeded", "partially_applied")),
+                )
+                .limit(1)
+            )
+            if newer is not None:
+                raise ApiError(
+                    "INVALID_STATE",
+                    f"deployment job {undone.id} is not the environment's latest: {newer} changed it since;"
+                    " roll the environment back instead",
+                    {"state": undone.state, "action": "rollback", "newerJobId": newer},
+                )
             environment_id = undone.environment_id
             target_release = target_release or undone.previous_release_id
             replacing = undone.release_id

@@ -10,6 +10,7 @@ mid-job fails the step (``deploy`` is not idempotent) rather than deploy twice b
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import json
 from collections import Counter
@@ -24,6 +25,9 @@ from shiplane.agents.tasks import AgentTasks, wait_for_task
 from shiplane.deployments.models import DeploymentArtifact, DeploymentEvent, DeploymentJob, DeploymentTask
 from shiplane.deployments.states import ACTION_TO, transition
 from shiplane.environments.models import Environment
+from shiplane.evidence.dsse import sign_sticker
+from shiplane.evidence.models import VersionSticker
+from shiplane.evidence.service import publish_key, record_job_outcome, record_sticker
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database, new_id, utcnow
 from shiplane.platform.envelope import rfc3339
@@ -32,6 +36,7 @@ from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
 from shiplane.platform.reads import TenantReads
 from shiplane.platform.secrets import SecretBox
 from shiplane.platform.settings import Settings
+from shiplane.platform.signing import signer_of
 from shiplane.platform.writes import audit_change
 from shiplane.plugins.guard import PluginCallFailed
 from shiplane.plugins.manager import PluginRegistry
@@ -53,6 +58,8 @@ MANIFEST_MEDIA_TYPE = "application/vnd.shiplane.deployment.manifest.v1+json"
 #: own deployTimeoutSeconds, at most a day, is enforced on the agent).
 TASK_TIMEOUT = 86_400.0 + 120
 MAX_TARGETS = 1000
+#: The running job's log lines (this task's), hashed into its outcome's evidence.
+JOB_LOG: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("shiplane_job_log", default=None)
 
 TASK_STATES = ("queued", "dispatched", "succeeded", "failed", "timed_out", "cancelled")
 
@@ -277,6 +284,15 @@ class DeploymentRunner:
         (still running; every other job of the environment must have ended)."""
         tenant = principal.tenant_id
         began: list[str] = []
+        lines: list[str] = []
+        step_log = log
+
+        def logged(line: str) -> None:
+            lines.append(line)
+            step_log(line)
+
+        token = JOB_LOG.set(lines)  # the job's own log, hashed into its evidence
+        log = logged
         try:
             return await self._run(
                 principal,
@@ -303,6 +319,8 @@ class DeploymentRunner:
             return await self._finish(
                 tenant, began[0], "failed", f"the deployment broke: {type(exc).__name__}: {exc}", log
             )
+        finally:
+            JOB_LOG.reset(token)
 
     async def _run(
         self,
@@ -354,9 +372,15 @@ class DeploymentRunner:
                 raise PluginError(f"a deployment to {env.name!r} is under way ({busy}): try again when it has ended")
             rows = list(
                 await session.scalars(
-                    select(Target).where(Target.environment_id == env.id).order_by(Target.name).limit(MAX_TARGETS)
+                    select(Target).where(Target.environment_id == env.id).order_by(Target.name).limit(MAX_TARGETS + 1)
                 )
             )
+            if len(rows) > MAX_TARGETS:
+                # Deploying a part and calling it done would be worse than refusing.
+                raise PluginError(
+                    f"environment {env.name!r} has more than {MAX_TARGETS} targets: one deployment job deploys"
+                    " at most that many; split the environment"
+                )
             job = existing or DeploymentJob(
                 id=new_id(),
                 tenant_id=tenant,
@@ -554,8 +578,10 @@ class DeploymentRunner:
     ) -> list[str]:
         tenant = principal.tenant_id
         dispatched: list[tuple[str, str]] = []  # (task id, work item id)
+        signed: dict[str, dict[str, Any]] = {}  # task id -> the signed sticker sent
         outcomes: list[str] = []
         async with self.db.session(tenant, write=True) as session:
+            actor = await session.scalar(select(DeploymentJob.created_by).where(DeploymentJob.id == job_id))
             plugins = PluginService(session, principal, self.registry, self.box, self.states)
             targets = TargetService(session, principal, plugins, self.settings)
             changes: list[tuple[str, str | None, dict[str, Any]]] = []
@@ -579,7 +605,16 @@ class DeploymentRunner:
                     changes.append(("task", ref.id, {"state": "failed", "message": task.message}))
                     log(f"{target.name}: {exc.message}")
                     continue
-                sticker = sticker_of(manifest, rfc3339(utcnow()))
+                await publish_key(session, signer_of(session))
+                sticker = sign_sticker(
+                    signer_of(session),
+                    {
+                        **sticker_of(manifest, rfc3339(utcnow())),
+                        "target": {"id": target.id, "name": target.name},
+                        "actor": actor or principal.user_id,
+                    },
+                )
+                signed[task.id] = sticker
                 resolved = ((snapshot or {}).get("targets") or {}).get(target.id) or {}
                 item = await self.tasks.enqueue(
                     session,
@@ -606,6 +641,8 @@ class DeploymentRunner:
             )
         )
         async with self.db.session(tenant, write=True) as session:
+            job_row = await session.scalar(select(DeploymentJob).where(DeploymentJob.id == job_id))
+            assert job_row is not None
             finished: list[tuple[str, str | None, dict[str, Any]]] = []
             for (task_id, _item), done in zip(dispatched, results, strict=True):
                 task = await session.scalar(select(DeploymentTask).where(DeploymentTask.id == task_id))
@@ -621,6 +658,8 @@ class DeploymentRunner:
                 deployed: dict[str, Any] = result["deploy"] if isinstance(result.get("deploy"), dict) else {}
                 task.message = str(done.get("error") or result.get("error") or deployed.get("message") or state)[:4000]
                 outcomes.append(state)
+                if state == "succeeded" and task.id in signed:
+                    await record_sticker(session, job_row, task.target_id, task.target_name, signed[task.id])
                 finished.extend(("log", task.target_id, {"line": line}) for line in task.log)
                 finished.append(("task", task.target_id, {"state": state, "message": task.message}))
                 log(f"{task.target_name}: {state}" + (f" ({task.message})" if state != "succeeded" else ""))
@@ -645,8 +684,14 @@ class DeploymentRunner:
             assert job is not None
             job.state, job.message, job.finished_at = transition(job.state, ACTION_TO[state]), message[:4000], utcnow()
             tasks = list(await session.scalars(select(DeploymentTask).where(DeploymentTask.job_id == job_id)))
-            stickers = {t.target_name: dict(t.result or {}).get("sticker") for t in tasks if t.state == "succeeded"}
-            session.add(_blob(job_id, tenant, "stickers.json", stickers))
+            kept = list(
+                await session.scalars(
+                    select(VersionSticker)
+                    .where(VersionSticker.deployment_job_id == job_id)
+                    .order_by(VersionSticker.target_name)
+                )
+            )
+            session.add(_blob(job_id, tenant, "stickers.json", {s.target_name: s.sticker for s in kept}))
             if state == "succeeded":
                 env = await session.scalar(select(Environment).where(Environment.id == job.environment_id))
                 if env is not None:
@@ -659,6 +704,10 @@ class DeploymentRunner:
             counts: dict[str, int] = {}
             for t in tasks:
                 counts[t.state] = counts.get(t.state, 0) + 1
+            await session.flush()
+            await record_job_outcome(
+                session, job, tasks, kept, [*(JOB_LOG.get() or []), f"deployment job {job_id}: {state}: {message}"]
+            )
             await emit(session, job_id, [("job", None, {"state": state, "message": message[:4000], "tasks": counts})])
             COUNTS[f"{job.kind}:{state}"] += 1
             if job.started_at is not None:
@@ -702,6 +751,7 @@ async def mark_rolled_back(session: AsyncSession, rollback: DeploymentJob) -> No
     """A rollback succeeded: the deployments of the release it replaced in that environment
     are ``rolled_back``, and so are the promotions that made them."""
     from shiplane.promotions.models import Promotion
+    from shiplane.promotions.states import transition as promotion_transition
 
     if rollback.previous_release_id is None:
         return
@@ -723,7 +773,8 @@ async def mark_rolled_back(session: AsyncSession, rollback: DeploymentJob) -> No
         if job.promotion_id:
             promotion = await session.scalar(select(Promotion).where(Promotion.id == job.promotion_id))
             if promotion is not None and promotion.state in ("succeeded", "deploying"):
-                promotion.state, promotion.message = "rolled_back", f"rolled back by deployment job {rollback.id}"
+                promotion.state = promotion_transition(promotion.state, "roll_back")
+                promotion.message = f"rolled back by deployment job {rollback.id}"
 
 
 class DeploymentReads:
@@ -804,3 +855,7 @@ async def fail_unfinished_jobs(session: AsyncSession, run: Any) -> None:
         job.message = f"its workflow run ended ({run.state}) before the deployment did"
         job.finished_at = utcnow()
         await emit(session, job.id, [("job", None, {"state": job.state, "message": job.message})])
+        tasks = list(await session.scalars(select(DeploymentTask).where(DeploymentTask.job_id == job.id)))
+        kept = list(await session.scalars(select(VersionSticker).where(VersionSticker.deployment_job_id == job.id)))
+        await session.flush()
+        await record_job_outcome(session, job, tasks, kept, [job.message])

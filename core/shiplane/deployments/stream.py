@@ -4,8 +4,11 @@
   their log lines, numbered per job; ``{"type": "end", "state"}`` once the job ended.
 - ``WS /api/v1/dashboard/stream``: the tenant's pipeline as it moves: promotions
   requested, approved, blocked, waiting for approval, finished; deployments started
-  and finished; rollbacks; agents registered or changed. It is the tenant's audit
-  chain (numbered per tenant by ``sequence``), filtered to those actions; it never ends.
+  and finished; rollbacks; agents registered or changed; drift found or gone on a
+  target. It is the tenant's audit chain (numbered per tenant by ``sequence``),
+  filtered to those actions and to what the caller may read; it never ends. Agents'
+  status (derived from heartbeats) comes as ``{"type": "status", "kind": "agent"}``
+  messages: every agent's at connection, then each change.
 
 Both authenticate like the workflow-run stream (``Authorization`` header or a
 ``bearer.<token>`` subprotocol); another tenant's job is a 404 denial.
@@ -16,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -26,6 +31,7 @@ from shiplane.deployments.models import DeploymentEvent, DeploymentJob
 from shiplane.deployments.states import ENDED
 from shiplane.platform.audit import AuditEvent
 from shiplane.platform.auth import Principal
+from shiplane.platform.database import utcnow
 from shiplane.platform.envelope import rfc3339
 from shiplane.platform.events import CATALOGUE
 from shiplane.platform.jwt import TokenError
@@ -33,9 +39,12 @@ from shiplane.platform.jwt import TokenError
 router = APIRouter()
 POLL_SECONDS = 0.25
 DASHBOARD_POLL_SECONDS = 0.5
+#: How often the dashboard looks at the agents' heartbeats, and how many it shows.
+AGENT_POLL_SECONDS = 2.0
+MAX_AGENTS_SHOWN = 10_000
 BATCH = 500
 #: The audit actions the dashboard shows (prefixes end with a dot).
-DASHBOARD_ACTIONS = ("promotion.", "deployment_job.", "rollback.", "agent.")
+DASHBOARD_ACTIONS = ("promotion.", "deployment_job.", "rollback.", "agent.", "target.drift_change")
 
 
 async def _open(websocket: WebSocket, permission: str) -> tuple[Principal, int] | None:
@@ -122,11 +131,45 @@ async def dashboard_stream(websocket: WebSocket) -> None:
     principal, since = opened
     await _accept(websocket)
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        await _pump_dashboard(websocket, websocket.app.state.shiplane, principal.tenant_id, since)
+        await _pump_dashboard(websocket, websocket.app.state.shiplane, principal, since)
 
 
-async def _pump_dashboard(websocket: WebSocket, services: Any, tenant: str, since: int) -> None:
-    wanted = or_(*(AuditEvent.action.startswith(prefix) for prefix in DASHBOARD_ACTIONS))
+def _dashboard_actions(principal: Principal) -> list[str]:
+    """What the caller may read of the dashboard: promotions always (the stream's own
+    permission), the rest with the permission its endpoints need."""
+    allowed = [("promotion.", "promotions:read"), ("deployment_job.", "deployments:read")]
+    allowed += [("rollback.", "rollbacks:read"), ("agent.", "agents:read"), ("target.drift_change", "targets:read")]
+    return [prefix for prefix, permission in allowed if principal.can(permission)]
+
+
+async def _agent_statuses(services: Any, tenant: str) -> dict[str, dict[str, Any]]:
+    from shiplane.agents.models import Agent
+    from shiplane.agents.schemas import agent_status
+
+    liveness = timedelta(seconds=services.settings.agent_liveness_seconds)
+    now = utcnow()
+    async with services.db.session(tenant, write=False) as session:
+        rows = await session.execute(
+            select(Agent.id, Agent.name, Agent.last_heartbeat_at, Agent.disabled, Agent.draining)
+            .order_by(Agent.id)
+            .limit(MAX_AGENTS_SHOWN)
+        )
+        return {
+            row.id: {
+                "agentId": row.id,
+                "name": row.name,
+                "status": agent_status(row, now, liveness),
+                "lastHeartbeatAt": rfc3339(row.last_heartbeat_at) if row.last_heartbeat_at else None,
+            }
+            for row in rows
+        }
+
+
+async def _pump_dashboard(websocket: WebSocket, services: Any, principal: Principal, since: int) -> None:
+    tenant = principal.tenant_id
+    wanted = or_(*(AuditEvent.action.startswith(prefix) for prefix in _dashboard_actions(principal)))
+    agents: dict[str, dict[str, Any]] | None = {} if principal.can("agents:read") else None
+    next_agents = 0.0
     while True:
         async with services.db.session(tenant, write=False) as session:
             rows = list(
@@ -152,5 +195,16 @@ async def _pump_dashboard(websocket: WebSocket, services: Any, tenant: str, sinc
             }
             await websocket.send_text(json.dumps(message, default=str))
             since = row.sequence
+        if agents is not None and time.monotonic() >= next_agents:
+            # Agents' status is derived from their heartbeats (no event marks an agent going
+            # offline): each connection gets every agent's status first, then each change.
+            next_agents = time.monotonic() + AGENT_POLL_SECONDS
+            now = await _agent_statuses(services, tenant)
+            for agent_id, status in now.items():
+                seen = agents.get(agent_id)
+                if seen is None or seen["status"] != status["status"]:
+                    message = {"type": "status", "kind": "agent", "at": rfc3339(utcnow()), **status}
+                    await websocket.send_text(json.dumps(message))
+            agents = now
         if len(rows) < BATCH:
             await asyncio.sleep(DASHBOARD_POLL_SECONDS)

@@ -123,3 +123,25 @@ async def discover(
     items = await IntegrationService(plugin_reads(request, principal)).discover(prepared, body.query if body else {})
     page = page_of(items, request.query_params)
     return success(page.items, pagination=page.pagination)
+
+
+@router.get("/{integration_id}/audit-stream", responses={409: {"description": "INVALID_STATE: not a SIEM sink"}})
+async def audit_stream_status(integration_id: str, request: Request, principal: Reader) -> Response:
+    """For a SIEM sink (an integration that can ``send_audit``): how far it has accepted the
+    tenant's audit chain (``deliveredSequence``, ``headSequence``, ``behind``) and its
+    last error; 409 for an integration that is not a sink."""
+    from sqlalchemy import select
+
+    from shiplane.audit.streaming import sink_status, sink_types
+    from shiplane.integrations.models import Integration
+    from shiplane.platform.errors import ApiError, not_found
+
+    services = request.app.state.shiplane
+    async with services.db.session(principal.tenant_id, write=False) as session:
+        row = await session.scalar(select(Integration).where(Integration.id == integration_id))
+    if row is None:
+        raise not_found("integration", integration_id)
+    if row.type_id not in sink_types(services.plugins):
+        raise ApiError("INVALID_STATE", f"integration type {row.type_id!r} is not a SIEM sink", {"typeId": row.type_id})
+    status = await sink_status(services.db, principal.tenant_id, integration_id)
+    return success(status or {"deliveredSequence": 0, "headSequence": None, "behind": None, "attempts": 0})

@@ -187,6 +187,9 @@ class Database:
             self.read_engine = self.write_engine
         self._writer = async_sessionmaker(self.write_engine, expire_on_commit=False, autoflush=True)
         self.outbox_listeners: list[Callable[[], None]] = []
+        # The process's evidence key (platform/signing.py), set by its services: each
+        # session carries it, so what a transaction signs is signed by this server's key.
+        self.signer: Any = None
         self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False, autoflush=True)
 
     @property
@@ -205,6 +208,7 @@ class Database:
         factory = self._writer if write else self._reader
         async with factory() as session:
             session.info["tenant_id"] = tenant_id
+            session.info["signer"] = self.signer
             async with session.begin():
                 if snapshot and not write:
                     await self._begin_snapshot(session)

@@ -168,3 +168,7 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
         statuses.append("503")
     for status in statuses:
         responses.setdefault(status, _error(status))
+    for status, response in responses.items():
+        # An error a route declares itself (a GET that can be 409) gets the envelope too.
+        if status[:1] in ("4", "5") and "content" not in response:
+            response["content"] = _error(status)["content"]

@@ -22,6 +22,7 @@ _RELEASE_MANAGER = _DEVELOPER | {
     "ab-releases:write",
     "workflows:approve",
     "variables:write",
+    "audit-reports:create",
 }
 _APPROVER = _VIEWER | {"promotions:approve", "workflows:approve"}
 

@@ -93,6 +93,10 @@ COUNTED_TABLES = (
     "promotions",
     "deployment_jobs",
     "variable_sets",
+    "evidence_packets",
+    "version_stickers",
+    "ab_releases",
+    "audit_reports",
 )
 
 

@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     # How often each process looks for blocked promotions whose cause may have ended (a freeze
     # window's end, or a minute after another gate blocked) and waiting ones past their expiry.
     promotion_sweep_seconds: float = Field(default=15.0, ge=0.2, le=3600)
+    # How often each server looks for A/B releases due for analysis or a step.
+    ab_sweep_seconds: float = Field(default=2.0, ge=0.1, le=3600)
+    # How often each server forwards new audit events to the tenants' SIEM sinks.
+    audit_stream_seconds: float = Field(default=2.0, ge=0.1, le=3600)
     notification_max_attempts: int = Field(default=20, ge=1, le=100)
     notification_retry_seconds: float = Field(default=5.0, gt=0, le=600)
     # Agents (docs/agents.md): how often they heartbeat, and after how long without one
@@ -171,6 +175,8 @@ class Settings(BaseSettings):
             problems.append("SHIPLANE_ENCRYPTION_KEY is not set")
         if not self.database_url:
             problems.append("SHIPLANE_DATABASE_URL is not set")
+        if self.signing_key_path is None:
+            problems.append("SHIPLANE_SIGNING_KEY_PATH is not set (evidence and version stickers are signed)")
         if problems:
             raise InsecureSettingsError("refusing to start in production mode: " + "; ".join(problems))
         return self

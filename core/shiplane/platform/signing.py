@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -33,6 +34,8 @@ class Signer:
         self._key = private_key
         self.public_key = private_key.public_key()
         self.key_id = key_id(self.public_key)
+        # Set once the key is in ``signing_keys`` (evidence/service.py).
+        self.published = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Signer:
@@ -54,12 +57,29 @@ class Signer:
     def sign(self, payload: bytes) -> str:
         return base64.b64encode(self._key.sign(payload)).decode()
 
+    @property
+    def public_pem(self) -> str:
+        return self.public_key.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode()
+
+    def sign_raw(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
     def verify(self, payload: bytes, signature: str) -> bool:
         try:
             self.public_key.verify(base64.b64decode(signature), payload)
         except (InvalidSignature, ValueError):
             return False
         return True
+
+
+def signer_of(session: Any) -> Signer:
+    """The key a session's transaction signs with: its database's (``Database.signer``)."""
+    signer = session.info.get("signer")
+    if signer is None:
+        raise SigningKeyUnavailable("no signing key is loaded in this process")
+    return signer  # type: ignore[no-any-return]
 
 
 def _write_new_key(path: Path) -> None:

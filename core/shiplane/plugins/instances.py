@@ -165,6 +165,22 @@ class InstanceService:
     async def delete_instance(self, instance_id: str, expected: int | None) -> WriteResult:
         instance = await self.get_instance(instance_id)
         check_version("plugin instance", instance.version, expected)
+        from shiplane.progressive.models import ABRelease
+        from shiplane.progressive.states import TERMINAL
+
+        users = list(
+            await self.plugins.session.scalars(
+                select(ABRelease.name)
+                .where(ABRelease.router_instance_id == instance.id, ABRelease.state.not_in(sorted(TERMINAL)))
+                .limit(20)
+            )
+        )
+        if users:
+            raise ApiError(
+                "RESOURCE_IN_USE",
+                f"plugin instance {instance.name!r} routes the traffic of A/B release(s) {', '.join(users)}",
+                {"abReleases": users},
+            )
         before = self.instance_out(instance, await self.plugins.enabled_plugin_ids())
         await self.plugins.session.delete(instance)
         await flush_change(self.plugins.session, "plugin instance", "uq_plugin_instances_tenant_name", instance.name)

@@ -56,7 +56,7 @@ CONTEXT_SERVICES: dict[str, tuple[int, tuple[str, ...]]] = {
     "notify": (3, ("severity", "data")),
     "evaluate_gate": (2, ("release", "environment")),
     "check_target": (1, ()),
-    "run_command": (1, ("agent", "agent_labels", "env", "timeout_seconds", "working_directory")),
+    "run_command": (1, ("agent", "agent_labels", "env", "timeout_seconds", "working_directory", "secret_env")),
     "deploy": (2, ()),
 }
 _MODELS: dict[str, type[BaseModel]] = {

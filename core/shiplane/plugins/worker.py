@@ -144,9 +144,10 @@ class RemoteContext:
         env: dict[str, str] | None = None,
         timeout_seconds: float = 600,
         working_directory: str | None = None,
+        secret_env: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         result: dict[str, Any] = await self._service(
-            "run_command", command, agent, agent_labels, env, timeout_seconds, working_directory
+            "run_command", command, agent, agent_labels, env, timeout_seconds, working_directory, secret_env
         )
         return result
 

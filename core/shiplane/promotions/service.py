@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from shiplane.engine.queue import WorkQueue
 from shiplane.environments.models import Environment
 from shiplane.environments.service import require_protected
+from shiplane.evidence.service import record_promotion_decision
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database, new_id, utcnow
 from shiplane.platform.envelope import rfc3339
@@ -464,6 +465,7 @@ class PromotionService:
         await session.flush()
         if row.state == "approved":
             await self._start_deployment(session, row)
+        await record_promotion_decision(session, row)
         data = promotion_out(row, [])
         COUNTS[row.state] += 1
         await audit_change(session, self.principal, "promotion.create", "promotion", row.id, None, data)
@@ -570,6 +572,7 @@ class PromotionService:
         row.message = f"cancelled by {self.principal.user_id}" + (f": {comment}" if comment else "")
         row.recheck_at = None
         await session.flush()
+        await record_promotion_decision(session, row)
         data = promotion_out(row, await self._approvals(session, row.id))
         await audit_change(session, self.principal, "promotion.cancel", "promotion", row.id, before, data)
         return WriteResult(data, 200)
@@ -627,6 +630,7 @@ class PromotionService:
                         # one deployment starts, however many approvals raced.
                         await self._start_deployment(session, current)
                         await session.flush()
+                    await record_promotion_decision(session, current)
                     data = promotion_out(current, await self._approvals(session, current.id))
                     if before["state"] != current.state:
                         COUNTS[current.state] += 1
@@ -725,22 +729,20 @@ async def due_promotions(db: Database, limit: int = 100) -> list[tuple[str, str]
         return [(r[0], r[1]) for r in rows]
 
 
-DEFAULT_TEMPLATE = "shiplane-deploy"
-
-
 async def default_template(workflows: Any) -> str:
     """The tenant's default deployment workflow (one ``deploy`` step, all at once), made the
     first time an environment without a template of its own needs it."""
     from shiplane.workflows.models import WorkflowTemplate
     from shiplane.workflows.schemas import TemplateFields
+    from shiplane.workflows.service import DEFAULT_DEPLOY_TEMPLATE
 
     session = workflows.session
-    found = await session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.name == DEFAULT_TEMPLATE))
+    found = await session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.name == DEFAULT_DEPLOY_TEMPLATE))
     if found is not None:
         return str(found)
     fields = TemplateFields.model_validate(
         {
-            "name": DEFAULT_TEMPLATE,
+            "name": DEFAULT_DEPLOY_TEMPLATE,
             "description": "The default deployment workflow of promotions: deploy to every target at once.",
             "nodes": [{"id": "deploy", "type": "deploy", "config": {"strategy": "all-at-once"}}],
         }
@@ -749,10 +751,12 @@ async def default_template(workflows: Any) -> str:
         # In a savepoint: a concurrent first use that made it already leaves this
         # transaction usable, and its template is taken.
         async with session.begin_nested():
-            created = await workflows.create_template(fields)
+            created = await workflows.create_template(fields, system=True)
         return str(created.data["id"])
     except ApiError:
-        found = await session.scalar(select(WorkflowTemplate.id).where(WorkflowTemplate.name == DEFAULT_TEMPLATE))
+        found = await session.scalar(
+            select(WorkflowTemplate.id).where(WorkflowTemplate.name == DEFAULT_DEPLOY_TEMPLATE)
+        )
         if found is None:
             raise
         return str(found)

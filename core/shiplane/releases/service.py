@@ -354,6 +354,25 @@ class ReleaseService:
                 f"release {row.name!r} has been promoted; it stays for the record (deprecate it instead)",
                 {"environments": deployed},
             )
+        from shiplane.progressive.models import ABRelease
+        from shiplane.progressive.states import TERMINAL
+
+        users = list(
+            await self.session.scalars(
+                select(ABRelease.name)
+                .where(
+                    (ABRelease.control_release_id == row.id) | (ABRelease.candidate_release_id == row.id),
+                    ABRelease.state.not_in(sorted(TERMINAL)),
+                )
+                .limit(20)
+            )
+        )
+        if users:
+            raise ApiError(
+                "RESOURCE_IN_USE",
+                f"release {row.name!r} is a side of A/B release(s) {', '.join(users)}",
+                {"abReleases": users},
+            )
         before = release_out(row)
         await self.session.delete(row)
         await flush_change(self.session, "release", _UNIQUE, row.name)

@@ -226,6 +226,7 @@ async def record_observation(
     target = await session.scalar(select(Target).where(Target.id == target_id))
     if target is None:
         return
+    was = drift(target.expected_state, target.sticker, target.observed_state)["status"]
     now = utcnow()
     health = body.get("health")
     if outcome != "succeeded":
@@ -246,6 +247,25 @@ async def record_observation(
         target.observed_state = body["observed"]
     if action == "deploy" and outcome == "succeeded" and isinstance(body.get("sticker"), dict):
         target.expected_state = body["sticker"]
+    found = drift(target.expected_state, target.sticker, target.observed_state)
+    if found["status"] != was and "drifted" in (was, found["status"]):
+        # Drift found or gone: audited (the dashboard stream and event subscribers see it).
+        observer = Principal(
+            user_id="shiplane:drift",
+            tenant_id=target.tenant_id,
+            roles=("system",),
+            permissions=frozenset({"*:read"}),
+            tier=None,
+        )
+        await audit_change(
+            session,
+            observer,
+            "target.drift_change",
+            "target",
+            target.id,
+            {"drift": was},
+            {"name": target.name, "environmentId": target.environment_id, "drift": found["status"], **found},
+        )
 
 
 def drift(

@@ -227,9 +227,11 @@ async def advance(
     while again:  # a skip can decide further dependants in the same pass
         again = False
         for node_id, step in list(steps.items()):
-            if step.state == "waiting" and run.state == "cancelling":
+            if step.state in ("waiting", "queued") and run.state == "cancelling":
+                # A queued step's work item, when an engine claims it, finds the step ended
+                # (under this same run lock) and is dropped: the run ends now, not then.
                 if await set_step(
-                    session, step.id, "waiting", "cancelled", message="the run was cancelled", finished_at=utcnow()
+                    session, step.id, step.state, "cancelled", message="the run was cancelled", finished_at=utcnow()
                 ):
                     step.state = "cancelled"
                     events.append((node_id, "step", {"state": "cancelled"}))
@@ -428,12 +430,17 @@ class StepRunContext:
         env: dict[str, str] | None = None,
         timeout_seconds: float = 600,
         working_directory: str | None = None,
+        secret_env: dict[str, str] | None = None,
     ) -> dict[str, Any]:
+        merged = {**(env or {}), **(secret_env or {})}
         spec: dict[str, Any] = {
             "command": command if isinstance(command, str) else [str(a) for a in command],
-            "env": {str(k): str(v) for k, v in (env or {}).items()},
+            "env": {str(k): str(v) for k, v in merged.items()},
             "timeoutSeconds": float(timeout_seconds),
         }
+        if secret_env:
+            # The agent masks these variables' values in what it reports.
+            spec["secretNames"] = sorted(str(k) for k in secret_env)
         if working_directory:
             spec["workingDirectory"] = str(working_directory)
         result: dict[str, Any] = await self._need_services().run_command(

@@ -53,6 +53,9 @@ RUN_SPEC = ListSpec(
 )
 _UNIQUE = "uq_workflow_templates_tenant_name"
 
+#: The tenant's default deployment workflow, made by the first promotion that needs it.
+DEFAULT_DEPLOY_TEMPLATE = "shiplane-deploy"
+
 
 def problems_error(problems: list[Problem], template_id: str) -> ApiError:
     return ApiError(
@@ -153,7 +156,31 @@ class WorkflowService:
             created_by=self.plugins.principal.user_id,
         )
 
-    async def create_template(self, fields: TemplateFields) -> WriteResult:
+    async def _guard_deployment_template(self, name: str, template_id: str | None) -> None:
+        """The default deployment workflow (``shiplane-deploy``) and every environment's own
+        run at each promotion, past its gates and approvals: changing one takes the
+        permission that chooses an environment's template (``environments:write``)."""
+        from shiplane.environments.models import Environment
+
+        principal = self.plugins.principal
+        if principal.can("environments:write"):
+            return
+        used = None
+        if template_id is not None:
+            used = await self.session.scalar(
+                select(Environment.name).where(Environment.deployment_template_id == template_id).limit(1)
+            )
+        if name == DEFAULT_DEPLOY_TEMPLATE or used is not None:
+            why = f"environment {used!r} deploys with it" if used else "it is the default deployment workflow"
+            raise ApiError(
+                "FORBIDDEN",
+                f"workflow template {name!r} cannot be changed without environments:write: {why}",
+                {"permission": "environments:write"},
+            )
+
+    async def create_template(self, fields: TemplateFields, *, system: bool = False) -> WriteResult:
+        if not system:
+            await self._guard_deployment_template(fields.name, None)
         await ensure_name_free(self.session, WorkflowTemplate, fields.name, None, "workflow template")
         row = WorkflowTemplate(
             id=new_id(),
@@ -176,6 +203,8 @@ class WorkflowService:
     async def replace_template(self, template_id: str, fields: TemplateFields, expected: int | None) -> WriteResult:
         row = await self.get_template(template_id)
         check_version("workflow template", row.version, expected)
+        await self._guard_deployment_template(row.name, row.id)
+        await self._guard_deployment_template(fields.name, None)
         current = await self._definition(row)
         before = template_out(row, current)
         if fields.name != row.name:
@@ -194,6 +223,7 @@ class WorkflowService:
     async def delete_template(self, template_id: str, expected: int | None) -> WriteResult:
         row = await self.get_template(template_id)
         check_version("workflow template", row.version, expected)
+        await self._guard_deployment_template(row.name, row.id)
         active = await self.session.scalar(
             select(func.count())
             .select_from(WorkflowRun)

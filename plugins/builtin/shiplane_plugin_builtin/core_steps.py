@@ -338,7 +338,8 @@ class Script(StepType):
                 config["command"],
                 agent=config.get("agent"),
                 agent_labels=config.get("agentLabels"),
-                env={**(config.get("env") or {}), **(config.get("secretEnv") or {})},
+                env=dict(config.get("env") or {}),
+                secret_env=dict(config.get("secretEnv") or {}),
                 timeout_seconds=float(config.get("timeoutSeconds", 600)),
                 working_directory=config.get("workingDirectory"),
             )

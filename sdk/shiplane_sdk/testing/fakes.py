@@ -137,13 +137,15 @@ class FakeStepContext:
         env: dict[str, str] | None = None,
         timeout_seconds: float = 600,
         working_directory: str | None = None,
+        secret_env: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         self.commands.append(
             {
                 "command": command,
                 "agent": agent,
                 "agentLabels": agent_labels,
-                "env": env or {},
+                "env": {**(env or {}), **(secret_env or {})},
+                "secretNames": sorted(secret_env or {}),
                 "timeoutSeconds": timeout_seconds,
                 "workingDirectory": working_directory,
             }

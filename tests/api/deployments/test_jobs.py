@@ -164,3 +164,62 @@ def test_only_a_promotion_or_a_rollback_can_make_a_run_deploy(
     [step] = run["steps"]
     assert "not started by a promotion or a rollback" in step["message"]
     assert len(jobs_of(admin, promotion["id"])) == 1  # still only the promotion's own
+
+
+def test_an_environment_with_more_targets_than_a_job_deploys_is_refused_not_cut(
+    admin: Caller, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shiplane.deployments import service
+
+    monkeypatch.setattr(service, "MAX_TARGETS", 2)  # 1,000 in production: the same check
+    release = sealed_release(admin, tmp_path)
+    env = environment(admin, "big", 1)
+    for name in ("web-1", "web-2", "web-3"):
+        body = {
+            "name": name,
+            "environmentId": env["id"],
+            "type": "local",
+            "config": {"directory": str(tmp_path / name)},
+        }
+        assert admin.post("/api/v1/targets", json=body).status_code == 201
+    promotion = promote(admin, release["id"], env["id"]).json()["data"]
+    done = finished(admin, promotion["id"])
+    assert done["state"] == "failed"
+    assert jobs_of(admin, promotion["id"]) == []  # nothing was deployed, not even in part
+    run = admin.get(f"/api/v1/workflow-runs/{done['workflowRunId']}/steps").json()["data"]
+    assert "more than 2 targets" in run[0]["message"], run
+    assert admin.get(f"/api/v1/environments/{env['id']}").json()["data"]["currentReleaseId"] is None
+
+
+def _ended(caller: Caller, job_id: str) -> dict:
+    deadline = time.monotonic() + 60
+    while (job := caller.get(f"{JOBS}/{job_id}").json()["data"])["state"] in ("pending", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    return job
+
+
+def test_the_default_rollback_target_skips_a_rolled_back_release_and_old_jobs_are_not_undone(
+    admin: Caller, tmp_path: Path
+) -> None:
+    dev = environment(admin, "dev", 1)
+    releases = {name: sealed_release(admin, tmp_path, name) for name in ("r0", "r1", "r2")}
+    jobs = {}
+    for name, release in releases.items():
+        promotion = promote(admin, release["id"], dev["id"]).json()["data"]
+        assert finished(admin, promotion["id"])["state"] == "succeeded"
+        [jobs[name]] = jobs_of(admin, promotion["id"])
+    # r1's job is no longer the environment's latest: undoing it would undo r2 too.
+    error = assert_error(admin.post(ROLLBACKS, json={"jobId": jobs["r1"]["id"], "reason": "x"}), 409, "INVALID_STATE")
+    assert error["details"]["newerJobId"] == jobs["r2"]["id"]
+
+    # Straight back to r0: r2 is rolled back (and r1 was skipped over).
+    back = admin.post(ROLLBACKS, json={"environmentId": dev["id"], "releaseId": releases["r0"]["id"], "reason": "bad"})
+    assert back.status_code == 201, back.text
+    assert _ended(admin, back.json()["data"]["id"])["state"] == "succeeded"
+    assert admin.get(f"{JOBS}/{jobs['r2']['id']}").json()["data"]["state"] == "rolled_back"
+    # The default target now is r1 (the newest release whose deployment there held), never r2.
+    again = admin.post(ROLLBACKS, json={"environmentId": dev["id"], "reason": "r0 is too old"})
+    assert again.status_code == 201, again.text
+    assert again.json()["data"]["releaseId"] == releases["r1"]["id"]
+    assert _ended(admin, again.json()["data"]["id"])["state"] == "succeeded"

@@ -12,7 +12,7 @@ from starlette.testclient import WebSocketDenialResponse
 
 from tests.api.promotions import environment, promote, sealed_release
 from tests.api.promotions.test_promotions import finished, jobs_of
-from tests.conftest import Caller, CallerFactory
+from tests.conftest import Caller, CallerFactory, assert_error
 
 
 def job_stream(caller: Caller, job_id: str, since: int = 0) -> list[dict[str, Any]]:
@@ -33,7 +33,10 @@ def dashboard_until(caller: Caller, stop: Any, since: int = 0, most: int = 200) 
     messages: list[dict[str, Any]] = []
     with caller.client.websocket_connect(f"/api/v1/dashboard/stream?since={since}", headers=headers) as ws:
         while len(messages) < most:
-            messages.append(json.loads(ws.receive_text()))
+            message = json.loads(ws.receive_text())
+            if message["type"] != "event":
+                continue  # agents' status (tests/e2e/test_agent_runtime.py)
+            messages.append(message)
             if stop(messages[-1]):
                 return messages
     raise AssertionError(messages)
@@ -116,3 +119,55 @@ def test_the_dashboard_shows_the_tenants_pipeline_and_nobody_elses(
     theirs = dashboard_until(other_admin, lambda m: m["event"] == "promotion.finished")
     assert all(m["resourceId"] != promotion["id"] and m["resourceId"] != job["id"] for m in theirs)
     assert theirs_promotion["id"] in {m["resourceId"] for m in theirs}
+
+
+def test_the_dashboard_shows_only_what_the_caller_may_read(
+    admin: Caller, make_caller: CallerFactory, tmp_path: Path
+) -> None:
+    promotion, job = _deploy_to_unreachable_targets(admin, tmp_path)
+    everything = dashboard_until(admin, lambda m: m["event"] == "promotion.finished")
+    assert {"deployment_job.started", "deployment_job.finished"} <= {m["event"] for m in everything}
+    # promotions:read alone: the promotions' events, none of the deployments'.
+    reader = make_caller([], permissions=["promotions:read"])
+    seen = dashboard_until(reader, lambda m: m["event"] == "promotion.finished")
+    assert seen and {m["event"].split(".")[0] for m in seen} == {"promotion"}
+    assert [m["seq"] for m in seen] == [m["seq"] for m in everything if m["event"].startswith("promotion.")]
+
+
+def test_two_tenants_on_the_same_path_at_the_same_time_see_only_their_own(
+    admin: Caller, other_admin: Caller, tmp_path: Path
+) -> None:
+    """Both tenants promote and deploy at once, each watching its dashboard: neither sees
+    the other's objects, events, stream messages or evidence."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def path(caller: Caller, where: Path) -> dict[str, Any]:
+        promotion, job = _deploy_to_unreachable_targets(caller, where)
+        messages = dashboard_until(caller, lambda m: m["event"] == "promotion.finished")
+        return {"promotion": promotion, "job": job, "messages": messages, "stream": job_stream(caller, job["id"])}
+
+    with ThreadPoolExecutor(2) as pool:
+        mine_f = pool.submit(path, admin, tmp_path / "a")
+        theirs_f = pool.submit(path, other_admin, tmp_path / "b")
+        mine, theirs = mine_f.result(timeout=120), theirs_f.result(timeout=120)
+    for own, other, caller in ((mine, theirs, admin), (theirs, mine, other_admin)):
+        foreign = {other["promotion"]["id"], other["job"]["id"]}
+        assert not foreign & {m["resourceId"] for m in own["messages"]}
+        assert not foreign & {m.get("resourceId") for m in own["stream"]}
+        assert_error(caller.get(f"/api/v1/promotions/{other['promotion']['id']}"), 404, "NOT_FOUND")
+        assert_error(caller.get(f"/api/v1/deployment-jobs/{other['job']['id']}"), 404, "NOT_FOUND")
+        assert_error(caller.get(f"/api/v1/promotions/{other['promotion']['id']}/evidence"), 404, "NOT_FOUND")
+        listed = {
+            "promotions": {p["id"] for p in caller.get("/api/v1/promotions").json()["data"]},
+            "jobs": {j["id"] for j in caller.get("/api/v1/deployment-jobs").json()["data"]},
+            "packets": {p["deploymentJobId"] for p in caller.get("/api/v1/evidence-packets").json()["data"]},
+        }
+        assert listed["promotions"] == {own["promotion"]["id"]} and listed["jobs"] == {own["job"]["id"]}
+        assert listed["packets"] == {None, own["job"]["id"]}
+        headers = {"Authorization": f"Bearer {caller.token}"}
+        with pytest.raises(WebSocketDenialResponse) as denied:  # another tenant's job: 404, not empty
+            with caller.client.websocket_connect(
+                f"/api/v1/deployment-jobs/{other['job']['id']}/stream", headers=headers
+            ):
+                pass
+        assert denied.value.status_code == 404

@@ -355,3 +355,38 @@ def test_a_protected_environment_names_who_promotes_and_rolls_back(
     # Another environment is not protected.
     dev = environment(admin, "dev", 2)
     assert promote(keeper, release["id"], dev["id"]).status_code == 201
+
+
+def test_only_who_chooses_deployment_workflows_changes_them(
+    admin: Caller, make_caller: CallerFactory, tmp_path: Path
+) -> None:
+    """Every promotion runs its environment's deployment workflow (or the default,
+    ``shiplane-deploy``) past its gates: a developer (workflows:write) may not change one."""
+    developer = make_caller(["developer"])
+    deploy_node = [{"id": "deploy", "type": "deploy", "config": {"strategy": "all-at-once"}}]
+    templates = "/api/v1/workflow-templates"
+    # Not even first: the default's name is reserved.
+    error = assert_error(
+        developer.post(templates, json={"name": "shiplane-deploy", "nodes": deploy_node}), 403, "FORBIDDEN"
+    )
+    assert "default deployment workflow" in error["message"]
+    dev = environment(admin, "dev", 1)
+    promotion = promote(admin, sealed_release(admin, tmp_path)["id"], dev["id"]).json()["data"]
+    assert finished(admin, promotion["id"])["state"] == "succeeded"
+    [default] = admin.get(templates, params={"filter": json.dumps({"name": "shiplane-deploy"})}).json()["data"]
+    url = f"{templates}/{default['id']}"
+    evil = [{"id": "deploy", "type": "deploy", "config": {"strategy": "rolling"}}]
+    assert_error(developer.put(url, json={"name": "shiplane-deploy", "nodes": evil}), 403, "FORBIDDEN")
+    assert_error(developer.put(url, json={"name": "renamed", "nodes": deploy_node}), 403, "FORBIDDEN")
+    assert_error(developer.delete(url), 403, "FORBIDDEN")
+
+    # An environment's own template is guarded the same way once an environment uses it.
+    own = developer.post(templates, json={"name": "prod-deploy", "nodes": deploy_node})
+    assert own.status_code == 201, own.text
+    own_url = f"{templates}/{own.json()['data']['id']}"
+    assert developer.put(own_url, json={"name": "prod-deploy", "nodes": evil}).status_code == 200
+    environment(admin, "prod", 2, deploymentWorkflowTemplateId=own.json()["data"]["id"])
+    error = assert_error(developer.put(own_url, json={"name": "prod-deploy", "nodes": deploy_node}), 403, "FORBIDDEN")
+    assert "environment 'prod' deploys with it" in error["message"]
+    changed = admin.put(own_url, json={"name": "prod-deploy", "nodes": deploy_node})
+    assert changed.status_code == 200, changed.text

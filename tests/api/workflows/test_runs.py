@@ -3,7 +3,9 @@ pause/resume/cancel, logs and artifacts; the state tables decide every action.""
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 from shiplane.workflows.states import RUN_STATES, RUN_TRANSITIONS
@@ -218,3 +220,72 @@ def test_a_computed_step_reference_reads_the_step_it_names(admin: Caller) -> Non
     run = wait_for(admin, start(admin, template(admin, nodes, inputsSchema=schema)["id"], {"which": "a"})["id"])
     assert run["state"] == "succeeded", run
     assert steps(run)["b"]["state"] == "succeeded" and steps(run)["b"]["outputs"]["echo"] == "from-a"
+
+
+def test_cancelling_ends_a_run_whose_steps_are_still_queued(tmp_path: Path) -> None:
+    """No engine claims the step (this server runs none, and its database is its own): the
+    cancel ends the queued step and the run at once, not when an engine comes."""
+    from fastapi.testclient import TestClient
+    from shiplane.app import create_app
+    from shiplane.platform.jwt import mint_token
+
+    from tests.conftest import make_database, make_settings
+
+    (tmp_path / "db").mkdir()
+    databases = make_database(tmp_path / "db")
+    try:
+        settings = make_settings(next(databases), tmp_path / "data", workflow_engine_enabled=False)
+        with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+            token = mint_token(settings, user_id="canceller", tenant_id="tenant-queued", roles=["admin"])
+            caller = Caller(client, token, "tenant-queued", "canceller")
+            created = caller.post(
+                TEMPLATES,
+                json={"name": "queued", "nodes": [{"id": "later", "type": "manual", "config": {"instructions": "x"}}]},
+            )
+            assert created.status_code == 201, created.text
+            run = start(caller, created.json()["data"]["id"])
+            assert steps(caller.get(f"{RUNS}/{run['id']}").json()["data"])["later"]["state"] == "queued"
+            cancelled = caller.post(f"{RUNS}/{run['id']}/cancel")
+            assert cancelled.status_code == 200, cancelled.text
+            assert cancelled.json()["data"]["state"] == "cancelled"
+            shown = caller.get(f"{RUNS}/{run['id']}").json()["data"]
+            assert shown["state"] == "cancelled" and steps(shown)["later"]["state"] == "cancelled"
+    finally:
+        databases.close()
+
+
+def test_a_deployment_job_whose_run_ends_first_fails_with_its_evidence(tmp_path: Path) -> None:
+    """A rollback's job waits for its run's deploy step; the run is cancelled while that
+    step is still queued: the job fails (it never stays pending) and leaves its packet."""
+    from fastapi.testclient import TestClient
+    from shiplane.app import create_app
+    from shiplane.platform.jwt import mint_token
+
+    from tests.api.promotions import environment, sealed_release
+    from tests.conftest import make_database, make_settings
+
+    (tmp_path / "db").mkdir()
+    databases = make_database(tmp_path / "db")
+    try:
+        settings = make_settings(next(databases), tmp_path / "data", workflow_engine_enabled=False)
+        with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+            token = mint_token(settings, user_id="roller", tenant_id="tenant-rollback", roles=["admin"])
+            caller = Caller(client, token, "tenant-rollback", "roller")
+            release = sealed_release(caller, tmp_path)
+            env = environment(caller, "prod", 1)
+            body = {"environmentId": env["id"], "releaseId": release["id"], "reason": "back"}
+            created = caller.post("/api/v1/rollbacks", json=body)
+            assert created.status_code == 201, created.text
+            job = created.json()["data"]
+            assert job["state"] == "pending"
+            assert caller.post(f"{RUNS}/{job['workflowRunId']}/cancel").json()["data"]["state"] == "cancelled"
+            failed = caller.get(f"/api/v1/deployment-jobs/{job['id']}").json()["data"]
+            assert failed["state"] == "failed" and "ended (cancelled)" in failed["message"]
+            packets = caller.get(
+                "/api/v1/evidence-packets", params={"filter": json.dumps({"deploymentJobId": job["id"]})}
+            ).json()["data"]
+            assert [(p["kind"], p["outcome"]) for p in packets] == [("deployment-outcome", "failed")]
+            # The environment is free again: another rollback is accepted.
+            assert caller.post("/api/v1/rollbacks", json=body).status_code == 201
+    finally:
+        databases.close()

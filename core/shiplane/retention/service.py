@@ -1,0 +1,152 @@
+"""Retention policies (docs/retention.md): how long a tenant keeps evidence packets, logs
+and artifacts. The audit chain is never pruned (it is kept whole: a pruned chain could
+not be verified). Each pruning that removed anything is itself an audit event
+(``retention.prune``) that says what was removed and up to when.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from pydantic import Field
+from sqlalchemy import JSON, String, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shiplane.platform.auth import Principal
+from shiplane.platform.database import Base, Database, TenantScoped, UTCDateTime, utcnow
+from shiplane.platform.envelope import rfc3339
+from shiplane.platform.idempotency import WriteResult
+from shiplane.platform.schemas import ApiModel, Integral
+from shiplane.platform.writes import audit_change
+
+COUNTS: Counter[str] = Counter()
+Days = Annotated[int, Field(ge=1, le=36_500), Integral]
+
+
+class RetentionPolicy(TenantScoped, Base):
+    __tablename__ = "retention_policies"
+
+    tenant_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    evidence_days: Mapped[int | None] = mapped_column(nullable=True)
+    logs_days: Mapped[int | None] = mapped_column(nullable=True)
+    artifacts_days: Mapped[int | None] = mapped_column(nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(255), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    last_pruned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_pruned: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class RetentionPolicyBody(ApiModel):
+    evidence_days: Days | None = Field(default=None, description="Keep evidence packets this many days (null: forever)")
+    logs_days: Days | None = Field(
+        default=None, description="Keep deployment task and workflow step log lines this many days (null: forever)"
+    )
+    artifacts_days: Days | None = Field(
+        default=None, description="Keep deployment and workflow artifacts this many days (null: forever)"
+    )
+
+
+def policy_out(tenant: str, row: RetentionPolicy | None) -> dict[str, Any]:
+    return {
+        "tenantId": tenant,
+        "evidenceDays": row.evidence_days if row else None,
+        "logsDays": row.logs_days if row else None,
+        "artifactsDays": row.artifacts_days if row else None,
+        "auditChain": "kept whole (never pruned)",
+        "updatedBy": row.updated_by if row else None,
+        "updatedAt": rfc3339(row.updated_at) if row else None,
+        "lastPrunedAt": rfc3339(row.last_pruned_at) if row and row.last_pruned_at else None,
+        "lastPruned": row.last_pruned if row else None,
+    }
+
+
+async def get_policy(session: AsyncSession, tenant: str) -> dict[str, Any]:
+    row = await session.scalar(select(RetentionPolicy).where(RetentionPolicy.tenant_id == tenant))
+    return policy_out(tenant, row)
+
+
+async def put_policy(session: AsyncSession, principal: Principal, body: RetentionPolicyBody) -> WriteResult:
+    tenant = principal.tenant_id
+    row = await session.scalar(select(RetentionPolicy).where(RetentionPolicy.tenant_id == tenant).with_for_update())
+    before = policy_out(tenant, row)
+    if row is None:
+        row = RetentionPolicy(tenant_id=tenant, updated_by=principal.user_id)
+        session.add(row)
+    row.evidence_days, row.logs_days, row.artifacts_days = body.evidence_days, body.logs_days, body.artifacts_days
+    row.updated_by, row.updated_at = principal.user_id, utcnow()
+    await session.flush()
+    data = policy_out(tenant, row)
+    await audit_change(session, principal, "retention_policy.update", "retention_policy", tenant, before, data)
+    return WriteResult(data, 200)
+
+
+def _system(tenant: str) -> Principal:
+    return Principal(
+        user_id="shiplane:retention", tenant_id=tenant, roles=("system",), permissions=frozenset(), tier=None
+    )
+
+
+async def prune(session: AsyncSession, tenant: str, actor: Principal | None = None) -> dict[str, Any]:
+    """Remove what the tenant's policy no longer keeps; what was removed (audited when anything was)."""
+    from shiplane.deployments.models import DeploymentArtifact, DeploymentEvent, DeploymentTask
+    from shiplane.evidence.models import EvidencePacket
+    from shiplane.workflows.models import WorkflowArtifact, WorkflowEvent
+
+    row = await session.scalar(select(RetentionPolicy).where(RetentionPolicy.tenant_id == tenant).with_for_update())
+    now = utcnow()
+    removed: dict[str, Any] = {}
+    if row is None:
+        return {"removed": removed, "at": rfc3339(now)}
+
+    async def count_delete(name: str, statement: Any) -> None:
+        result = await session.execute(statement.execution_options(synchronize_session=False))
+        removed[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    cutoffs: dict[str, str] = {}
+    if row.evidence_days:
+        cutoff = now - timedelta(days=row.evidence_days)
+        cutoffs["evidence"] = rfc3339(cutoff)
+        await count_delete("evidencePackets", delete(EvidencePacket).where(EvidencePacket.created_at < cutoff))
+    if row.logs_days:
+        cutoff = now - timedelta(days=row.logs_days)
+        cutoffs["logs"] = rfc3339(cutoff)
+        await count_delete(
+            "workflowLogLines", delete(WorkflowEvent).where(WorkflowEvent.kind == "log", WorkflowEvent.at < cutoff)
+        )
+        await count_delete(
+            "deploymentLogLines",
+            delete(DeploymentEvent).where(DeploymentEvent.kind == "log", DeploymentEvent.at < cutoff),
+        )
+        await count_delete(
+            "deploymentTaskLogs",
+            update(DeploymentTask)
+            .where(DeploymentTask.finished_at < cutoff, func.json_array_length(DeploymentTask.log) > 0)
+            .values(log=[]),
+        )
+    if row.artifacts_days:
+        cutoff = now - timedelta(days=row.artifacts_days)
+        cutoffs["artifacts"] = rfc3339(cutoff)
+        await count_delete(
+            "deploymentArtifacts", delete(DeploymentArtifact).where(DeploymentArtifact.created_at < cutoff)
+        )
+        await count_delete("workflowArtifacts", delete(WorkflowArtifact).where(WorkflowArtifact.created_at < cutoff))
+    summary = {"removed": removed, "before": cutoffs, "at": rfc3339(now)}
+    row.last_pruned_at, row.last_pruned = now, summary
+    if any(removed.values()):
+        for name, count in removed.items():
+            COUNTS[name] += count
+        await audit_change(
+            session, actor or _system(tenant), "retention.prune", "retention_policy", tenant, None, summary
+        )
+    return summary
+
+
+async def prune_all(db: Database) -> None:
+    async with db.session(None, write=False) as session:
+        tenants = list(await session.scalars(select(RetentionPolicy.tenant_id)))
+    for tenant in tenants:
+        async with db.session(tenant, write=True) as session:
+            await prune(session, tenant)

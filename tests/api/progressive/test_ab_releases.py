@@ -1,0 +1,325 @@
+"""A/B releases through the API, with the test plugins' file-backed traffic router and
+monitoring integration (the real routers and Prometheus: tests/e2e/test_canary.py)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from shiplane.platform.errors import ApiError
+from shiplane.progressive.states import PERSON_ACTIONS, STATES, TRANSITIONS, transition
+
+from tests.api.plugins import enable
+from tests.api.promotions import environment, sealed_release
+from tests.conftest import Caller, CallerFactory, assert_error, run_sql
+
+AB = "/api/v1/ab-releases"
+
+
+@pytest.fixture
+def service() -> Iterator[dict[str, Any]]:
+    """A tiny HTTP service whose health the test sets (``state["status"]``)."""
+    state: dict[str, Any] = {"status": 200}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(state["status"])
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state["url"] = f"http://127.0.0.1:{server.server_address[1]}/healthz"
+    yield state
+    server.shutdown()
+
+
+def setup(caller: Caller, tmp_path: Path) -> dict[str, Any]:
+    enable(caller, "test-events")
+    env = environment(caller, "prod", 1)
+    control, candidate = sealed_release(caller, tmp_path, "a"), sealed_release(caller, tmp_path, "b")
+    router = caller.post(
+        "/api/v1/plugin-instances",
+        json={
+            "name": "edge",
+            "pluginId": "test-events",
+            "capabilityKind": "traffic_router",
+            "capabilityId": "test-file-router",
+            "config": {"stateFile": str(tmp_path / "weights.json")},
+        },
+    )
+    assert router.status_code == 201, router.text
+    metrics = caller.post(
+        "/api/v1/integrations",
+        json={"name": "metrics", "typeId": "test-file-metrics", "config": {"valueFile": str(tmp_path / "value")}},
+    )
+    assert metrics.status_code == 201, metrics.text
+    return {
+        "env": env,
+        "control": control,
+        "candidate": candidate,
+        "router": router.json()["data"],
+        "metrics": metrics.json()["data"],
+        "weights": tmp_path / "weights.json",
+        "history": tmp_path / "history.jsonl",
+        "value": tmp_path / "value",
+    }
+
+
+def body(world: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {
+        "name": "checkout-canary",
+        "environmentId": world["env"]["id"],
+        "controlReleaseId": world["control"]["id"],
+        "candidateReleaseId": world["candidate"]["id"],
+        "strategy": "canary",
+        "strategyConfig": {"steps": [{"weight": 10}, {"weight": 50}, {"weight": 100}]},
+        "routerInstanceId": world["router"]["id"],
+        **fields,
+    }
+
+
+def until(caller: Caller, ab_id: str, check: Any, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        shown: dict[str, Any] = caller.get(f"{AB}/{ab_id}").json()["data"]
+        if check(shown):
+            return shown
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.1)
+
+
+def history(world: dict[str, Any]) -> list[int]:
+    """The candidate weights the router was given, in order (a weight applied again, as
+    the driver does when it cannot tell whether the router has it, counts once)."""
+    lines = world["history"].read_text().splitlines() if world["history"].exists() else []
+    seen: list[int] = []
+    for line in lines:
+        weight = json.loads(line)["candidate"]
+        if not seen or seen[-1] != weight:
+            seen.append(weight)
+    return seen
+
+
+def test_a_healthy_canary_steps_through_and_promotes_itself(
+    admin: Caller, viewer: Caller, other_admin: Caller, service: dict[str, Any], tmp_path: Path
+) -> None:
+    world = setup(admin, tmp_path)
+    analysis = {"intervalSeconds": 1, "probes": [{"name": "healthz", "url": service["url"]}]}
+    created = admin.post(AB, json=body(world, analysis=analysis))
+    assert created.status_code == 201, created.text
+    ab = created.json()["data"]
+    assert ab["state"] == "draft" and [s["weight"] for s in ab["steps"]] == [10, 50, 100]
+    assert_error(viewer.post(f"{AB}/{ab['id']}/start"), 403, "FORBIDDEN")
+    started = admin.post(f"{AB}/{ab['id']}/start")
+    assert started.status_code == 200, started.text
+    assert started.json()["data"]["state"] == "running" and started.json()["data"]["currentStep"] == 0
+    assert started.json()["data"]["appliedWeights"] == {"control": 90, "candidate": 10}
+    done = until(admin, ab["id"], lambda a: a["state"] == "promoted")
+    assert done["weights"] == {"control": 0, "candidate": 100} and "every step passed" in done["message"]
+    until(admin, ab["id"], lambda a: a["appliedWeights"] == {"control": 0, "candidate": 100})
+    assert history(world) == [10, 50, 100]
+    env = admin.get(f"/api/v1/environments/{world['env']['id']}").json()["data"]
+    assert env["currentReleaseId"] == world["candidate"]["id"]
+    traffic = viewer.get(f"{AB}/{ab['id']}/traffic").json()["data"]
+    assert traffic["weights"] == {"control": 0, "candidate": 100} and traffic["inSync"] is True
+    health = viewer.get(f"{AB}/{ab['id']}/health").json()["data"]
+    steps_checked = {m["step"] for m in health["measurements"]}
+    assert steps_checked == {0, 1, 2} and all(m["verdict"] == "pass" for m in health["measurements"])
+    probe = health["measurements"][0]
+    assert probe["kind"] == "probe" and probe["values"] == [200] and probe["threshold"] == {"expectStatus": [200]}
+    assert health["sides"]["candidate"]["status"] == "healthy"
+    # Another tenant sees none of it.
+    for path in ("", "/traffic", "/health"):
+        assert_error(other_admin.get(f"{AB}/{ab['id']}{path}"), 404, "NOT_FOUND")
+    for action in ("start", "advance", "promote", "rollback"):
+        assert_error(other_admin.post(f"{AB}/{ab['id']}/{action}"), 404, "NOT_FOUND")
+    assert other_admin.get(AB).json()["data"] == []
+    assert [a["id"] for a in viewer.get(AB).json()["data"]] == [ab["id"]]
+    # Every move was audited, the driver's by shiplane:progressive.
+    events = admin.get("/api/v1/audit-events", params={"filter": json.dumps({"resourceId": ab["id"]})}).json()
+    actions = [(e["action"], e["actor"]["id"]) for e in events["data"] if e["outcome"] == "success"]
+    assert ("ab_release.start", admin.user_id) in actions
+    assert ("ab_release.promote", "shiplane:progressive") in actions
+
+
+def test_a_failing_metric_rolls_back_by_itself_and_says_why(admin: Caller, tmp_path: Path) -> None:
+    world = setup(admin, tmp_path)
+    world["value"].write_text("0.01")
+    check = {"name": "error-rate", "integrationId": world["metrics"]["id"], "query": "errors / requests", "max": 0.05}
+    steps = {"steps": [{"weight": 20, "pauseSeconds": 3600}, {"weight": 100}]}
+    ab = admin.post(AB, json=body(world, strategyConfig=steps, analysis={"intervalSeconds": 1, "metrics": [check]}))
+    assert ab.status_code == 201, ab.text
+    ab_id = ab.json()["data"]["id"]
+    admin.post(f"{AB}/{ab_id}/start")
+    until(admin, ab_id, lambda a: a["state"] == "running" and a["failures"] == 0 and a["appliedWeights"])
+    deadline = time.monotonic() + 30
+    while not any(m["verdict"] == "pass" for m in admin.get(f"{AB}/{ab_id}/health").json()["data"]["measurements"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    world["value"].write_text("0.5")  # the candidate starts failing
+    done = until(admin, ab_id, lambda a: a["state"] == "rolled_back")
+    assert "error-rate: 0.5 is above the maximum 0.05" in done["message"]
+    assert "rolled back by the analysis at step 1" in done["message"]
+    until(admin, ab_id, lambda a: a["appliedWeights"] == {"control": 100, "candidate": 0})
+    assert history(world) == [20, 0]
+    health = admin.get(f"{AB}/{ab_id}/health").json()["data"]
+    failing = [m for m in health["measurements"] if m["verdict"] == "fail"]
+    assert failing[0]["values"] == [0.5] and failing[0]["threshold"] == {"max": 0.05}
+    assert failing[0]["query"] == "errors / requests" and health["sides"]["candidate"]["status"] == "unhealthy"
+    env = admin.get(f"/api/v1/environments/{world['env']['id']}").json()["data"]
+    assert env["currentReleaseId"] != world["candidate"]["id"]
+
+
+def test_no_data_pauses_for_a_person_and_manual_steps_wait(admin: Caller, tmp_path: Path) -> None:
+    world = setup(admin, tmp_path)  # no value file: the query has no data
+    check = {"name": "latency", "integrationId": world["metrics"]["id"], "query": "p99", "max": 0.3}
+    steps = {"steps": [{"weight": 10, "manual": True}, {"weight": 50, "manual": True}, {"weight": 100}]}
+    ab_id = admin.post(AB, json=body(world, strategyConfig=steps, analysis={"intervalSeconds": 1, "metrics": [check]}))
+    ab_id = ab_id.json()["data"]["id"]
+    admin.post(f"{AB}/{ab_id}/start")
+    paused = until(admin, ab_id, lambda a: a["state"] == "paused")
+    assert "inconclusive" in paused["message"] and "latency: no data" in paused["message"]
+    world["value"].write_text("0.1")
+    resumed = admin.post(f"{AB}/{ab_id}/advance")  # a person decides to go on
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["data"]["state"] == "running" and resumed.json()["data"]["currentStep"] == 1
+    # A manual step does not move by itself, even with passing checks.
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        assert admin.get(f"{AB}/{ab_id}").json()["data"]["currentStep"] == 1
+        time.sleep(0.2)
+    promoted = admin.post(f"{AB}/{ab_id}/promote")
+    assert promoted.json()["data"]["state"] == "promoted"
+    assert_error(admin.post(f"{AB}/{ab_id}/rollback"), 409, "INVALID_STATE")
+
+
+def test_people_roll_back_and_the_table_refuses_the_rest(
+    admin: Caller, make_caller: CallerFactory, tmp_path: Path
+) -> None:
+    world = setup(admin, tmp_path)
+    steps = {"steps": [{"weight": 30, "manual": True}]}
+    ab_id = admin.post(AB, json=body(world, strategy="ab", strategyConfig=steps)).json()["data"]["id"]
+    assert_error(admin.post(f"{AB}/{ab_id}/advance"), 409, "INVALID_STATE")  # a draft
+    assert_error(admin.post(f"{AB}/{ab_id}/promote"), 409, "INVALID_STATE")
+    manager = make_caller(["release-manager"])
+    assert manager.post(f"{AB}/{ab_id}/start").json()["data"]["weights"] == {"control": 70, "candidate": 30}
+    error = assert_error(admin.post(f"{AB}/{ab_id}/advance"), 409, "INVALID_STATE")
+    assert "last step" in error["message"]
+    assert_error(admin.post(f"{AB}/{ab_id}/start"), 409, "INVALID_STATE")
+    # What a running A/B release stands on cannot be deleted from under it.
+    error = assert_error(admin.delete(f"/api/v1/plugin-instances/{world['router']['id']}"), 409, "RESOURCE_IN_USE")
+    assert error["details"]["abReleases"] == ["checkout-canary"]
+    error = assert_error(admin.delete(f"/api/v1/releases/{world['candidate']['id']}"), 409, "RESOURCE_IN_USE")
+    assert error["details"]["abReleases"] == ["checkout-canary"]
+    back = manager.post(f"{AB}/{ab_id}/rollback", json={"reason": "conversion is down"})
+    assert back.status_code == 200, back.text
+    shown = back.json()["data"]
+    assert shown["state"] == "rolled_back" and shown["message"].endswith("conversion is down")
+    assert shown["appliedWeights"] == {"control": 100, "candidate": 0}
+    for action in PERSON_ACTIONS:
+        assert_error(admin.post(f"{AB}/{ab_id}/{action}"), 409, "INVALID_STATE")
+    assert admin.delete(f"/api/v1/plugin-instances/{world['router']['id']}").status_code == 204  # it has ended
+
+
+def test_bad_definitions_are_refused_with_the_field(admin: Caller, viewer: Caller, tmp_path: Path) -> None:
+    world = setup(admin, tmp_path)
+    cases = [
+        ({"environmentId": "nope"}, "environmentId"),
+        ({"candidateReleaseId": "nope"}, "candidateReleaseId"),
+        ({"candidateReleaseId": world["control"]["id"]}, "candidateReleaseId"),
+        ({"strategy": "rolling"}, "strategy"),
+        ({"routerInstanceId": "nope"}, "routerInstanceId"),
+        ({"strategyConfig": {"steps": [{"weight": 101}]}}, None),
+        ({"analysis": {"metrics": [{"name": "x", "integrationId": "nope", "query": "q", "max": 1}]}}, None),
+        ({"analysis": {"probes": [{"name": "x", "url": "ftp://example.com/"}]}}, None),
+        ({"analysis": {"metrics": [{"name": "x", "integrationId": "i", "query": "q"}]}}, None),  # no threshold
+    ]
+    for change, field in cases:
+        response = admin.post(AB, json=body(world, **change))
+        assert response.status_code == 400, (change, response.text)
+        if field:
+            assert response.json()["error"]["validationErrors"][0]["field"] == field, response.text
+    assert_error(viewer.post(AB, json=body(world)), 403, "FORBIDDEN")
+    assert admin.post(AB, json=body(world)).status_code == 201
+    assert_error(admin.post(AB, json=body(world)), 409, "ALREADY_EXISTS")
+
+
+def test_a_router_that_refuses_is_reported_and_tried_again(admin: Caller, tmp_path: Path) -> None:
+    world = setup(admin, tmp_path)
+    (tmp_path / "refuse").write_text("upstream down")
+    steps = {"steps": [{"weight": 25, "manual": True}, {"weight": 100}]}
+    ab_id = admin.post(AB, json=body(world, strategyConfig=steps)).json()["data"]["id"]
+    started = admin.post(f"{AB}/{ab_id}/start").json()["data"]
+    assert started["state"] == "running" and started["appliedWeights"] is None
+    assert "upstream down" in started["routerError"]
+    (tmp_path / "refuse").unlink()
+    fixed = until(admin, ab_id, lambda a: a["appliedWeights"] == {"control": 75, "candidate": 25}, timeout=60)
+    assert fixed["routerError"] is None
+    # Weights changed behind its back (a router restart) are put back.
+    world["weights"].write_text(json.dumps({"control": 100, "candidate": 0}))
+    deadline = time.monotonic() + 60
+    while json.loads(world["weights"].read_text())["candidate"] != 25:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+
+
+def test_the_state_machine_is_the_table() -> None:
+    actions = {action for _state, action in TRANSITIONS}
+    for state in STATES:
+        for action in actions:
+            if (state, action) in TRANSITIONS:
+                assert transition(state, action) == TRANSITIONS[(state, action)]
+            else:
+                with pytest.raises(ApiError) as refused:
+                    transition(state, action)
+                assert refused.value.code == "INVALID_STATE"
+
+
+def test_a_restarted_server_resumes_the_canary_at_its_step(tmp_path: Path, service: dict[str, Any]) -> None:
+    """The first server starts a canary and stops in step 1's pause; the second (same
+    database, a new process's worth of state) goes on from step 1 and promotes it."""
+    from fastapi.testclient import TestClient
+    from shiplane.app import create_app
+    from shiplane.platform.jwt import mint_token
+
+    from tests.conftest import make_database, make_settings
+
+    (tmp_path / "db").mkdir()
+    databases = make_database(tmp_path / "db")
+    database = next(databases)
+    try:
+        ab_id = ""
+        for generation in ("first", "second"):
+            settings = make_settings(database, tmp_path / f"data-{generation}", ab_sweep_seconds=0.2)
+            with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+                token = mint_token(settings, user_id="canary", tenant_id="tenant-restart", roles=["admin"])
+                caller = Caller(client, token, "tenant-restart", "canary")
+                if generation == "first":
+                    world = setup(caller, tmp_path)
+                    steps = {
+                        "steps": [{"weight": 10, "pauseSeconds": 0}, {"weight": 40, "pauseSeconds": 4}, {"weight": 100}]
+                    }
+                    analysis = {"intervalSeconds": 1, "probes": [{"name": "up", "url": service["url"]}]}
+                    created = caller.post(AB, json=body(world, strategyConfig=steps, analysis=analysis))
+                    ab_id = created.json()["data"]["id"]
+                    caller.post(f"{AB}/{ab_id}/start")
+                    until(caller, ab_id, lambda a: a["currentStep"] == 1)
+                else:
+                    assert caller.get(f"{AB}/{ab_id}").json()["data"]["currentStep"] == 1  # where it was
+                    done = until(caller, ab_id, lambda a: a["state"] == "promoted")
+                    assert done["currentStep"] == 2
+        assert history(world) == [10, 40, 100]
+        steps_seen = run_sql(database, "SELECT DISTINCT step FROM ab_measurements ORDER BY step")
+        assert [r[0] for r in steps_seen] == [0, 1, 2]
+    finally:
+        databases.close()
