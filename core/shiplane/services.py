@@ -523,7 +523,7 @@ class _ReadPathCollector:
         packets = CounterMetricFamily(
             "shiplane_evidence_packets", "Signed evidence packets written by this process", labels=["kind"]
         )
-        for kind in (evidence.DECISION, evidence.OUTCOME):
+        for kind in (evidence.DECISION, evidence.OUTCOME, evidence.AB_DECISION):
             packets.add_metric([kind], evidence.COUNTS.get(kind, 0))
         yield packets
 

@@ -34,6 +34,9 @@ log = logging.getLogger("shiplane.evidence")
 
 DECISION = "promotion-decision"
 OUTCOME = "deployment-outcome"
+AB_DECISION = "ab-release-decision"
+#: The measurements an A/B release's packet lists (the newest); all of them are hashed.
+AB_MEASUREMENTS = 200
 #: Packets written in this process by kind (for /metrics).
 COUNTS: Counter[str] = Counter()
 
@@ -248,6 +251,62 @@ async def record_promotion_decision(session: AsyncSession, promotion: Any) -> No
     await _write(
         session, promotion.tenant_id, DECISION, outcome, release, environment, predicate, promotion_id=promotion.id
     )
+
+
+async def record_ab_decision(session: AsyncSession, ab: Any) -> None:
+    """The packet of an A/B release's end (promoted or rolled back, by a person or by its
+    analysis): the two releases, the steps reached, the analysis and its measurements."""
+    from shiplane.environments.models import Environment
+    from shiplane.progressive.models import ABMeasurement
+    from shiplane.releases.models import Release
+
+    candidate = await session.scalar(select(Release).where(Release.id == ab.candidate_release_id))
+    control = await session.scalar(select(Release).where(Release.id == ab.control_release_id))
+    if candidate is None:
+        return
+    environment = await session.scalar(select(Environment).where(Environment.id == ab.environment_id))
+    await session.flush()
+    rows = list(
+        await session.scalars(
+            select(ABMeasurement).where(ABMeasurement.ab_release_id == ab.id).order_by(ABMeasurement.id)
+        )
+    )
+    measured = [
+        {
+            "step": m.step,
+            "kind": m.kind,
+            "name": m.name,
+            "query": m.query,
+            "values": m.values,
+            "threshold": m.threshold,
+            "verdict": m.verdict,
+            "at": rfc3339(m.at),
+        }
+        for m in rows
+    ]
+    predicate = {
+        "abRelease": {
+            "id": ab.id,
+            "name": ab.name,
+            "strategy": ab.strategy,
+            "steps": ab.steps,
+            "reachedStep": ab.step_index,
+            "weights": ab.weights,
+            "message": ab.message,
+            "createdBy": ab.created_by,
+            "startedAt": rfc3339(ab.started_at) if ab.started_at else None,
+            "finishedAt": rfc3339(ab.finished_at) if ab.finished_at else None,
+        },
+        "control": _release_part(control) if control is not None else {"id": ab.control_release_id},
+        "analysis": ab.analysis,
+        "measurements": {
+            "count": len(measured),
+            "verdicts": dict(Counter(m["verdict"] for m in measured)),
+            "sha256": hashlib.sha256(canonical(measured)).hexdigest(),
+            "newest": measured[-AB_MEASUREMENTS:],
+        },
+    }
+    await _write(session, ab.tenant_id, AB_DECISION, ab.state, candidate, environment, predicate)
 
 
 def _lines_sha256(lines: list[str]) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shiplane.environments.models import Environment
 from shiplane.environments.service import require_protected
+from shiplane.evidence.service import record_ab_decision
 from shiplane.integrations.models import Integration
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database, new_id, utcnow
@@ -384,7 +385,8 @@ class ABReleaseService:
                 await _promote(session, row, f"promoted by {self.principal.user_id}")
             elif action == "rollback":
                 row.state = transition(row.state, "rollback")
-                _roll_back(row, f"rolled back by {self.principal.user_id}" + (f": {reason}" if reason else ""))
+                why = f"rolled back by {self.principal.user_id}" + (f": {reason}" if reason else "")
+                await _roll_back(session, row, why)
             else:  # pragma: no cover - the routes name the actions
                 raise ValueError(action)
             COUNTS[row.state] += 1
@@ -499,13 +501,15 @@ async def _promote(session: AsyncSession, row: ABRelease, message: str) -> None:
     env = await session.scalar(select(Environment).where(Environment.id == row.environment_id))
     if env is not None:
         env.current_release_id = row.candidate_release_id
+    await record_ab_decision(session, row)
 
 
-def _roll_back(row: ABRelease, message: str) -> None:
+async def _roll_back(session: AsyncSession, row: ABRelease, message: str) -> None:
     row.weights = split(0)
     row.finished_at = utcnow()
     row.next_check_at = utcnow() + timedelta(seconds=ROUTER_RETRY_SECONDS)
     row.message = message
+    await record_ab_decision(session, row)
 
 
 async def record_applied(
@@ -637,7 +641,7 @@ async def drive(db: Database, plugins: PluginService, ab_id: str) -> None:
         if failed and (row.failures > limit or (consecutive and row.consecutive_failures >= int(consecutive))):
             row.state = transition(row.state, "rollback")
             why = "; ".join(f"{m.name}: {m.message}" for m in failed)
-            _roll_back(row, f"rolled back by the analysis at step {step_index + 1}: {why}"[:4000])
+            await _roll_back(session, row, f"rolled back by the analysis at step {step_index + 1}: {why}"[:4000])
             action = "rollback"
         elif row.inconclusive > int(analysis.get("inconclusiveLimit") or 0):
             row.state = transition(row.state, "pause")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shiplane.evidence.dsse import public_keys, verify_envelope
 from shiplane.platform.errors import ApiError
 from shiplane.progressive.states import PERSON_ACTIONS, STATES, TRANSITIONS, transition
 
@@ -138,6 +139,22 @@ def test_a_healthy_canary_steps_through_and_promotes_itself(
     probe = health["measurements"][0]
     assert probe["kind"] == "probe" and probe["values"] == [200] and probe["threshold"] == {"expectStatus": [200]}
     assert health["sides"]["candidate"]["status"] == "healthy"
+    # Its end left a signed packet naming both releases, the steps and the measurements.
+    packets = viewer.get(
+        "/api/v1/evidence-packets",
+        params={"filter": json.dumps({"kind": "ab-release-decision", "releaseId": world["candidate"]["id"]})},
+    ).json()["data"]
+    [packet] = packets
+    assert packet["outcome"] == "promoted" and packet["environmentId"] == world["env"]["id"]
+    statement = viewer.get(f"/api/v1/evidence-packets/{packet['id']}").json()["data"]["statement"]
+    predicate = statement["predicate"]
+    assert predicate["abRelease"]["id"] == ab["id"] and predicate["abRelease"]["reachedStep"] == 2
+    assert predicate["control"]["id"] == world["control"]["id"]
+    assert predicate["measurements"]["count"] == len(health["measurements"])
+    assert set(predicate["measurements"]["verdicts"]) == {"pass"}
+    envelope = json.loads(viewer.get(f"/api/v1/evidence-packets/{packet['id']}/download").content)
+    published = viewer.get("/api/v1/signing-keys", params={"pageSize": 100}).json()["data"]
+    assert verify_envelope(envelope, public_keys(published)).statement == statement
     # Another tenant sees none of it.
     for path in ("", "/traffic", "/health"):
         assert_error(other_admin.get(f"{AB}/{ab['id']}{path}"), 404, "NOT_FOUND")
@@ -176,6 +193,12 @@ def test_a_failing_metric_rolls_back_by_itself_and_says_why(admin: Caller, tmp_p
     failing = [m for m in health["measurements"] if m["verdict"] == "fail"]
     assert failing[0]["values"] == [0.5] and failing[0]["threshold"] == {"max": 0.05}
     assert failing[0]["query"] == "errors / requests" and health["sides"]["candidate"]["status"] == "unhealthy"
+    [packet] = admin.get(
+        "/api/v1/evidence-packets", params={"filter": json.dumps({"kind": "ab-release-decision"})}
+    ).json()["data"]
+    predicate = admin.get(f"/api/v1/evidence-packets/{packet['id']}").json()["data"]["statement"]["predicate"]
+    assert packet["outcome"] == "rolled_back" and "error-rate" in predicate["abRelease"]["message"]
+    assert predicate["measurements"]["verdicts"]["fail"] >= 1
     env = admin.get(f"/api/v1/environments/{world['env']['id']}").json()["data"]
     assert env["currentReleaseId"] != world["candidate"]["id"]
 
