@@ -6,6 +6,7 @@ pieces and the plugin machinery together."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -36,6 +37,14 @@ from shiplane.plugins.manager import PluginRegistry
 from shiplane.plugins.states import PluginStateCache
 from shiplane.workflows.engine import WorkflowEngine
 from shiplane.workflows.step_services import StepServices
+
+
+def _forget(in_flight: set[str], ab_id: str, _task: object) -> None:
+    in_flight.discard(ab_id)
+
+
+#: The longest one look at an A/B release may take (its probes, queries and router calls).
+AB_LOOK_SECONDS = 300.0
 
 
 @dataclass
@@ -261,11 +270,26 @@ class Services:
     async def _drive_ab_releases(self) -> None:
         """Running A/B releases move on: analyses run, steps advance, failures roll back
         (each look claimed with a compare-and-set: several processes never move one twice)."""
-        from shiplane.audit.reports import due_reports, make_report
-        from shiplane.plugins.service import PluginService
-        from shiplane.progressive.service import drive, due_ab_releases, system_principal
+        overall = asyncio.Semaphore(8)
+        per_tenant: dict[str, asyncio.Semaphore] = {}
+        in_flight: set[str] = set()
+        looks: set[asyncio.Task[None]] = set()
+        try:
+            await self._ab_rounds(overall, per_tenant, in_flight, looks)
+        finally:
+            for look in list(looks):
+                look.cancel()
 
-        log = logging.getLogger("shiplane.progressive")
+    async def _ab_rounds(
+        self,
+        overall: asyncio.Semaphore,
+        per_tenant: dict[str, asyncio.Semaphore],
+        in_flight: set[str],
+        looks: set[asyncio.Task[None]],
+    ) -> None:
+        from shiplane.audit.reports import due_reports, start_making
+        from shiplane.progressive.service import due_ab_releases
+
         next_reports = 0.0
         while True:
             await asyncio.sleep(self.settings.ab_sweep_seconds)
@@ -274,7 +298,7 @@ class Services:
                 next_reports = time.monotonic() + 30
                 try:
                     for tenant, report_id in await due_reports(self.db):
-                        await make_report(self.db, tenant, report_id)
+                        start_making(self.db, tenant, report_id)  # in the background: never holds canaries up
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # noqa: BLE001 - retried at the next round
@@ -284,18 +308,38 @@ class Services:
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - retried at the next round
-                log.exception("looking for due A/B releases failed")
+                logging.getLogger("shiplane.progressive").exception("looking for due A/B releases failed")
                 continue
+            # Each look in its own task (at most 8 at once, 2 per tenant, each with a deadline):
+            # one tenant's slow probes or router cannot hold up another's canaries.
             for tenant, ab_id in due:
-                try:
-                    plugins = PluginService(
-                        None, system_principal(tenant), self.plugins, self.secret_box, self.plugin_states
-                    )
+                if ab_id in in_flight:
+                    continue
+                in_flight.add(ab_id)
+                look = asyncio.create_task(self._look_ab(tenant, ab_id, overall, per_tenant))
+                looks.add(look)
+                look.add_done_callback(looks.discard)
+                look.add_done_callback(functools.partial(_forget, in_flight, ab_id))
+
+    async def _look_ab(
+        self, tenant: str, ab_id: str, overall: asyncio.Semaphore, per_tenant: dict[str, asyncio.Semaphore]
+    ) -> None:
+        from shiplane.plugins.service import PluginService
+        from shiplane.progressive.service import drive, system_principal
+
+        async with per_tenant.setdefault(tenant, asyncio.Semaphore(2)), overall:
+            try:
+                plugins = PluginService(
+                    None, system_principal(tenant), self.plugins, self.secret_box, self.plugin_states
+                )
+                async with asyncio.timeout(AB_LOOK_SECONDS):
                     await drive(self.db, plugins, ab_id)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # noqa: BLE001 - one release must not hold up the others
-                    log.exception("driving an A/B release failed", extra={"abRelease": ab_id})
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one release must not hold up the others
+                logging.getLogger("shiplane.progressive").exception(
+                    "driving an A/B release failed", extra={"abRelease": ab_id}
+                )
 
     async def _stream_audit(self) -> None:
         """Audit events to the tenants' SIEM sinks (audit/streaming.py), and retention

@@ -585,13 +585,31 @@ class BoundedOutput:
         return text, truncated
 
 
+#: The shortest piece of a secret masked where text was cut (a long line split, the
+#: output's kept tail): shorter ones would mask too much ordinary text.
+MASK_EDGE = 4
+
+
 def masker(secrets: list[str]) -> Callable[[str], str]:
-    """Replaces each of ``secrets`` (the longest first) with ``***``."""
-    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+    """Replaces each of ``secrets`` (the longest first) with ``***``; a multi-line secret's
+    lines are masked one by one too (output arrives line by line), and a piece of a secret
+    at the very start or end of the text (where a line or the output was cut) as well."""
+    values = {s for s in secrets if s}
+    values |= {line for s in list(values) for line in s.splitlines() if len(line.strip()) >= MASK_EDGE}
+    ordered = sorted(values, key=len, reverse=True)
 
     def mask(text: str) -> str:
         for value in ordered:
             text = text.replace(value, "***")
+        for value in ordered:
+            for size in range(len(value) - 1, MASK_EDGE - 1, -1):
+                if text.endswith(value[:size]):
+                    text = text[:-size] + "***"
+                    break
+            for size in range(len(value) - 1, MASK_EDGE - 1, -1):
+                if text.startswith(value[-size:]):
+                    text = "***" + text[size:]
+                    break
         return text
 
     return mask

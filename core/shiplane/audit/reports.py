@@ -191,7 +191,6 @@ async def make_report(db: Database, tenant: str, report_id: str) -> None:
         )
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
             return
-        version = row.version + 1
         period = (row.period_start, row.period_end)
         environments, fmt = list(row.environment_ids or []), row.format
     try:
@@ -204,9 +203,11 @@ async def make_report(db: Database, tenant: str, report_id: str) -> None:
         content, state, message = b"", "failed", f"the report could not be made: {type(exc).__name__}"
         report = {"changes": []}
     async with db.session(tenant, write=True) as session:
+        # Whoever finishes first while it is still pending writes it (a slow maker whose claim
+        # was taken over is not thrown away; the same report made twice is the same report).
         await session.execute(
             update(AuditReport)
-            .where(AuditReport.id == report_id, AuditReport.version == version)
+            .where(AuditReport.id == report_id, AuditReport.state == "pending")
             .values(
                 state=state,
                 message=message,
@@ -215,7 +216,7 @@ async def make_report(db: Database, tenant: str, report_id: str) -> None:
                 digest="sha256:" + hashlib.sha256(content).hexdigest() if state == "ready" else "",
                 changes=len(report["changes"]),
                 finished_at=utcnow(),
-                version=version + 1,
+                version=AuditReport.version + 1,
             )
             .execution_options(synchronize_session=False)
         )
@@ -238,7 +239,11 @@ async def gather(
     promotions = list(
         await session.scalars(
             select(Promotion)
-            .where(Promotion.created_at >= start, Promotion.created_at < end)
+            .where(
+                Promotion.created_at >= start,
+                Promotion.created_at < end,
+                Promotion.environment_id.in_(sorted(wanted)),
+            )
             .order_by(Promotion.created_at, Promotion.id)
             .limit(MAX_CHANGES + 1)
         )
@@ -298,7 +303,12 @@ async def gather(
         )
     for job in await session.scalars(
         select(DeploymentJob)
-        .where(DeploymentJob.kind == "rollback", DeploymentJob.created_at >= start, DeploymentJob.created_at < end)
+        .where(
+            DeploymentJob.kind == "rollback",
+            DeploymentJob.created_at >= start,
+            DeploymentJob.created_at < end,
+            DeploymentJob.environment_id.in_(sorted(wanted)),
+        )
         .order_by(DeploymentJob.created_at, DeploymentJob.id)
         .limit(MAX_CHANGES + 1)
     ):

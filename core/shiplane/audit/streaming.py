@@ -85,10 +85,11 @@ def record_of(event: AuditEvent) -> AuditRecord:
     )
 
 
-async def _claim(db: Database, tenant: str, integration_id: str) -> int | None:
-    """Lease the sink's cursor (made at 0 the first time); its sequence, or None if another
-    process holds it or it is backing off."""
+async def _claim(db: Database, tenant: str, integration_id: str) -> tuple[int, datetime] | None:
+    """Lease the sink's cursor (made at 0 the first time): its sequence and the lease, or
+    None if another process holds it or it is backing off."""
     now = utcnow()
+    lease = now + LEASE
     async with db.session(tenant, write=True) as session:
         insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
         await session.execute(
@@ -103,22 +104,27 @@ async def _claim(db: Database, tenant: str, integration_id: str) -> int | None:
                 (AuditSinkCursor.lease_until.is_(None)) | (AuditSinkCursor.lease_until < now),
                 (AuditSinkCursor.next_attempt_at.is_(None)) | (AuditSinkCursor.next_attempt_at <= now),
             )
-            .values(lease_until=now + LEASE)
+            .values(lease_until=lease)
             .returning(AuditSinkCursor.sequence)
             .execution_options(synchronize_session=False)
         )
         row = claimed.first()
-        return None if row is None else int(row[0])
+        return None if row is None else (int(row[0]), lease)
 
 
-async def _release(db: Database, tenant: str, integration_id: str, values: dict[str, Any]) -> None:
+async def _write_cursor(
+    db: Database, tenant: str, integration_id: str, lease: datetime, values: dict[str, Any]
+) -> bool:
+    """Write the cursor while still holding ``lease``: a process whose lease lapsed writes
+    nothing, so the new holder's cursor stands. Whether it wrote."""
     async with db.session(tenant, write=True) as session:
-        await session.execute(
+        result = await session.execute(
             update(AuditSinkCursor)
-            .where(AuditSinkCursor.integration_id == integration_id)
-            .values(lease_until=None, **values)
+            .where(AuditSinkCursor.integration_id == integration_id, AuditSinkCursor.lease_until == lease)
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def deliver_all(db: Database, registry: PluginRegistry, box: SecretBox, max_batches: int = 20) -> int:
@@ -134,7 +140,11 @@ async def deliver_all(db: Database, registry: PluginRegistry, box: SecretBox, ma
         )
     delivered, lag = 0, 0
     for tenant, integration_id in sinks:
-        sent, behind = await deliver(db, registry, box, tenant, integration_id, types, max_batches)
+        try:
+            sent, behind = await deliver(db, registry, box, tenant, integration_id, types, max_batches)
+        except Exception:  # noqa: BLE001 - one sink's trouble must not starve the others
+            log.exception("streaming to an audit sink failed", extra={"integration": integration_id})
+            continue
         delivered += sent
         lag = max(lag, behind)
     LAG["max"] = lag
@@ -161,11 +171,13 @@ async def deliver(
         paths = capability.secret_fields()
         config = unseal(row.config, paths, box)
         head = await session.scalar(select(AuditChainHead.sequence).where(AuditChainHead.tenant_id == tenant))
-    position = await _claim(db, tenant, integration_id)
-    if position is None:
+    claimed = await _claim(db, tenant, integration_id)
+    if claimed is None:
         return 0, 0
+    position, lease = claimed
     sent = 0
     values: dict[str, Any] = {}
+    held = True
     try:
         for _ in range(max_batches):
             async with db.session(tenant, write=False) as session:
@@ -195,7 +207,7 @@ async def deliver(
                 )
             except PluginCallFailed as exc:
                 attempts = await _attempts(db, tenant, integration_id) + 1
-                backoff = min(2.0**attempts, MAX_BACKOFF)
+                backoff = min(2.0 ** min(attempts, 16), MAX_BACKOFF)
                 values = {
                     "attempts": attempts,
                     "next_attempt_at": utcnow() + timedelta(seconds=backoff),
@@ -210,9 +222,14 @@ async def deliver(
             COUNTS["delivered"] += len(events)
             values = {"attempts": 0, "next_attempt_at": None, "last_error": "", "sequence": position}
             values["delivered_at"] = utcnow()
-            await _release(db, tenant, integration_id, {**values, "lease_until": utcnow() + LEASE})
+            renewed = utcnow() + LEASE
+            held = await _write_cursor(db, tenant, integration_id, lease, {**values, "lease_until": renewed})
+            if not held:
+                break  # the lease lapsed: another process has the sink now
+            lease = renewed
     finally:
-        await _release(db, tenant, integration_id, values)
+        if held:
+            await _write_cursor(db, tenant, integration_id, lease, {**values, "lease_until": None})
     return sent, max(int(head or 0) - position, 0)
 
 

@@ -14,7 +14,7 @@ import logging
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -35,7 +35,7 @@ log = logging.getLogger("shiplane.evidence")
 DECISION = "promotion-decision"
 OUTCOME = "deployment-outcome"
 AB_DECISION = "ab-release-decision"
-#: The measurements an A/B release's packet lists (the newest); all of them are hashed.
+#: The measurements an A/B release's packet lists in full (the newest); all are counted.
 AB_MEASUREMENTS = 200
 #: Packets written in this process by kind (for /metrics).
 COUNTS: Counter[str] = Counter()
@@ -266,11 +266,24 @@ async def record_ab_decision(session: AsyncSession, ab: Any) -> None:
         return
     environment = await session.scalar(select(Environment).where(Environment.id == ab.environment_id))
     await session.flush()
+    # Bounded, whatever the release's length: counts by verdict in SQL, the newest ones in full.
+    verdicts = {
+        str(verdict): int(count)
+        for verdict, count in await session.execute(
+            select(ABMeasurement.verdict, func.count())
+            .where(ABMeasurement.ab_release_id == ab.id)
+            .group_by(ABMeasurement.verdict)
+        )
+    }
     rows = list(
         await session.scalars(
-            select(ABMeasurement).where(ABMeasurement.ab_release_id == ab.id).order_by(ABMeasurement.id)
+            select(ABMeasurement)
+            .where(ABMeasurement.ab_release_id == ab.id)
+            .order_by(ABMeasurement.id.desc())
+            .limit(AB_MEASUREMENTS)
         )
     )
+    rows.reverse()
     measured = [
         {
             "step": m.step,
@@ -300,10 +313,9 @@ async def record_ab_decision(session: AsyncSession, ab: Any) -> None:
         "control": _release_part(control) if control is not None else {"id": ab.control_release_id},
         "analysis": ab.analysis,
         "measurements": {
-            "count": len(measured),
-            "verdicts": dict(Counter(m["verdict"] for m in measured)),
-            "sha256": hashlib.sha256(canonical(measured)).hexdigest(),
-            "newest": measured[-AB_MEASUREMENTS:],
+            "count": sum(verdicts.values()),
+            "verdicts": verdicts,
+            "newest": measured,
         },
     }
     await _write(session, ab.tenant_id, AB_DECISION, ab.state, candidate, environment, predicate)

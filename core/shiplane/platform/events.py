@@ -71,6 +71,7 @@ CATALOGUE: dict[str, EventType] = {
         EventType("ab_release.paused", 1, "ab_release.pause", CHANGE_PAYLOAD),
         EventType("ab_release.promoted", 1, "ab_release.promote", CHANGE_PAYLOAD),
         EventType("ab_release.reverted", 1, "ab_release.rollback", CHANGE_PAYLOAD),
+        EventType("ab_release.aborted", 1, "ab_release.abort", CHANGE_PAYLOAD),
         EventType("integration.created", 1, "integration.create", CHANGE_PAYLOAD),
         EventType("integration.updated", 1, "integration.update", CHANGE_PAYLOAD),
         EventType("integration.deleted", 1, "integration.delete", CHANGE_PAYLOAD),

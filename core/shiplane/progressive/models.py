@@ -16,7 +16,7 @@ class ABRelease(TenantOwned, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "name", name="uq_ab_releases_tenant_name"),
         *sort_indexes("ab_releases", "state", "environment_id", "created_at", "updated_at"),
-        Index("ix_ab_releases_due", "state", "next_check_at"),
+        Index("ix_ab_releases_due", "next_check_at"),
     )
 
     name: Mapped[str] = mapped_column(String(100), nullable=False)

@@ -14,7 +14,9 @@ the database: a server restart resumes a canary at its step.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
@@ -159,17 +161,21 @@ async def _probe(client: httpx.AsyncClient, probe: dict[str, Any]) -> Measured:
     expected = list(probe.get("expectStatus") or [200])
     threshold = {"expectStatus": expected}
     side = str(probe.get("side") or "candidate")
+    timeout = float(probe.get("timeoutSeconds") or 5.0)
     try:
-        response = await client.get(str(probe["url"]), timeout=float(probe.get("timeoutSeconds") or 5.0))
-    except httpx.HTTPError as exc:
-        reason = f"{type(exc).__name__}: {exc}".strip()[:500]
+        # Only the status is read (never the body), and the whole probe has one deadline:
+        # a URL that trickles bytes cannot hold the driver.
+        async with asyncio.timeout(timeout + 1):
+            async with client.stream("GET", str(probe["url"]), timeout=timeout) as response:
+                status = response.status_code
+    except (httpx.HTTPError, TimeoutError) as exc:
+        reason = (f"{type(exc).__name__}: {exc}".strip() if str(exc) else f"no answer in {timeout:g} s")[:500]
         return Measured("probe", probe["name"], str(probe["url"]), [], threshold, "fail", reason, side)
-    ok = response.status_code in expected
-    message = f"HTTP {response.status_code}" + ("" if ok else f", expected {expected}")
+    response_status = status
+    ok = response_status in expected
+    message = f"HTTP {response_status}" + ("" if ok else f", expected {expected}")
     verdict = "pass" if ok else "fail"
-    return Measured(
-        "probe", probe["name"], str(probe["url"]), [response.status_code], threshold, verdict, message, side
-    )
+    return Measured("probe", probe["name"], str(probe["url"]), [response_status], threshold, verdict, message, side)
 
 
 async def _metric(session_db: Database, plugins: PluginService, tenant: str, check: dict[str, Any]) -> Measured:
@@ -208,8 +214,8 @@ async def _metric(session_db: Database, plugins: PluginService, tenant: str, che
         return measured([], "inconclusive", "the integration returned no metric result")
     values = [p.value for s in result.series[:10] for p in s.points[-1:]]
     value = values[0] if values else None
-    if value is None:
-        return measured(values, "inconclusive", "no data")
+    if value is None or math.isnan(value):
+        return measured([None if v is None or math.isnan(v) else v for v in values], "inconclusive", "no data")
     low, high = check.get("min"), check.get("max")
     if (low is not None and value < low) or (high is not None and value > high):
         bound = f"above the maximum {high}" if high is not None and value > high else f"below the minimum {low}"
@@ -523,7 +529,17 @@ async def record_applied(
         values["applied_weights"] = weights
     async with db.session(tenant, write=True) as session:
         row = await session.scalar(select(ABRelease).where(ABRelease.id == ab_id))
-        if row is None or row.version != version:
+        if row is None:
+            return
+        if row.version != version:
+            # A later decision was made while these weights went out: the router may now
+            # hold stale ones. The next look puts the row's own weights back (no new version).
+            await session.execute(
+                update(ABRelease)
+                .where(ABRelease.id == ab_id, ABRelease.version == row.version)
+                .values(next_check_at=now)
+                .execution_options(synchronize_session=False)
+            )
             return
         if error:
             values["next_check_at"] = now + timedelta(seconds=ROUTER_RETRY_SECONDS)
@@ -538,6 +554,32 @@ async def record_applied(
 
 
 # -- the driver ---------------------------------------------------------------------------------
+
+
+async def _router_lost(db: Database, tenant: str, ab_id: str, claimed: int, error: str) -> None:
+    async with db.session(tenant, write=True) as session:
+        row = await session.scalar(select(ABRelease).where(ABRelease.id == ab_id))
+        if row is None or row.version != claimed:
+            return
+        row.apply_error, row.next_check_at = error[:2000], None
+        if row.state not in ("running", "paused"):
+            await session.flush()
+            return
+        before = {"state": row.state, "step": row.step_index}
+        row.state = transition(row.state, "abort")
+        row.finished_at = utcnow()
+        row.message = f"aborted: its traffic router cannot be used ({error}); traffic was left as it was"[:4000]
+        await session.flush()
+        COUNTS[row.state] += 1
+        await audit_change(
+            session,
+            system_principal(tenant),
+            "ab_release.abort",
+            "ab_release",
+            row.id,
+            before,
+            {"state": row.state, "message": row.message},
+        )
 
 
 async def due_ab_releases(db: Database, limit: int = 100) -> list[tuple[str, str]]:
@@ -583,7 +625,12 @@ async def drive(db: Database, plugins: PluginService, ab_id: str) -> None:
             router = await router_of(session, plugins, router_instance)
         except ApiError as exc:
             error = exc.message
-    if router is not None and weights:
+    if router is None:
+        # Its router instance is gone or its plugin disabled: traffic cannot be moved, so
+        # nothing more is decided (a running one is aborted; a finished one is left).
+        await _router_lost(db, tenant, ab_id, claimed, error)
+        return
+    if weights:
         try:
             actual = await read_weights(plugins, router, tenant)
         except PluginCallFailed as exc:

@@ -6,6 +6,7 @@ not be verified). Each pruning that removed anything is itself an audit event
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Annotated, Any
@@ -93,6 +94,7 @@ async def prune(session: AsyncSession, tenant: str, actor: Principal | None = No
     """Remove what the tenant's policy no longer keeps; what was removed (audited when anything was)."""
     from shiplane.deployments.models import DeploymentArtifact, DeploymentEvent, DeploymentTask
     from shiplane.evidence.models import EvidencePacket
+    from shiplane.progressive.models import ABMeasurement
     from shiplane.workflows.models import WorkflowArtifact, WorkflowEvent
 
     row = await session.scalar(select(RetentionPolicy).where(RetentionPolicy.tenant_id == tenant).with_for_update())
@@ -116,6 +118,7 @@ async def prune(session: AsyncSession, tenant: str, actor: Principal | None = No
         await count_delete(
             "workflowLogLines", delete(WorkflowEvent).where(WorkflowEvent.kind == "log", WorkflowEvent.at < cutoff)
         )
+        await count_delete("abMeasurements", delete(ABMeasurement).where(ABMeasurement.at < cutoff))
         await count_delete(
             "deploymentLogLines",
             delete(DeploymentEvent).where(DeploymentEvent.kind == "log", DeploymentEvent.at < cutoff),
@@ -148,5 +151,8 @@ async def prune_all(db: Database) -> None:
     async with db.session(None, write=False) as session:
         tenants = list(await session.scalars(select(RetentionPolicy.tenant_id)))
     for tenant in tenants:
-        async with db.session(tenant, write=True) as session:
-            await prune(session, tenant)
+        try:
+            async with db.session(tenant, write=True) as session:
+                await prune(session, tenant)
+        except Exception:  # noqa: BLE001 - one tenant's pruning must not stop the others'
+            logging.getLogger("shiplane.retention").exception("pruning a tenant failed", extra={"tenant": tenant})

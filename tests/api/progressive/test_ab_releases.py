@@ -346,3 +346,23 @@ def test_a_restarted_server_resumes_the_canary_at_its_step(tmp_path: Path, servi
         assert [r[0] for r in steps_seen] == [0, 1, 2]
     finally:
         databases.close()
+
+
+def test_a_release_whose_router_plugin_is_disabled_is_aborted_not_promoted(
+    admin: Caller, service: dict[str, Any], tmp_path: Path
+) -> None:
+    from tests.api.plugins import disable
+
+    world = setup(admin, tmp_path)
+    steps = {"steps": [{"weight": 10}, {"weight": 100}]}
+    analysis = {"intervalSeconds": 1, "probes": [{"name": "up", "url": service["url"]}]}
+    ab_id = admin.post(AB, json=body(world, strategyConfig=steps, analysis=analysis)).json()["data"]["id"]
+    disable(admin, "test-events")
+    try:
+        admin.post(f"{AB}/{ab_id}/start")
+        done = until(admin, ab_id, lambda a: a["state"] in ("aborted", "promoted"))
+        assert done["state"] == "aborted" and "traffic router cannot be used" in done["message"]
+        env = admin.get(f"/api/v1/environments/{world['env']['id']}").json()["data"]
+        assert env["currentReleaseId"] != world["candidate"]["id"]  # nothing was promoted without traffic
+    finally:
+        enable(admin, "test-events")

@@ -69,7 +69,7 @@ def upgrade() -> None:
     op.create_index("ix_ab_releases_tenant_id", "ab_releases", ["tenant_id"])
     for column in ("state", "environment_id", "created_at", "updated_at"):
         op.create_index(f"ix_ab_releases_tenant_{column}", "ab_releases", ["tenant_id", column, "id"])
-    op.create_index("ix_ab_releases_due", "ab_releases", ["state", "next_check_at"])
+    op.create_index("ix_ab_releases_due", "ab_releases", ["next_check_at"])
     _counted("ab_releases")
 
     op.create_table(
