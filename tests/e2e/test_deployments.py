@@ -499,3 +499,77 @@ def test_a_secret_variable_reaches_the_deploy_command_and_nothing_else(stack: St
         assert secret not in text
     items = scripts.run_sql(stack.database_url, "SELECT payload FROM work_items WHERE kind LIKE 'agent:%'", {})
     assert items and all(secret not in str(row[0]) for row in items)  # sealed in the queue
+
+
+def test_an_ab_release_deploys_its_candidate_to_the_labelled_targets_first(stack: Stack, tmp_path: Path) -> None:
+    """``candidateTargetLabels``: start deploys B to the candidate side only (a real agent
+    runs it), then step 1 begins; the environment's release stays A until the promotion."""
+    env = ok(stack.call("POST", "/api/v1/environments", json={"name": "ab-prod", "displayName": "AB", "order": 30}))
+    dirs = {}
+    for name, side in (("svc-ctl", "control"), ("svc-cand", "candidate")):
+        dirs[name] = tmp_path / name
+        body = {
+            "name": name,
+            "environmentId": env["id"],
+            "type": "local",
+            "config": {"directory": str(dirs[name])},
+            "agentId": stack.agent_id,
+            "labels": {"side": side},
+        }
+        ok(stack.call("POST", "/api/v1/targets", json=body))
+    old, new = release(stack, tmp_path, "ab-old", "v1.0.0"), release(stack, tmp_path, "ab-new", "v2.0.0")
+    promotion = ok(stack.call("POST", "/api/v1/promotions", json={"releaseId": old["id"], "environmentId": env["id"]}))
+    assert finished(stack, promotion["id"])["state"] == "succeeded"
+    ok(stack.call("POST", "/api/v1/plugins/nginx/enable"), 200)
+    nginx_dir = tmp_path / "nginx"  # no nginx runs here: the router refuses, traffic is not the point
+    router = ok(
+        stack.call(
+            "POST",
+            "/api/v1/plugin-instances",
+            json={
+                "name": "ab-edge",
+                "pluginId": "nginx",
+                "capabilityKind": "traffic_router",
+                "capabilityId": "nginx",
+                "config": {
+                    "name": "ab",
+                    "includeFile": str(nginx_dir / "ab.conf"),
+                    "mainConfig": str(nginx_dir / "nginx.conf"),
+                    "controlServers": ["127.0.0.1:9"],
+                    "candidateServers": ["127.0.0.1:10"],
+                },
+            },
+        )
+    )
+    ab = ok(
+        stack.call(
+            "POST",
+            "/api/v1/ab-releases",
+            json={
+                "name": "ab-candidate",
+                "environmentId": env["id"],
+                "controlReleaseId": old["id"],
+                "candidateReleaseId": new["id"],
+                "strategyConfig": {"steps": [{"weight": 10, "manual": True}, {"weight": 100}]},
+                "routerInstanceId": router["id"],
+                "candidateTargetLabels": {"side": "candidate"},
+            },
+        )
+    )
+    started = ok(stack.call("POST", f"/api/v1/ab-releases/{ab['id']}/start"), 200)
+    assert started["state"] == "deploying"
+    deadline = time.monotonic() + 120
+    while (shown := ok(stack.call("GET", f"/api/v1/ab-releases/{ab['id']}"), 200))["state"] == "deploying":
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.2)
+    assert shown["state"] == "running" and shown["currentStep"] == 0, shown
+    assert shown["weights"] == {"control": 90, "candidate": 10}
+    job = ok(stack.call("GET", f"/api/v1/deployment-jobs/{started['deploymentJobId']}"), 200)
+    assert job["kind"] == "candidate" and job["state"] == "succeeded" and job["tasks"] == {"succeeded": 1}
+    assert (dirs["svc-cand"] / "api-ab-new.version").read_text().split()[0] == "v2.0.0"  # B on the candidate side
+    assert not (dirs["svc-ctl"] / "api-ab-new.version").exists()  # the control side left alone
+    assert (dirs["svc-ctl"] / "api-ab-old.version").read_text().split()[0] == "v1.0.0"
+    assert ok(stack.call("GET", f"/api/v1/environments/{env['id']}"), 200)["currentReleaseId"] == old["id"]
+    promoted = ok(stack.call("POST", f"/api/v1/ab-releases/{ab['id']}/promote"), 200)
+    assert promoted["state"] == "promoted"
+    assert ok(stack.call("GET", f"/api/v1/environments/{env['id']}"), 200)["currentReleaseId"] == new["id"]

@@ -17,7 +17,9 @@ class DeploymentJob(TenantOwned, Base):
         *sort_indexes("deployment_jobs", "state", "environment_id", "release_id", "created_at", "updated_at"),
     )
 
-    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="deploy")  # deploy | rollback
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="deploy")  # deploy | rollback | candidate
+    # Only the environment's targets with all these labels (an A/B release's candidate side).
+    target_labels: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
     promotion_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     workflow_run_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     release_id: Mapped[str] = mapped_column(String(36), nullable=False)

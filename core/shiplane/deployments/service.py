@@ -311,7 +311,13 @@ class DeploymentRunner:
                 alongside=alongside,
                 began=began,
             )
-        except (asyncio.CancelledError, PluginError):
+        except PluginError as exc:
+            if job_id is not None and not began:
+                # A pending job (a rollback's, a candidate's) refused before it began: it
+                # fails with the reason now (the refusal's transaction was rolled back).
+                await self._refuse_pending(tenant, job_id, str(exc))
+            raise
+        except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a job never stays running: it fails with the reason
             if not began:
@@ -364,11 +370,6 @@ class DeploymentRunner:
                 )
             )
             if busy is not None:
-                if existing is not None:
-                    existing.state, existing.message = (
-                        transition(existing.state, "fail"),
-                        f"deployment {busy} was under way",
-                    )
                 raise PluginError(f"a deployment to {env.name!r} is under way ({busy}): try again when it has ended")
             rows = list(
                 await session.scalars(
@@ -381,6 +382,11 @@ class DeploymentRunner:
                     f"environment {env.name!r} has more than {MAX_TARGETS} targets: one deployment job deploys"
                     " at most that many; split the environment"
                 )
+            wanted = dict(existing.target_labels or {}) if existing is not None else {}
+            if wanted:
+                rows = [t for t in rows if all((t.labels or {}).get(k) == v for k, v in wanted.items())]
+                if not rows:
+                    raise PluginError(f"no target of environment {env.name!r} has the labels {wanted}")
             job = existing or DeploymentJob(
                 id=new_id(),
                 tenant_id=tenant,
@@ -666,6 +672,16 @@ class DeploymentRunner:
             await emit(session, job_id, finished)
         return outcomes
 
+    async def _refuse_pending(self, tenant: str, job_id: str, message: str) -> None:
+        async with self.db.session(tenant, write=True) as session:
+            job = await session.scalar(select(DeploymentJob).where(DeploymentJob.id == job_id))
+            if job is None or job.state != "pending":
+                return
+            job.state, job.message, job.finished_at = transition(job.state, "fail"), message[:4000], utcnow()
+            await emit(session, job.id, [("job", None, {"state": job.state, "message": job.message})])
+            await session.flush()
+            await record_job_outcome(session, job, [], [], [message])
+
     async def _cancel_queued(self, tenant: str, job_id: str, message: str) -> None:
         async with self.db.session(tenant, write=True) as session:
             cancelled: list[tuple[str, str | None, dict[str, Any]]] = []
@@ -692,7 +708,9 @@ class DeploymentRunner:
                 )
             )
             session.add(_blob(job_id, tenant, "stickers.json", {s.target_name: s.sticker for s in kept}))
-            if state == "succeeded":
+            if state == "succeeded" and job.kind != "candidate":
+                # (A candidate beside the current release does not replace it: its A/B
+                # release's promotion does.)
                 env = await session.scalar(select(Environment).where(Environment.id == job.environment_id))
                 if env is not None:
                     env.current_release_id = job.release_id

@@ -35,7 +35,7 @@ def _writer(action: str) -> object:
 def _service(request: Request, principal: Principal) -> ABReleaseService:
     services = request.app.state.shiplane
     plugins = PluginService(None, principal, services.plugins, services.secret_box, services.plugin_states)
-    return ABReleaseService(services.db, plugins)
+    return ABReleaseService(services.db, plugins, services.queue)
 
 
 @releases.post("", status_code=201)

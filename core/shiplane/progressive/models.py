@@ -29,6 +29,10 @@ class ABRelease(TenantOwned, Base):
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False, default=list)
     router_instance_id: Mapped[str] = mapped_column(String(36), nullable=False)
     analysis: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    # When set, `start` first deploys the candidate to the environment's targets with these
+    # labels (a `candidate` deployment job), then applies step 1.
+    candidate_target_labels: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    deployment_job_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     state: Mapped[str] = mapped_column(String(16), nullable=False, default="draft")
     step_index: Mapped[int] = mapped_column(Integer, nullable=False, default=-1)
     step_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

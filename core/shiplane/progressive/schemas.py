@@ -11,6 +11,8 @@ from shiplane.platform.schemas import ApiModel, Integral
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 Status = Annotated[int, Field(ge=100, le=599), Integral]
+LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")]
+LabelValue = Annotated[str, StringConstraints(max_length=63)]
 CheckName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
@@ -75,6 +77,10 @@ class ABReleaseCreate(ApiModel):
         default_factory=dict, description="The strategy's config (its steps: [{weight, pauseSeconds, manual}])"
     )
     router_instance_id: Id = Field(description="A plugin instance of a traffic router (nginx, haproxy, ...)")
+    candidate_target_labels: Annotated[dict[LabelKey, LabelValue], Field(min_length=1, max_length=10)] | None = Field(
+        default=None,
+        description="start deploys the candidate to the environment's targets with all these labels first",
+    )
     analysis: Analysis = Field(default_factory=Analysis)
 
 
@@ -102,6 +108,8 @@ def ab_out(row: Any) -> dict[str, Any]:
         "strategyConfig": row.strategy_config,
         "steps": steps,
         "routerInstanceId": row.router_instance_id,
+        "candidateTargetLabels": row.candidate_target_labels,
+        "deploymentJobId": row.deployment_job_id,
         "analysis": row.analysis,
         "state": row.state,
         "currentStep": row.step_index if row.step_index >= 0 else None,

@@ -242,9 +242,10 @@ def has_checks(analysis: dict[str, Any]) -> bool:
 
 
 class ABReleaseService:
-    def __init__(self, db: Database, plugins: PluginService) -> None:
+    def __init__(self, db: Database, plugins: PluginService, queue: Any = None) -> None:
         self.db = db
         self.plugins = plugins
+        self.queue = queue  # the work queue: a candidate's deployment runs as a workflow
 
     @property
     def principal(self) -> Principal:
@@ -328,6 +329,7 @@ class ABReleaseService:
             steps=[{"weight": s.weight, "pauseSeconds": s.pause_seconds, "manual": bool(s.manual)} for s in steps],
             router_instance_id=body.router_instance_id,
             analysis=body.analysis.model_dump(mode="json", by_alias=True),
+            candidate_target_labels=dict(body.candidate_target_labels) if body.candidate_target_labels else None,
             state="draft",
             step_index=-1,
             weights={},
@@ -358,7 +360,11 @@ class ABReleaseService:
                 require_protected(env, self.principal, "rollback" if action == "rollback" else "promote")
             before = ab_out(row)
             now = utcnow()
-            if action == "start":
+            if action == "start" and row.candidate_target_labels:
+                row.state = transition(row.state, "deploy")
+                row.started_at = now
+                await self._deploy_candidate(session, row)
+            elif action == "start":
                 row.state = transition(row.state, "start")
                 row.started_at = now
                 _enter_step(row, 0, now)
@@ -403,6 +409,59 @@ class ABReleaseService:
             )
         await self._apply(ab_id, version, weights)
         return await self.get(ab_id)
+
+    async def _deploy_candidate(self, session: AsyncSession, row: ABRelease) -> None:
+        """The candidate's deployment to its targets: a pending ``candidate`` job run by a
+        workflow (its ``deploy`` step), as durable as any deployment; no traffic moves until
+        it succeeded (the driver then applies step 1)."""
+        from shiplane.deployments.models import DeploymentJob
+        from shiplane.promotions.service import default_template
+        from shiplane.workflows.service import WorkflowService
+
+        if self.queue is None:
+            raise ApiError("SERVICE_UNAVAILABLE", "this process cannot start deployments")
+        busy = await session.scalar(
+            select(DeploymentJob.id).where(
+                DeploymentJob.environment_id == row.environment_id, DeploymentJob.state.in_(("pending", "running"))
+            )
+        )
+        if busy is not None:
+            raise ApiError(
+                "INVALID_STATE",
+                f"a deployment to the environment is under way ({busy}): start when it has ended",
+                {"deploymentJobId": busy},
+            )
+        job = DeploymentJob(
+            id=new_id(),
+            tenant_id=row.tenant_id,
+            kind="candidate",
+            release_id=row.candidate_release_id,
+            environment_id=row.environment_id,
+            target_labels=dict(row.candidate_target_labels or {}),
+            strategy="all-at-once",
+            strategy_config={},
+            state="pending",
+            reason=f"the candidate of A/B release {row.name}",
+            message="waiting for its workflow run",
+            manifest={},
+            created_by=self.principal.user_id,
+        )
+        session.add(job)
+        await session.flush()
+        plugins = PluginService(session, self.principal, self.plugins.registry, self.plugins.box, self.plugins.states)
+        workflows = WorkflowService(plugins, self.queue)
+        run = await workflows.create_run(
+            await default_template(workflows),
+            None,
+            {},
+            {"kind": "ab-candidate", "abReleaseId": row.id, "jobId": job.id, "releaseId": job.release_id},
+        )
+        job.workflow_run_id = str(run.data["id"])
+        row.deployment_job_id = job.id
+        row.weights = split(0)  # all traffic stays on the control side meanwhile
+        row.next_check_at = utcnow() + timedelta(seconds=1)
+        labels = ", ".join(f"{k}={v}" for k, v in sorted((row.candidate_target_labels or {}).items()))
+        row.message = f"deploying the candidate to the targets labelled {labels} (job {job.id})"
 
     async def _apply(self, ab_id: str, version: int, weights: dict[str, int]) -> None:
         """Tell the router ``weights`` (decided at ``version``) and record the answer."""
@@ -556,6 +615,52 @@ async def record_applied(
 # -- the driver ---------------------------------------------------------------------------------
 
 
+async def _candidate_deployed(
+    db: Database, tenant: str, ab_id: str, claimed: int, router: Router, plugins: PluginService
+) -> None:
+    """A deploying A/B release: step 1 once its candidate's job succeeded; aborted if it did not."""
+    from shiplane.deployments.models import DeploymentJob
+
+    now = utcnow()
+    async with db.session(tenant, write=True) as session:
+        row = await session.scalar(select(ABRelease).where(ABRelease.id == ab_id))
+        if row is None or row.version != claimed or row.state != "deploying":
+            return
+        job = await session.scalar(select(DeploymentJob).where(DeploymentJob.id == row.deployment_job_id))
+        job_state = job.state if job is not None else "missing"
+        if job_state in ("pending", "running"):
+            row.next_check_at = now + timedelta(seconds=1)
+            await session.flush()
+            return
+        before = {"state": row.state, "step": row.step_index}
+        if job_state == "succeeded":
+            row.state = transition(row.state, "deployed")
+            _enter_step(row, 0, now)
+            row.message = "the candidate is deployed: " + _step_message(row)
+            action = "start"
+        else:
+            row.state = transition(row.state, "abort")
+            row.finished_at, row.next_check_at = now, None
+            why = job.message if job is not None else "its deployment job is gone"
+            row.message = f"aborted: the candidate's deployment {job_state} ({why})"[:4000]
+            action = "abort"
+        await session.flush()
+        decided_version, decided_weights = row.version, dict(row.weights)
+        COUNTS[row.state] += 1
+        await audit_change(
+            session,
+            system_principal(tenant),
+            f"ab_release.{action}",
+            "ab_release",
+            row.id,
+            before,
+            {"state": row.state, "step": row.step_index, "weights": row.weights, "message": row.message},
+        )
+    if action == "start":
+        error = await apply_weights(plugins, router, decided_weights, tenant)
+        await record_applied(db, tenant, ab_id, decided_version, decided_weights, error)
+
+
 async def _router_lost(db: Database, tenant: str, ab_id: str, claimed: int, error: str) -> None:
     async with db.session(tenant, write=True) as session:
         row = await session.scalar(select(ABRelease).where(ABRelease.id == ab_id))
@@ -644,6 +749,9 @@ async def drive(db: Database, plugins: PluginService, ab_id: str) -> None:
             current = await session.scalar(select(ABRelease.version).where(ABRelease.id == ab_id))
         if current != claimed:
             return
+    if state == "deploying":
+        await _candidate_deployed(db, tenant, ab_id, claimed, router, plugins)
+        return
     if state in TERMINAL or state != "running":
         if state in TERMINAL and not error:
             await record_applied(db, tenant, ab_id, claimed, weights, "")

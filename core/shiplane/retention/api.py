@@ -44,5 +44,4 @@ async def prune_now(
     ],
 ) -> Response:
     """Prune now what the policy no longer keeps (the servers also do it every 10 minutes)."""
-    async with request.app.state.shiplane.db.session(principal.tenant_id, write=True) as session:
-        return success(await prune(session, principal.tenant_id, principal))
+    return success(await prune(request.app.state.shiplane.db, principal.tenant_id, principal))

@@ -90,60 +90,90 @@ def _system(tenant: str) -> Principal:
     )
 
 
-async def prune(session: AsyncSession, tenant: str, actor: Principal | None = None) -> dict[str, Any]:
-    """Remove what the tenant's policy no longer keeps; what was removed (audited when anything was)."""
+#: Rows removed per transaction: a first pruning of millions of rows never holds the
+#: writer (SQLite's one lock, PostgreSQL's row locks) for long.
+BATCH = 5_000
+
+
+async def _in_batches(db: Database, tenant: str, model: Any, condition: Any, change: Any = None) -> int:
+    """Delete (or, with ``change``, update) the tenant's rows of ``model`` matching
+    ``condition``, ``BATCH`` at a time, each batch in its own transaction; how many."""
+    total = 0
+    while True:
+        async with db.session(tenant, write=True) as session:
+            ids = list(await session.scalars(select(model.id).where(condition).limit(BATCH)))
+            if not ids:
+                return total
+            statement = (
+                update(model).where(model.id.in_(ids)).values(**change)
+                if change is not None
+                else delete(model).where(model.id.in_(ids))
+            )
+            await session.execute(statement.execution_options(synchronize_session=False))
+        total += len(ids)
+        if len(ids) < BATCH:
+            return total
+
+
+async def prune(db: Database, tenant: str, actor: Principal | None = None) -> dict[str, Any]:
+    """Remove what the tenant's policy no longer keeps, in batches; what was removed
+    (audited when anything was)."""
     from shiplane.deployments.models import DeploymentArtifact, DeploymentEvent, DeploymentTask
     from shiplane.evidence.models import EvidencePacket
     from shiplane.progressive.models import ABMeasurement
     from shiplane.workflows.models import WorkflowArtifact, WorkflowEvent
 
-    row = await session.scalar(select(RetentionPolicy).where(RetentionPolicy.tenant_id == tenant).with_for_update())
+    async with db.session(tenant, write=False) as session:
+        row = await session.scalar(select(RetentionPolicy).where(RetentionPolicy.tenant_id == tenant))
     now = utcnow()
     removed: dict[str, Any] = {}
     if row is None:
         return {"removed": removed, "at": rfc3339(now)}
-
-    async def count_delete(name: str, statement: Any) -> None:
-        result = await session.execute(statement.execution_options(synchronize_session=False))
-        removed[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
-
     cutoffs: dict[str, str] = {}
     if row.evidence_days:
         cutoff = now - timedelta(days=row.evidence_days)
         cutoffs["evidence"] = rfc3339(cutoff)
-        await count_delete("evidencePackets", delete(EvidencePacket).where(EvidencePacket.created_at < cutoff))
+        removed["evidencePackets"] = await _in_batches(db, tenant, EvidencePacket, EvidencePacket.created_at < cutoff)
     if row.logs_days:
         cutoff = now - timedelta(days=row.logs_days)
         cutoffs["logs"] = rfc3339(cutoff)
-        await count_delete(
-            "workflowLogLines", delete(WorkflowEvent).where(WorkflowEvent.kind == "log", WorkflowEvent.at < cutoff)
+        removed["workflowLogLines"] = await _in_batches(
+            db, tenant, WorkflowEvent, (WorkflowEvent.kind == "log") & (WorkflowEvent.at < cutoff)
         )
-        await count_delete("abMeasurements", delete(ABMeasurement).where(ABMeasurement.at < cutoff))
-        await count_delete(
-            "deploymentLogLines",
-            delete(DeploymentEvent).where(DeploymentEvent.kind == "log", DeploymentEvent.at < cutoff),
+        removed["abMeasurements"] = await _in_batches(db, tenant, ABMeasurement, ABMeasurement.at < cutoff)
+        removed["deploymentLogLines"] = await _in_batches(
+            db, tenant, DeploymentEvent, (DeploymentEvent.kind == "log") & (DeploymentEvent.at < cutoff)
         )
-        await count_delete(
-            "deploymentTaskLogs",
-            update(DeploymentTask)
-            .where(DeploymentTask.finished_at < cutoff, func.json_array_length(DeploymentTask.log) > 0)
-            .values(log=[]),
+        removed["deploymentTaskLogs"] = await _in_batches(
+            db,
+            tenant,
+            DeploymentTask,
+            (DeploymentTask.finished_at < cutoff) & (func.json_array_length(DeploymentTask.log) > 0),
+            {"log": []},
         )
     if row.artifacts_days:
         cutoff = now - timedelta(days=row.artifacts_days)
         cutoffs["artifacts"] = rfc3339(cutoff)
-        await count_delete(
-            "deploymentArtifacts", delete(DeploymentArtifact).where(DeploymentArtifact.created_at < cutoff)
+        removed["deploymentArtifacts"] = await _in_batches(
+            db, tenant, DeploymentArtifact, DeploymentArtifact.created_at < cutoff
         )
-        await count_delete("workflowArtifacts", delete(WorkflowArtifact).where(WorkflowArtifact.created_at < cutoff))
+        removed["workflowArtifacts"] = await _in_batches(
+            db, tenant, WorkflowArtifact, WorkflowArtifact.created_at < cutoff
+        )
     summary = {"removed": removed, "before": cutoffs, "at": rfc3339(now)}
-    row.last_pruned_at, row.last_pruned = now, summary
-    if any(removed.values()):
-        for name, count in removed.items():
-            COUNTS[name] += count
-        await audit_change(
-            session, actor or _system(tenant), "retention.prune", "retention_policy", tenant, None, summary
+    async with db.session(tenant, write=True) as session:
+        await session.execute(
+            update(RetentionPolicy)
+            .where(RetentionPolicy.tenant_id == tenant)
+            .values(last_pruned_at=now, last_pruned=summary)
+            .execution_options(synchronize_session=False)
         )
+        if any(removed.values()):
+            for name, count in removed.items():
+                COUNTS[name] += count
+            await audit_change(
+                session, actor or _system(tenant), "retention.prune", "retention_policy", tenant, None, summary
+            )
     return summary
 
 
@@ -152,7 +182,6 @@ async def prune_all(db: Database) -> None:
         tenants = list(await session.scalars(select(RetentionPolicy.tenant_id)))
     for tenant in tenants:
         try:
-            async with db.session(tenant, write=True) as session:
-                await prune(session, tenant)
+            await prune(db, tenant)
         except Exception:  # noqa: BLE001 - one tenant's pruning must not stop the others'
             logging.getLogger("shiplane.retention").exception("pruning a tenant failed", extra={"tenant": tenant})

@@ -183,7 +183,8 @@ class StepServices:
                 **common,
             )
         raise PluginError(
-            "this run was not started by a promotion or a rollback (or its deployment already ran): it cannot deploy"
+            "this run was not started by a promotion, a rollback or an A/B release (or its deployment already ran):"
+            " it cannot deploy"
         )
 
     # -- agents -------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.api.promotions import environment, promote, sealed_release
 from tests.api.promotions.test_promotions import finished, jobs_of
 from tests.conftest import Caller, assert_error, run_sql
@@ -16,8 +18,16 @@ POLICY = "/api/v1/retention-policy"
 
 
 def test_what_is_older_than_the_policy_is_pruned_and_audited(
-    admin: Caller, other_admin: Caller, viewer: Caller, tmp_path: Path, database_url: str
+    admin: Caller,
+    other_admin: Caller,
+    viewer: Caller,
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from shiplane.retention import service
+
+    monkeypatch.setattr(service, "BATCH", 2)  # several transactions per kind (5,000 in production)
     shown = viewer.get(POLICY).json()["data"]
     assert shown["evidenceDays"] is None and shown["auditChain"] == "kept whole (never pruned)"
     assert_error(viewer.put(POLICY, json={"evidenceDays": 30}), 403, "FORBIDDEN")

@@ -162,7 +162,7 @@ def test_only_a_promotion_or_a_rollback_can_make_a_run_deploy(
         time.sleep(0.1)
     assert run["state"] == "failed"
     [step] = run["steps"]
-    assert "not started by a promotion or a rollback" in step["message"]
+    assert "not started by a promotion, a rollback or an A/B release" in step["message"]
     assert len(jobs_of(admin, promotion["id"])) == 1  # still only the promotion's own
 
 

@@ -366,3 +366,27 @@ def test_a_release_whose_router_plugin_is_disabled_is_aborted_not_promoted(
         assert env["currentReleaseId"] != world["candidate"]["id"]  # nothing was promoted without traffic
     finally:
         enable(admin, "test-events")
+
+
+def test_a_candidate_that_cannot_be_deployed_aborts_before_any_traffic_moves(admin: Caller, tmp_path: Path) -> None:
+    """``candidateTargetLabels``: start deploys the candidate first (a ``candidate`` job);
+    no target has the labels here, so the job fails and the release is aborted, every
+    request still on the control side. (A deployment that succeeds, with a real agent:
+    tests/e2e/test_deployments.py.)"""
+    world = setup(admin, tmp_path)
+    labelled = body(world, candidateTargetLabels={"side": "candidate"})
+    ab = admin.post(AB, json=labelled)
+    assert ab.status_code == 201, ab.text
+    ab_id = ab.json()["data"]["id"]
+    started = admin.post(f"{AB}/{ab_id}/start").json()["data"]
+    assert started["state"] == "deploying" and started["weights"] == {"control": 100, "candidate": 0}
+    job = admin.get(f"/api/v1/deployment-jobs/{started['deploymentJobId']}").json()["data"]
+    assert job["kind"] == "candidate" and job["releaseId"] == world["candidate"]["id"]
+    done = until(admin, ab_id, lambda a: a["state"] == "aborted")
+    assert "the candidate's deployment failed" in done["message"]
+    assert "has the labels {'side': 'candidate'}" in done["message"]  # the job's own reason
+    assert history(world) == [0]  # the router only ever had all traffic on the control side
+    for bad in ({"side": "x" * 64}, {"bad key!": "x"}, {f"k{n}": "v" for n in range(11)}):
+        assert_error(
+            admin.post(AB, json={**labelled, "name": "other", "candidateTargetLabels": bad}), 400, "VALIDATION_ERROR"
+        )

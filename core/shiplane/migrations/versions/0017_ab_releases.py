@@ -32,6 +32,8 @@ def _counted(table: str) -> None:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("deployment_jobs") as batch:
+        batch.add_column(sa.Column("target_labels", sa.JSON(), nullable=True))
     op.create_table(
         "ab_releases",
         sa.Column("name", sa.String(length=100), nullable=False),
@@ -43,6 +45,8 @@ def upgrade() -> None:
         sa.Column("steps", sa.JSON(), nullable=False),
         sa.Column("router_instance_id", sa.String(length=36), nullable=False),
         sa.Column("analysis", sa.JSON(), nullable=False),
+        sa.Column("candidate_target_labels", sa.JSON(), nullable=True),
+        sa.Column("deployment_job_id", sa.String(length=36), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("step_index", sa.Integer(), nullable=False),
         sa.Column("step_started_at", sa.DateTime(timezone=True), nullable=True),
@@ -97,4 +101,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("ab_measurements")
     op.drop_table("ab_releases")
+    with op.batch_alter_table("deployment_jobs") as batch:
+        batch.drop_column("target_labels")
     op.execute("DELETE FROM tenant_row_counts WHERE resource IN ('ab_releases')")
