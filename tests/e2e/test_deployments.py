@@ -56,7 +56,14 @@ def release(stack: Stack, tmp_path: Path, name: str, version: str) -> dict[str, 
     return ok(stack.call("POST", "/api/v1/releases", json=body))
 
 
-def targets(stack: Stack, env_id: str, tmp_path: Path, names: list[str], failing: str | None = None) -> dict[str, Path]:
+def targets(
+    stack: Stack,
+    env_id: str,
+    tmp_path: Path,
+    names: list[str],
+    failing: str | None = None,
+    labels: dict[str, dict[str, str]] | None = None,
+) -> dict[str, Path]:
     made = {}
     for name in names:
         directory = tmp_path / name
@@ -73,6 +80,7 @@ def targets(stack: Stack, env_id: str, tmp_path: Path, names: list[str], failing
                     "type": "local",
                     "config": config,
                     "agentId": stack.agent_id,
+                    "labels": (labels or {}).get(name, {}),
                 },
             )
         )
@@ -505,18 +513,8 @@ def test_an_ab_release_deploys_its_candidate_to_the_labelled_targets_first(stack
     """``candidateTargetLabels``: start deploys B to the candidate side only (a real agent
     runs it), then step 1 begins; the environment's release stays A until the promotion."""
     env = ok(stack.call("POST", "/api/v1/environments", json={"name": "ab-prod", "displayName": "AB", "order": 30}))
-    dirs = {}
-    for name, side in (("svc-ctl", "control"), ("svc-cand", "candidate")):
-        dirs[name] = tmp_path / name
-        body = {
-            "name": name,
-            "environmentId": env["id"],
-            "type": "local",
-            "config": {"directory": str(dirs[name])},
-            "agentId": stack.agent_id,
-            "labels": {"side": side},
-        }
-        ok(stack.call("POST", "/api/v1/targets", json=body))
+    sides = {"svc-ctl": {"side": "control"}, "svc-cand": {"side": "candidate"}}
+    dirs = targets(stack, env["id"], tmp_path, list(sides), labels=sides)
     old, new = release(stack, tmp_path, "ab-old", "v1.0.0"), release(stack, tmp_path, "ab-new", "v2.0.0")
     promotion = ok(stack.call("POST", "/api/v1/promotions", json={"releaseId": old["id"], "environmentId": env["id"]}))
     assert finished(stack, promotion["id"])["state"] == "succeeded"
