@@ -469,6 +469,32 @@ class Rsyslog:
         return {**base, **more}
 
     def start(self) -> Rsyslog:
+        # With TLS, ready means a real TLS handshake succeeds: a port that merely listens
+        # may, under a loaded test run, belong to another process that took it first
+        # (then this rsyslogd starts again on another port).
+        for _attempt in range(3):
+            self._start_once()
+            if self.tls is None or self._handshakes():
+                return self
+            self.stop()
+        raise AssertionError(
+            f"rsyslogd with TLS never completed a handshake: {(self.work / 'rsyslogd.log').read_text()}"
+        )
+
+    def _handshakes(self, limit: float = 10.0) -> bool:
+        assert self.tls is not None
+        context = ssl.create_default_context(cadata=self.tls.ca_pem)
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as raw:
+                    with context.wrap_socket(raw, server_hostname="127.0.0.1"):
+                        return True
+            except (OSError, ssl.SSLError):
+                time.sleep(0.2)
+        return False
+
+    def _start_once(self) -> None:
         self.port = free_port()
         tls_global = tls_module = ""
         if self.tls is not None:
@@ -502,7 +528,6 @@ class Rsyslog:
             return is_listening(self.port)
 
         wait_until(listening, "rsyslogd to listen")
-        return self
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
