@@ -24,6 +24,7 @@ from shiplane.engine.queue import WorkQueue
 from shiplane.integrations.notifications import Notifications
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database, new_id
+from shiplane.platform.egress import EgressPolicy
 from shiplane.platform.http import Metrics
 from shiplane.platform.jwt import TokenVerifier
 from shiplane.platform.ratelimit import Decision, MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -63,6 +64,7 @@ class Services:
     workflows: WorkflowEngine
     agent_tasks: AgentTasks
     signer: Signer
+    egress: EgressPolicy
     metrics: Metrics = field(default_factory=Metrics)
     # Failed authentications per client address (this process): once an address has
     # spent its unauthenticated burst on bad tokens, its next tokens are refused
@@ -134,6 +136,7 @@ class Services:
             queue=queue,
             agent_tasks=agent_tasks,
             signer=signer,
+            egress=EgressPolicy.from_settings(settings),
         )
 
     async def authenticate(self, token: str) -> Principal:
@@ -333,7 +336,7 @@ class Services:
                     None, system_principal(tenant), self.plugins, self.secret_box, self.plugin_states
                 )
                 async with asyncio.timeout(AB_LOOK_SECONDS):
-                    await drive(self.db, plugins, ab_id)
+                    await drive(self.db, plugins, ab_id, self.egress)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - one release must not hold up the others

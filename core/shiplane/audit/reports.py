@@ -232,7 +232,9 @@ async def gather(
     from shiplane.releases.models import Release
 
     start, end = period
-    envs = {e.id: e.name for e in await session.scalars(select(Environment))}
+    ordered = list(await session.scalars(select(Environment).order_by(Environment.position, Environment.name)))
+    envs = {e.id: e.name for e in ordered}
+    rank = {e.id: n for n, e in enumerate(ordered)}
     wanted = set(environment_ids) if environment_ids else set(envs)
     releases = {row.id: row.name for row in (await session.execute(select(Release.id, Release.name))).all()}
     changes: list[dict[str, Any]] = []
@@ -264,11 +266,15 @@ async def gather(
         deciders = [a.user_id for a in decided]
         allow_self = bool((p.policy or {}).get("allowSelfApproval"))
         needs = p.policy is not None
+        self_approved = p.requested_by in deciders
         sod = (
             "not required"
             if not needs
             else "violated"
-            if (p.requested_by in deciders and not allow_self) or len(set(deciders)) != len(deciders)
+            if (self_approved and not allow_self) or len(set(deciders)) != len(deciders)
+            # The policy let the requester decide: allowed, and flagged for a reviewer.
+            else "self-approved (allowed by policy)"
+            if self_approved
             else "held"
         )
         changes.append(
@@ -287,6 +293,7 @@ async def gather(
                     for a in decided
                 ],
                 "separationOfDuties": sod,
+                "selfApproved": self_approved,
                 "gates": [
                     {
                         "type": g.get("type"),
@@ -327,6 +334,7 @@ async def gather(
                 "reason": job.reason,
                 "approvers": [],
                 "separationOfDuties": "not required (a rollback is not approved)",
+                "selfApproved": False,
                 "gates": [],
                 "overrides": [],
                 "outcome": job.state,
@@ -356,7 +364,9 @@ async def gather(
         "tenantId": tenant,
         "periodStart": rfc3339(start),
         "periodEnd": rfc3339(end),
-        "environments": [{"id": i, "name": envs[i]} for i in sorted(wanted, key=lambda i: envs.get(i, i)) if i in envs],
+        "environments": [
+            {"id": i, "name": envs[i]} for i in sorted(wanted, key=lambda i: rank.get(i, -1)) if i in envs
+        ],
         "generatedAt": rfc3339(utcnow()),
         "truncated": truncated,
         "changes": changes,
@@ -427,6 +437,7 @@ def _html(report: dict[str, Any]) -> str:
         "<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#111}"
         "table{border-collapse:collapse;width:100%;margin:1em 0}th,td{border:1px solid #999;padding:4px 6px;"
         "text-align:left;vertical-align:top}th{background:#eee}.violated{color:#a00;font-weight:bold}"
+        ".flagged{background:#fff3c4;font-weight:bold}"
         "h2{page-break-before:auto}@media print{body{margin:0}h2{page-break-before:always}"
         "h2:first-of-type{page-break-before:avoid}a{color:inherit}}</style></head><body>",
         "<h1>Audit report</h1>",
@@ -457,7 +468,13 @@ def _html(report: dict[str, Any]) -> str:
             )
             gates = "<br>".join(f"{e(str(g['type']))}: {e(str(g['status']))}" for g in c["gates"])
             overrides = "<br>".join(e(str(o.get("reason", ""))) for o in c["overrides"])
-            sod_class = " class='violated'" if c["separationOfDuties"] == "violated" else ""
+            sod_class = (
+                " class='violated'"
+                if c["separationOfDuties"] == "violated"
+                else " class='flagged'"
+                if c.get("selfApproved")
+                else ""
+            )
             parts.append(
                 f"<tr><td>{e(c['at'])}</td><td>{e(c['kind'])}</td><td>{e(str(c['release']))}</td>"
                 f"<td>{e(c['requestedBy'])}</td><td>{approvers or '-'}</td>"

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     promotion_sweep_seconds: float = Field(default=15.0, ge=0.2, le=3600)
     # How often each server looks for A/B releases due for analysis or a step.
     ab_sweep_seconds: float = Field(default=2.0, ge=0.1, le=3600)
+    # The egress policy (platform/egress.py) for connections the server makes to tenant-named
+    # URLs (A/B probes): CIDRs refused (None: the defaults, loopback too in production) and
+    # CIDRs allowed even inside a refused one.
+    egress_deny_networks: list[str] | None = None
+    egress_allow_networks: list[str] = Field(default_factory=list)
     # How often each server forwards new audit events to the tenants' SIEM sinks.
     audit_stream_seconds: float = Field(default=2.0, ge=0.1, le=3600)
     notification_max_attempts: int = Field(default=20, ge=1, le=100)

@@ -10,12 +10,13 @@ from starlette.responses import Response
 from shiplane.platform.auth import Principal, require
 from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import success
+from shiplane.platform.errors import validation_error
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import parse_list_params
 from shiplane.platform.openapi import list_parameters
 from shiplane.platform.reads import TenantReads
 from shiplane.plugins.catalog import capability_routes
-from shiplane.plugins.deps import plugin_service
+from shiplane.plugins.deps import plugin_reads, plugin_service
 from shiplane.plugins.service import PluginService
 from shiplane.progressive.schemas import ABReleaseCreate, ABRollback
 from shiplane.progressive.service import LIST_SPEC, ABReleaseService
@@ -44,9 +45,19 @@ async def create_ab_release(
 ) -> Response:
     """A draft A/B release: the control (A) and candidate (B) releases in one environment,
     a progressive strategy's steps, a traffic router instance and the analysis."""
-    db = request.app.state.shiplane.db
+    services = request.app.state.shiplane
+    db = services.db
+    # A probe URL whose host the egress policy refuses now is a 400 (checked again at
+    # each connect, on the address dialled).
+    for index, probe in enumerate(body.analysis.probes):
+        why = await services.egress.check_url(str(probe.url))
+        if why:
+            raise validation_error(f"analysis.probes[{index}].url", why, "egress")
+    steps = await ABReleaseService(db, plugin_reads(request, principal)).plan(body)
     return await run_write(
-        request, principal, lambda s: ABReleaseService(db, plugin_service(request, s, principal)).create(s, body)
+        request,
+        principal,
+        lambda s: ABReleaseService(db, plugin_service(request, s, principal)).create(s, body, steps),
     )
 
 

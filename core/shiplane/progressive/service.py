@@ -33,6 +33,7 @@ from shiplane.evidence.service import record_ab_decision
 from shiplane.integrations.models import Integration
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database, new_id, utcnow
+from shiplane.platform.egress import EgressPolicy
 from shiplane.platform.errors import ApiError, not_found, validation_error
 from shiplane.platform.idempotency import WriteResult
 from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
@@ -223,10 +224,13 @@ async def _metric(session_db: Database, plugins: PluginService, tenant: str, che
     return measured(values, "pass", f"{value:g} within the threshold")
 
 
-async def run_checks(db: Database, plugins: PluginService, tenant: str, analysis: dict[str, Any]) -> list[Measured]:
+async def run_checks(
+    db: Database, plugins: PluginService, tenant: str, analysis: dict[str, Any], egress: EgressPolicy
+) -> list[Measured]:
     found: list[Measured] = []
     if analysis.get("probes"):
-        async with httpx.AsyncClient(follow_redirects=False) as client:
+        # Probes dial only what the egress policy allows (never the metadata service).
+        async with egress.client(follow_redirects=False) as client:
             for probe in analysis["probes"]:
                 found.append(await _probe(client, probe))
     for check in analysis.get("metrics") or []:
@@ -270,23 +274,10 @@ class ABReleaseService:
         async with self.db.session(self.tenant, write=False) as session:
             return ab_out(await self._row(session, ab_id))
 
-    async def create(self, session: AsyncSession, body: ABReleaseCreate) -> WriteResult:
-        env = await session.scalar(select(Environment).where(Environment.id == body.environment_id))
-        if env is None:
-            raise validation_error("environmentId", f"no environment {body.environment_id!r}", "unknown")
-        for field, release_id in (
-            ("controlReleaseId", body.control_release_id),
-            ("candidateReleaseId", body.candidate_release_id),
-        ):
-            release = await session.scalar(select(Release).where(Release.id == release_id))
-            if release is None:
-                raise validation_error(field, f"no release {release_id!r}", "unknown")
-            if release.state != "ready":
-                raise validation_error(
-                    field, f"release {release.name!r} is {release.state}: only sealed releases", "state"
-                )
-        if body.control_release_id == body.candidate_release_id:
-            raise validation_error("candidateReleaseId", "the candidate must differ from the control release", "same")
+    async def plan(self, body: ABReleaseCreate) -> list[Any]:
+        """The strategy's steps for ``body``: its config checked and its steps planned by the
+        plugin, through the guard, before any transaction is open (a slow plugin never holds
+        a database connection or a row lock)."""
         registered = await self.plugins.usable_capability("rollout_strategy", body.strategy, "strategy")
         strategy = registered.capability
         if not isinstance(strategy, RolloutStrategy) or not strategy.progressive:
@@ -311,6 +302,27 @@ class ABReleaseService:
             ) from None
         if not steps or len(steps) > 50:
             raise validation_error("strategyConfig", "a progressive rollout has 1 to 50 steps", "steps")
+        return list(steps)
+
+    async def create(self, session: AsyncSession, body: ABReleaseCreate, steps: list[Any]) -> WriteResult:
+        env = await session.scalar(select(Environment).where(Environment.id == body.environment_id))
+        if env is None:
+            raise validation_error("environmentId", f"no environment {body.environment_id!r}", "unknown")
+        for field, release_id in (
+            ("controlReleaseId", body.control_release_id),
+            ("candidateReleaseId", body.candidate_release_id),
+        ):
+            release = await session.scalar(select(Release).where(Release.id == release_id))
+            if release is None:
+                raise validation_error(field, f"no release {release_id!r}", "unknown")
+            if release.state != "ready":
+                raise validation_error(
+                    field, f"release {release.name!r} is {release.state}: only sealed releases", "state"
+                )
+        if body.control_release_id == body.candidate_release_id:
+            raise validation_error("candidateReleaseId", "the candidate must differ from the control release", "same")
+        # The strategy is still usable in this transaction (disabled since planning: 422).
+        await self.plugins.usable_capability("rollout_strategy", body.strategy, "strategy")
         await router_of(session, self.plugins, body.router_instance_id)  # exists, is a router, is enabled
         for index, check in enumerate(body.analysis.metrics):
             if await session.scalar(select(Integration.id).where(Integration.id == check.integration_id)) is None:
@@ -698,7 +710,7 @@ async def due_ab_releases(db: Database, limit: int = 100) -> list[tuple[str, str
         return [(r[0], r[1]) for r in rows]
 
 
-async def drive(db: Database, plugins: PluginService, ab_id: str) -> None:
+async def drive(db: Database, plugins: PluginService, ab_id: str, egress: EgressPolicy) -> None:
     """One look at a due A/B release: re-apply weights the router lost, run the step's
     analysis, and move it (next step, promote, pause or roll back) by the policy."""
     tenant = plugins.principal.tenant_id
@@ -756,7 +768,7 @@ async def drive(db: Database, plugins: PluginService, ab_id: str) -> None:
         if state in TERMINAL and not error:
             await record_applied(db, tenant, ab_id, claimed, weights, "")
         return
-    measured = await run_checks(db, plugins, tenant, analysis) if has_checks(analysis) else []
+    measured = await run_checks(db, plugins, tenant, analysis, egress) if has_checks(analysis) else []
     now = utcnow()
     async with db.session(tenant, write=True) as session:
         row = await session.scalar(select(ABRelease).where(ABRelease.id == ab_id))

@@ -8,6 +8,7 @@ import base64
 import csv
 import io
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
@@ -152,3 +153,66 @@ def test_a_pending_report_whose_maker_died_is_made_by_the_sweep(admin: Caller, d
     assert_error(admin.get(f"{REPORTS}/{made['id']}/download"), 409, "INVALID_STATE")
     assert ready(admin, made["id"], timeout=90)["state"] == "ready"
     assert admin.get(f"{REPORTS}/{made['id']}/download").status_code == 200
+
+
+def test_a_self_approval_the_policy_allowed_is_flagged_and_the_html_renders_in_chromium(
+    admin: Caller, make_caller: CallerFactory, tmp_path: Path
+) -> None:
+    from tests.browser import artifacts_dir, chromium
+
+    rule = policy(admin, name="self-ok", requiredApprovals=1, approverRoles=["approver"], allowSelfApproval=True)
+    staging = environment(admin, "staging", 1)
+    prod = environment(admin, "prod", 2, approvalPolicyId=rule["id"])
+    requester, approver = make_caller(["release-manager", "approver"]), make_caller(["approver"])
+    release = sealed_release(admin, tmp_path, "r1")
+    assert finished(admin, promote(requester, release["id"], staging["id"]).json()["data"]["id"])["state"] == (
+        "succeeded"
+    )
+    own = promote(requester, release["id"], prod["id"]).json()["data"]
+    assert requester.post(f"{PROMOTIONS}/{own['id']}/approve", json={"comment": "my own"}).status_code == 200
+    assert finished(admin, own["id"])["state"] == "succeeded"
+    later = sealed_release(admin, tmp_path, "r2")
+    assert finished(admin, promote(requester, later["id"], staging["id"]).json()["data"]["id"])["state"] == (
+        "succeeded"
+    )
+    other = promote(requester, later["id"], prod["id"]).json()["data"]
+    assert approver.post(f"{PROMOTIONS}/{other['id']}/approve", json={}).status_code == 200
+    assert finished(admin, other["id"])["state"] == "succeeded"
+
+    as_json = request(admin, format="json").json()["data"]
+    ready(admin, as_json["id"])
+    changes = json.loads(admin.get(f"{REPORTS}/{as_json['id']}/download").content)["changes"]
+    prod_changes = {c["id"]: c for c in changes if c["environment"] == "prod"}
+    assert prod_changes[own["id"]]["separationOfDuties"] == "self-approved (allowed by policy)"
+    assert prod_changes[own["id"]]["selfApproved"] is True
+    assert prod_changes[other["id"]]["separationOfDuties"] == "held"
+    assert prod_changes[other["id"]]["selfApproved"] is False
+    assert {c["selfApproved"] for c in changes if c["environment"] == "staging"} == {False}
+
+    # The HTML report in a real headless Chromium: it renders, each environment is a
+    # table, the self-approval is highlighted, and it prints (one environment per page).
+    as_html = request(admin, format="html").json()["data"]
+    ready(admin, as_html["id"])
+    page_html = admin.get(f"{REPORTS}/{as_html['id']}/download").text
+    folder = artifacts_dir("audit-report")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+        requests: list[str] = []
+        page.on("request", lambda r: requests.append(r.url))
+        page.set_content(page_html, wait_until="load")
+        assert page.title().startswith("Audit report")
+        headings = page.locator("h2").all_inner_texts()
+        assert headings[:2] == ["Environment staging", "Environment prod"] and "Timeline" in headings
+        assert page.locator("table").count() == 2
+        assert page.locator("table").nth(1).locator("tbody tr").count() == 2
+        flagged = page.locator("td.flagged")
+        assert flagged.count() == 1 and flagged.inner_text() == "self-approved (allowed by policy)"
+        assert flagged.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 243, 196)"
+        assert page.locator("table").nth(1).bounding_box()["width"] > 600  # laid out, not collapsed
+        assert page.locator("ol li").count() == 4
+        assert requests == []  # no external resources
+        page.screenshot(path=str(folder / "audit-report.png"), full_page=True)
+        pdf = page.pdf(path=str(folder / "audit-report.pdf"), format="A4")
+    assert pdf.startswith(b"%PDF-")
+    # @media print starts each environment on its own page: at least 3 pages.
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) >= 3

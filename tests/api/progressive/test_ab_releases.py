@@ -265,6 +265,11 @@ def test_bad_definitions_are_refused_with_the_field(admin: Caller, viewer: Calle
         ({"strategyConfig": {"steps": [{"weight": 101}]}}, None),
         ({"analysis": {"metrics": [{"name": "x", "integrationId": "nope", "query": "q", "max": 1}]}}, None),
         ({"analysis": {"probes": [{"name": "x", "url": "ftp://example.com/"}]}}, None),
+        # The cloud metadata service is refused by the egress policy, by its address.
+        (
+            {"analysis": {"probes": [{"name": "x", "url": "http://169.254.169.254/latest/meta-data/"}]}},
+            "analysis.probes[0].url",
+        ),
         ({"analysis": {"metrics": [{"name": "x", "integrationId": "i", "query": "q"}]}}, None),  # no threshold
     ]
     for change, field in cases:
