@@ -36,6 +36,7 @@ from shiplane.promotions.api import policies as approval_policies_router
 from shiplane.promotions.api import router as promotions_router
 from shiplane.releases.api import router as releases_router
 from shiplane.retention.api import router as retention_router
+from shiplane.serviceaccounts import api as service_accounts_api
 from shiplane.services import Services
 from shiplane.targets.api import router as targets_router
 from shiplane.variables.api import router as variable_sets_router
@@ -110,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ab_releases_router,
         audit_reports_router,
         retention_router,
+        service_accounts_api.router,
+        service_accounts_api.oauth,
     ):
         app.include_router(router)
     install_openapi(app)

@@ -16,6 +16,7 @@ from shiplane.platform import reads as _reads  # noqa: F401
 from shiplane.platform.database import Base
 from shiplane.plugins import models as _plugins  # noqa: F401
 from shiplane.progressive import models as _progressive  # noqa: F401
+from shiplane.serviceaccounts import models as _serviceaccounts  # noqa: F401
 from shiplane.promotions import models as _promotions  # noqa: F401
 from shiplane.releases import models as _releases  # noqa: F401
 from shiplane.retention import service as _retention  # noqa: F401

@@ -36,6 +36,7 @@ from shiplane.platform.tasks import stop_task
 from shiplane.plugins.delivery import EventDelivery
 from shiplane.plugins.manager import PluginRegistry
 from shiplane.plugins.states import PluginStateCache
+from shiplane.serviceaccounts.tokens import OAuthAuthority
 from shiplane.workflows.engine import WorkflowEngine
 from shiplane.workflows.step_services import StepServices
 
@@ -65,6 +66,7 @@ class Services:
     agent_tasks: AgentTasks
     signer: Signer
     egress: EgressPolicy
+    oauth: OAuthAuthority
     metrics: Metrics = field(default_factory=Metrics)
     # Failed authentications per client address (this process): once an address has
     # spent its unauthenticated burst on bad tokens, its next tokens are refused
@@ -137,12 +139,15 @@ class Services:
             agent_tasks=agent_tasks,
             signer=signer,
             egress=EgressPolicy.from_settings(settings),
+            oauth=OAuthAuthority(settings, db, reads),
         )
 
     async def authenticate(self, token: str) -> Principal:
         """The caller a bearer token names: an agent credential, or a JWT (TokenError if neither)."""
         if agent_credentials.is_agent_credential(token):
             return await agent_credentials.authenticate(self.reads, token)
+        if self.oauth.owns(token):
+            return await self.oauth.authenticate(token)
         return Principal.from_claims(await self.verifier.verify(token))
 
     def tier_for(self, principal: Principal | None) -> str:
@@ -193,6 +198,7 @@ class Services:
         from shiplane.evidence.service import register_key
 
         await register_key(self.db, self.signer)
+        await self.oauth.record_key()
         await self.plugin_states.start()
         await self.plugins.startup()
         self.plugins.start_health_probes(self.settings.plugin_health_probe_seconds)

@@ -54,6 +54,12 @@ class Metrics:
             registry=self.registry,
         )
         self.rate_limited = Counter("shiplane_rate_limited_total", "Requests refused with 429", registry=self.registry)
+        self.oauth_tokens = Counter(
+            "shiplane_oauth_tokens_total",
+            "POST /oauth/token by outcome: issued, invalid_client, invalid_request, rate_limited, unavailable",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.component_syncs = Counter(
             "shiplane_component_syncs_total",
             "POST /components/{id}/sync-versions by outcome: ok, integration_failed, plugin_disabled, error",
@@ -117,6 +123,13 @@ def _content_length(value: str | None) -> int | None:
 def _has_body(headers: dict[str, str]) -> bool:
     length = _content_length(headers.get("content-length"))
     return bool(length) or "chunked" in headers.get("transfer-encoding", "").lower()
+
+
+FORM_PATHS = frozenset({"/oauth/token"})
+
+
+def _is_form(headers: dict[str, str]) -> bool:
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
 
 
 def _is_json(headers: dict[str, str]) -> bool:
@@ -224,7 +237,13 @@ class RequestPipeline:
             if await self._rate_limited(principal, scope, extra_headers, send, status_holder):
                 return
 
-            if scope["method"] in ("POST", "PUT", "PATCH") and _has_body(headers) and not _is_json(headers):
+            if (
+                scope["method"] in ("POST", "PUT", "PATCH")
+                and _has_body(headers)
+                and not _is_json(headers)
+                # The OAuth 2.0 token endpoint takes a form, as RFC 6749 says.
+                and not (scope["path"] in FORM_PATHS and _is_form(headers))
+            ):
                 error = ApiError("UNSUPPORTED_MEDIA_TYPE", "the body must be application/json")
                 await self._send_error(error, extra_headers, send, status_holder)
                 return

@@ -97,6 +97,7 @@ COUNTED_TABLES = (
     "version_stickers",
     "ab_releases",
     "audit_reports",
+    "service_accounts",
 )
 
 

@@ -54,6 +54,16 @@ class Settings(BaseSettings):
     auth_algorithms: list[str] = Field(default_factory=lambda: ["HS256", "RS256", "ES256"])
     auth_leeway_seconds: int = 30
 
+    # Service accounts' access tokens (docs/authentication.md): the server's own OAuth 2.0
+    # authority. ES256 key (a P-256 PEM private key; development makes one in the data
+    # directory; production without one answers /oauth/token with 503), the issuer its
+    # tokens carry (set it to the server's public URL; it must differ from
+    # SHIPLANE_AUTH_ISSUER), how long a token lives, and the token endpoint's rate.
+    oauth_signing_key_path: Path | None = None
+    oauth_issuer: str = "shiplane"
+    oauth_token_seconds: int = Field(default=900, ge=60, le=3600)
+    oauth_token_rate: RateTier = Field(default_factory=lambda: RateTier(per_minute=60, burst=20))
+
     encryption_key: str | None = None
     signing_key_path: Path | None = None  # Ed25519 PEM private key (audit checkpoints, evidence)
 
@@ -180,6 +190,8 @@ class Settings(BaseSettings):
             problems.append("SHIPLANE_ENCRYPTION_KEY is not set")
         if not self.database_url:
             problems.append("SHIPLANE_DATABASE_URL is not set")
+        if self.oauth_issuer == self.auth_issuer:
+            problems.append("SHIPLANE_OAUTH_ISSUER must differ from SHIPLANE_AUTH_ISSUER")
         if self.signing_key_path is None:
             problems.append("SHIPLANE_SIGNING_KEY_PATH is not set (evidence and version stickers are signed)")
         if problems:

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints, field_validator
+
+from shiplane.platform.envelope import rfc3339
+from shiplane.platform.permissions import ROLES
+from shiplane.platform.schemas import ApiModel, Integral
+
+AccountName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9.-]{0,98}[a-z0-9])?$")]
+# What a machine may be given: every person's role (not the agents' own).
+GRANTABLE_ROLES = tuple(r for r in ROLES if r not in ("agent", "agent-registrar"))
+
+
+def _known_roles(roles: list[str]) -> list[str]:
+    unknown = [r for r in roles if r not in GRANTABLE_ROLES]
+    if unknown:
+        raise ValueError(f"unknown role(s) {unknown}: one of {list(GRANTABLE_ROLES)}")
+    return list(dict.fromkeys(roles))
+
+
+class ServiceAccountCreate(ApiModel):
+    name: AccountName = Field(description="Unique per tenant")
+    description: Annotated[str, StringConstraints(max_length=1000)] = ""
+    roles: Annotated[list[str], Field(min_length=1, max_length=10)] = Field(
+        description="The roles its tokens carry (viewer, developer, release-manager, approver, admin)"
+    )
+
+    _roles = field_validator("roles")(_known_roles)
+
+
+class ServiceAccountUpdate(ApiModel):
+    description: Annotated[str, StringConstraints(max_length=1000)] = ""
+    roles: Annotated[list[str], Field(min_length=1, max_length=10)]
+    version: Annotated[int, Field(ge=1), Integral] | None = Field(
+        default=None, description="The version read (or If-Match)"
+    )
+
+    _roles = field_validator("roles")(_known_roles)
+
+
+def account_out(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "tenantId": row.tenant_id,
+        "name": row.name,
+        "description": row.description,
+        "roles": list(row.roles or []),
+        "clientId": row.id,
+        "state": "revoked" if row.revoked_at else "active",
+        "secretRotatedAt": rfc3339(row.secret_rotated_at),
+        "revokedAt": rfc3339(row.revoked_at) if row.revoked_at else None,
+        "lastTokenAt": rfc3339(row.last_token_at) if row.last_token_at else None,
+        "createdBy": row.created_by,
+        "version": row.version,
+        "createdAt": rfc3339(row.created_at),
+        "updatedAt": rfc3339(row.updated_at),
+    }
