@@ -56,8 +56,8 @@ def run_cli(args: Sequence[str], env: dict[str, str], cwd: Path, timeout: float 
 
 def production_env(database_url: str, data_dir: Path, secret: str, encryption_key: str, **extra: str) -> dict[str, str]:
     """A server environment in production mode: explicit keys, an already migrated database,
-    rate limits off so concurrent test load is never refused, quiet logs, and a signing
-    key (generated in ``data_dir`` unless ``SHIPLANE_SIGNING_KEY_PATH`` is given)."""
+    rate limits off so concurrent test load is never refused, quiet logs, and the evidence
+    and OAuth signing keys (generated in ``data_dir`` unless given)."""
     if "SHIPLANE_SIGNING_KEY_PATH" not in extra:
         from shiplane.platform.signing import _write_new_key
 
@@ -65,6 +65,13 @@ def production_env(database_url: str, data_dir: Path, secret: str, encryption_ke
         if not key.exists():
             _write_new_key(key)
         extra["SHIPLANE_SIGNING_KEY_PATH"] = str(key)
+    if "SHIPLANE_OAUTH_SIGNING_KEY_PATH" not in extra:
+        from shiplane.serviceaccounts.tokens import write_new_key
+
+        oauth_key = data_dir / "oauth-key.pem"
+        if not oauth_key.exists():
+            write_new_key(oauth_key)
+        extra["SHIPLANE_OAUTH_SIGNING_KEY_PATH"] = str(oauth_key)
     return clean_env(
         SHIPLANE_MODE="production",
         SHIPLANE_DATABASE_URL=database_url,

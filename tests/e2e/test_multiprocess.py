@@ -321,3 +321,44 @@ def test_twenty_approvals_across_three_servers_start_exactly_one_deployment(clus
     assert len(jobs) == 1, jobs
     runs = call("GET", "/api/v1/workflow-runs", params={"pageSize": 100})
     assert [r["context"].get("promotionId") for r in runs].count(promotion["id"]) == 1
+
+
+def test_service_account_tokens_from_one_process_work_in_all_and_a_revocation_holds_at_once(cluster: Cluster) -> None:
+    """Tokens issued concurrently by three processes (one key), each verified by every
+    process; a revocation through one process refuses the token in all of them at once
+    (no cache to wait for)."""
+    tenant = new_tenant()
+    admin = cluster.token(tenant)
+    first = cluster.servers[0].url
+    made = httpx.post(
+        f"{first}/api/v1/service-accounts", json={"name": "ci", "roles": ["viewer"]}, headers=headers(admin), timeout=30
+    )
+    assert made.status_code == 201, made.text
+    client_id, secret = made.json()["data"]["clientId"], made.json()["data"]["clientSecret"]
+
+    def issue(client: httpx.Client, _i: int) -> httpx.Response:
+        return client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret))
+
+    answers = fire(cluster, 9, issue)
+    assert [a.status_code for a in answers] == [200] * 9, [a.text for a in answers if a.status_code != 200]
+    tokens = [a.json()["access_token"] for a in answers]
+    for access in tokens[:3]:
+        for server in cluster.servers:
+            assert httpx.get(f"{server.url}{BASE}", headers=headers(access), timeout=30).status_code == 200
+    events = httpx.get(
+        f"{first}/api/v1/audit-events",
+        params={"pageSize": 100, "filter": json.dumps({"action": "service_account.token_issued"})},
+        headers=headers(admin),
+        timeout=30,
+    )
+    assert events.status_code == 200 and events.json()["meta"]["pagination"]["totalItems"] == 9, events.text
+
+    revoked = httpx.post(f"{first}/api/v1/service-accounts/{client_id}/revoke", headers=headers(admin), timeout=30)
+    assert revoked.status_code == 200, revoked.text
+    for server in cluster.servers:
+        refused = httpx.get(f"{server.url}{BASE}", headers=headers(tokens[0]), timeout=30)
+        assert refused.status_code == 401, (server.url, refused.text)
+        again = httpx.post(
+            f"{server.url}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret), timeout=30
+        )
+        assert again.status_code == 401 and again.json()["error"] == "invalid_client"
