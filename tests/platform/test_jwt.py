@@ -697,3 +697,37 @@ def test_a_jwks_that_cannot_be_refreshed_is_trusted_for_a_bounded_time(
         jwks.status = 200  # the provider is back: the next token fetches and verifies again
         assert_accepted(client.get(BASE, headers=bearer(rs_token(key_a, headers={"kid": "a"}, nonce="3"))))
         assert client.get("/readyz").status_code == 200
+
+
+def test_an_identity_providers_tokens_and_service_account_tokens_work_side_by_side(
+    database_url: str, tmp_path: Path, jwks: JwksServer
+) -> None:
+    """Production with an OIDC provider's JWKS: its RS256 tokens, and the server's own
+    ES256 service-account tokens (another issuer, another key set), both accepted; a
+    token of one issuer signed with the other's key is not."""
+    from shiplane.serviceaccounts.tokens import write_new_key
+
+    key = rsa_key("idp")
+    jwks.document = {"keys": [public_jwk(key, "RS256", "idp")]}
+    oauth_key = tmp_path / "oauth.pem"
+    write_new_key(oauth_key)
+    with jwks_app(database_url, tmp_path, jwks, oauth_signing_key_path=oauth_key) as (client, _):
+        person = claims(roles=["admin"])
+        admin = bearer(rs_token(key, headers={"kid": "idp"}, **person))
+        made = client.post("/api/v1/service-accounts", json={"name": "ci", "roles": ["viewer"]}, headers=admin)
+        assert made.status_code == 201, made.text
+        data = made.json()["data"]
+        issued = client.post(
+            "/oauth/token", data={"grant_type": "client_credentials"}, auth=(data["clientId"], data["clientSecret"])
+        )
+        assert issued.status_code == 200, issued.text
+        access = issued.json()["access_token"]
+        assert_accepted(client.get(BASE, headers=bearer(access)))
+        assert_accepted(client.get(BASE, headers=admin))
+        # The provider's issuer on a token signed with the server's key: refused (and the reverse).
+        forged = jose_jwt.get_unverified_claims(access) | {"iss": ISSUER}
+        kid = jose_jwt.get_unverified_header(access)["kid"]
+        own = jose_jwt.encode(forged, oauth_key.read_text(), algorithm="ES256", headers={"kid": kid})
+        assert_unauthorized(client.get(BASE, headers=bearer(own)))
+        as_ours = rs_token(key, headers={"kid": "idp"}, **(person | {"iss": "shiplane"}))
+        assert_unauthorized(client.get(BASE, headers=bearer(as_ours)))
