@@ -304,13 +304,13 @@ class Script(StepType):
             "env": {
                 "type": "object",
                 "maxProperties": 100,
-                "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"},
+                "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$(?!\\n)"},
                 "additionalProperties": {"type": "string", "maxLength": 32768},
             },
             "secretEnv": {
                 "type": "object",
                 "maxProperties": 50,
-                "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$"},
+                "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]{0,127}$(?!\\n)"},
                 "additionalProperties": {"type": "string", "maxLength": 32768, "writeOnly": True},
             },
             "timeoutSeconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 86400, "default": 600},

@@ -65,7 +65,7 @@ _PLAIN_HEADERS = frozenset(
 _RESERVED_HEADERS = frozenset({"connection", "content-length", "transfer-encoding"})
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 # An http or https URL with a host and no user info (the URL is logged and shown).
-_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+(?:[/?#]\S*)?$"
+_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+(?:[/?#]\S*)?$(?!\n)"
 _PATH_SEGMENT = re.compile(r'\.([^.\[\]\s"\']+)|\[(\d{1,6})\]|\[("(?:[^"\\]|\\.)*")\]')
 
 _ASSERTION = {
@@ -187,12 +187,12 @@ class HttpRequest(StepType):
                 "type": "object",
                 "maxProperties": 20,
                 "description": "Request headers; values are secret (never logged or shown)",
-                "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"},
+                "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$(?!\\n)"},
                 "additionalProperties": {
                     "type": "string",
                     "writeOnly": True,
                     "maxLength": _MAX_SECRET_CHARS,
-                    "pattern": "^[\\t\\x20-\\x7e]*$",
+                    "pattern": "^[\\t\\x20-\\x7e]*$(?!\\n)",
                 },
             },
             "body": {"type": "string", "maxLength": 64 * 1024, "description": "The request body, sent as UTF-8"},
@@ -213,7 +213,7 @@ class HttpRequest(StepType):
                 "items": {
                     "anyOf": [
                         {"type": "integer", "minimum": 100, "maximum": 599},
-                        {"type": "string", "pattern": "^[1-5]xx$"},
+                        {"type": "string", "pattern": "^[1-5]xx$(?!\\n)"},
                     ]
                 },
             },

@@ -485,3 +485,16 @@ def test_header_values_stay_out_of_connection_failures() -> None:
     result, ctx = run({"url": url, "headers": {"Authorization": TOKEN}, "retries": 1, "retryDelaySeconds": 0})
     assert result.status == "failed"
     assert all(TOKEN not in text for text in [result.message, json.dumps(result.outputs), *ctx.logs])
+
+
+def test_a_trailing_newline_does_not_slip_past_a_pattern() -> None:
+    """jsonschema runs patterns with Python's ``re``, whose ``$`` also matches before a
+    final newline; the schema's patterns end with ``$(?!\\n)``."""
+    step = HttpRequest()
+    for config in (
+        {"url": "https://example.com/\n"},
+        {"url": "https://example.com/", "headers": {"X-A": "value\n"}},
+        {"url": "https://example.com/", "headers": {"X-A\n": "value"}},
+    ):
+        assert step.validate_config(config), config
+    assert step.validate_config({"url": "https://example.com/", "headers": {"X-A": "value"}}) == []

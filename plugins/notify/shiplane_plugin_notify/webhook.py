@@ -91,10 +91,10 @@ def _any_case(word: str) -> str:
 _RESERVED_HEADER_PATTERN = (
     "^(?:"
     + "|".join([_any_case(_RESERVED_PREFIX) + ".*", *(_any_case(name) for name in sorted(RESERVED_HEADERS))])
-    + ")$"
+    + ")$(?!\\n)"
 )
 # An http or https URL with a host and no user info (credentials don't belong in a URL that is shown).
-_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+(?:[/?#]\S*)?$"
+_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+(?:[/?#]\S*)?$(?!\n)"
 _MESSAGES = [
     (
         r"url",
@@ -305,14 +305,14 @@ class Webhook(IntegrationType):
                 "propertyNames": {
                     "minLength": 1,
                     "maxLength": 64,
-                    "pattern": "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+                    "pattern": "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$(?!\\n)",
                     "not": {"pattern": _RESERVED_HEADER_PATTERN},
                 },
                 "additionalProperties": {
                     "type": "string",
                     "writeOnly": True,
                     "maxLength": 1024,
-                    "pattern": "^[\\t\\x20-\\x7e]*$",
+                    "pattern": "^[\\t\\x20-\\x7e]*$(?!\\n)",
                 },
             },
             "events": events_property(),

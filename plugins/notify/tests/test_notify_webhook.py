@@ -427,3 +427,10 @@ def test_health_connects_without_sending_anything(receiver: WebhookReceiver) -> 
     port = free_port()
     report = run(Webhook().health({"url": f"http://127.0.0.1:{port}/", "secret": WEBHOOK_SECRET}))
     assert report.status == "failing" and "could not connect" in report.message
+
+
+def test_a_trailing_newline_does_not_slip_past_a_pattern() -> None:
+    base = {"url": "https://h.example", "secret": WEBHOOK_SECRET}
+    for config in ({**base, "url": "https://h.example/\n"}, {**base, "headers": {"X-A": "v\n"}}):
+        assert Webhook().validate_config(config), config
+    assert Webhook().validate_config({**base, "headers": {"X-A": "v"}}) == []
