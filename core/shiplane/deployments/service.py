@@ -27,7 +27,7 @@ from shiplane.deployments.states import ACTION_TO, transition
 from shiplane.environments.models import Environment
 from shiplane.evidence.dsse import sign_sticker
 from shiplane.evidence.models import VersionSticker
-from shiplane.evidence.service import publish_key, record_job_outcome, record_sticker
+from shiplane.evidence.service import lock_sticker_targets, publish_key, record_job_outcome, record_sticker
 from shiplane.platform.auth import Principal
 from shiplane.platform.database import Database, new_id, utcnow
 from shiplane.platform.envelope import rfc3339
@@ -650,8 +650,13 @@ class DeploymentRunner:
             job_row = await session.scalar(select(DeploymentJob).where(DeploymentJob.id == job_id))
             assert job_row is not None
             finished: list[tuple[str, str | None, dict[str, Any]]] = []
+            rows = await session.scalars(
+                select(DeploymentTask).where(DeploymentTask.id.in_([task_id for task_id, _item in dispatched]))
+            )
+            tasks = {t.id: t for t in rows}
+            await lock_sticker_targets(session, [t.target_id for t in tasks.values() if t.id in signed])
             for (task_id, _item), done in zip(dispatched, results, strict=True):
-                task = await session.scalar(select(DeploymentTask).where(DeploymentTask.id == task_id))
+                task = tasks.get(task_id)
                 if task is None:
                     continue
                 result = dict(done.get("result") or {})

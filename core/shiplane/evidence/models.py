@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, String, Text
+from sqlalchemy import JSON, Boolean, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shiplane.platform.database import Base, TenantOwned, UTCDateTime, sort_indexes, utcnow
@@ -55,6 +55,14 @@ class VersionSticker(TenantOwned, Base):
     __table_args__ = (
         *sort_indexes("version_stickers", "target_id", "environment_id", "release_id", "created_at"),
         Index("ix_version_stickers_target_current", "target_id", "current"),
+        # At most one current sticker per target (migration 0021).
+        Index(
+            "uq_version_stickers_target_current",
+            "target_id",
+            unique=True,
+            sqlite_where=text("current"),
+            postgresql_where=text("current"),
+        ),
     )
 
     target_id: Mapped[str] = mapped_column(String(36), nullable=False)

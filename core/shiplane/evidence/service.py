@@ -411,10 +411,23 @@ async def record_job_outcome(
     )
 
 
+async def lock_sticker_targets(session: AsyncSession, target_ids: list[str]) -> None:
+    """Lock the targets whose stickers this transaction will replace, in id order (no
+    deadlock between two jobs), so two jobs finishing on one target at once cannot both
+    leave a ``current`` sticker: the second waits, then sees the first's. (SQLite writers
+    are serialised already; the unique partial index is the last line.)"""
+    from shiplane.targets.models import Target
+
+    ids = sorted(set(target_ids))
+    if ids:
+        await session.execute(select(Target.id).where(Target.id.in_(ids)).order_by(Target.id).with_for_update())
+
+
 async def record_sticker(
     session: AsyncSession, job: Any, target_id: str, target_name: str, sticker: dict[str, Any]
 ) -> VersionSticker:
-    """Keep the signed sticker a job left on a target; it becomes the target's current one."""
+    """Keep the signed sticker a job left on a target; it becomes the target's current one
+    (lock the targets first: ``lock_sticker_targets``)."""
     await session.execute(
         update(VersionSticker)
         .where(VersionSticker.target_id == target_id, VersionSticker.current.is_(True))
