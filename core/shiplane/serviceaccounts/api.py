@@ -207,6 +207,8 @@ async def token(request: Request) -> Response:
         return _oauth_error(
             503, "temporarily_unavailable", "this server issues no tokens: SHIPLANE_OAUTH_SIGNING_KEY_PATH is not set"
         )
+    # Before the issuing transaction: recording the key is a write of its own.
+    await authority.record_key()
     async with services.db.session(row.tenant_id, write=True) as session:
         account = await session.scalar(select(ServiceAccount).where(ServiceAccount.id == client_id))
         if account is None or account.revoked_at is not None:  # revoked or deleted a moment ago

@@ -151,7 +151,8 @@ class OAuthAuthority:
     # -- keys ------------------------------------------------------------------------------
 
     async def record_key(self) -> None:
-        """Publish this process's key (at start, then at most once a minute as it signs)."""
+        """Publish this process's key (at start, then at most once a minute as it signs).
+        Its own write transaction: never call it inside another (SQLite has one writer)."""
         if self.jwk is None or time.monotonic() - self._last_recorded < 60:
             return
         try:
@@ -208,10 +209,10 @@ class OAuthAuthority:
     # -- tokens ----------------------------------------------------------------------------
 
     async def issue(self, account: ServiceAccount) -> tuple[str, dict[str, Any]]:
-        """A signed access token for ``account`` and its claims (jti, exp) for the audit."""
+        """A signed access token for ``account`` and its claims (jti, exp) for the audit.
+        Call ``record_key`` first, outside any transaction (it opens its own)."""
         if self._pem is None or self.jwk is None:
             raise OAuthUnavailable("SHIPLANE_OAUTH_SIGNING_KEY_PATH is not set")
-        await self.record_key()
         now = int(time.time())
         claims = {
             "iss": self.issuer,

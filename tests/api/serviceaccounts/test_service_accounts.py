@@ -112,6 +112,18 @@ def test_a_service_account_gets_a_token_that_works_and_verifies_with_the_jwks(
     assert other_admin.get(ACCOUNTS).json()["data"] == []
 
 
+def test_a_token_issued_when_the_key_is_due_to_be_recorded_again(admin: Caller) -> None:
+    """Every minute the server records its key again as it signs: in its own transaction,
+    before the issuing one (inside it, SQLite's one writer waited for itself)."""
+    client = admin.client
+    made = create(admin, "long-lived")
+    authority = client.app.state.shiplane.oauth  # type: ignore[attr-defined]
+    authority._last_recorded = -1e9  # the server has run for more than a minute since
+    answer = token(client, made["clientId"], made["clientSecret"])
+    assert answer.status_code == 200, answer.text
+    assert authority._last_recorded > 0
+
+
 def test_rotation_and_revocation(admin: Caller) -> None:
     client = admin.client
     made = create(admin, "rotating")
