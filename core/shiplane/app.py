@@ -17,6 +17,7 @@ from shiplane.agents.stream import router as agent_stream_router
 from shiplane.audit.api import reports as audit_reports_router
 from shiplane.audit.api import router as audit_router
 from shiplane.components.api import router as components_router
+from shiplane.console import mount_console
 from shiplane.deployments.api import rollbacks as rollbacks_router
 from shiplane.deployments.api import router as deployment_jobs_router
 from shiplane.deployments.stream import router as deployment_stream_router
@@ -115,5 +116,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service_accounts_api.oauth,
     ):
         app.include_router(router)
+    mount_console(app)
     install_openapi(app)
     return app

@@ -24,6 +24,7 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +64,30 @@ def websocket_credential(websocket: WebSocket) -> str | None:
 async def deny_websocket(websocket: WebSocket, status: int, code: str, message: str) -> None:
     body = {"success": False, "error": {"code": code, "message": message}}
     await websocket.send_denial_response(JSONResponse(body, status_code=status))
+
+
+async def send_until_closed(websocket: WebSocket, pump: Coroutine[Any, Any, None]) -> None:
+    """Run a send-only stream's ``pump`` while listening for the client going away: a
+    closed tab, or the server shutting down (uvicorn closes its WebSockets), ends the
+    pump at once instead of at its next send (an idle stream would otherwise keep a
+    stopping server waiting)."""
+
+    async def listen() -> None:
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass  # a client has nothing to say on these streams
+
+    sending = asyncio.ensure_future(pump)
+    listening = asyncio.ensure_future(listen())
+    try:
+        await asyncio.wait({sending, listening}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sending, listening):
+            if not task.done():
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await task
+    if sending.done() and not sending.cancelled() and sending.exception() is not None:
+        raise sending.exception()  # type: ignore[misc]
 
 
 class Session:

@@ -26,7 +26,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import or_, select
 
-from shiplane.agents.stream import deny_websocket, websocket_credential
+from shiplane.agents.stream import deny_websocket, send_until_closed, websocket_credential
 from shiplane.deployments.models import DeploymentEvent, DeploymentJob
 from shiplane.deployments.states import ENDED
 from shiplane.platform.audit import AuditEvent
@@ -87,7 +87,7 @@ async def job_stream(websocket: WebSocket, job_id: str) -> None:
         return
     await _accept(websocket)
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        await _pump_job(websocket, services, principal.tenant_id, job_id, since)
+        await send_until_closed(websocket, _pump_job(websocket, services, principal.tenant_id, job_id, since))
         await websocket.close()
 
 
@@ -131,7 +131,7 @@ async def dashboard_stream(websocket: WebSocket) -> None:
     principal, since = opened
     await _accept(websocket)
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        await _pump_dashboard(websocket, websocket.app.state.shiplane, principal, since)
+        await send_until_closed(websocket, _pump_dashboard(websocket, websocket.app.state.shiplane, principal, since))
 
 
 def _dashboard_actions(principal: Principal) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from sqlalchemy import select
 
-from shiplane.agents.stream import deny_websocket, websocket_credential
+from shiplane.agents.stream import deny_websocket, send_until_closed, websocket_credential
 from shiplane.platform.envelope import rfc3339
 from shiplane.platform.jwt import TokenError
 from shiplane.workflows.models import WorkflowRun
@@ -60,7 +60,7 @@ async def run_stream(websocket: WebSocket, run_id: str) -> None:
     offered = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",")]
     await websocket.accept(subprotocol="shiplane.v1" if "shiplane.v1" in offered else None)
     with contextlib.suppress(WebSocketDisconnect, RuntimeError):
-        await _pump(websocket, services, principal.tenant_id, run_id, since)
+        await send_until_closed(websocket, _pump(websocket, services, principal.tenant_id, run_id, since))
         await websocket.close()
 
 

@@ -1,4 +1,5 @@
-"""A real headless Chromium for tests: Debian's ``chromium`` driven through Playwright.
+"""Browser tests (the web console), and a real headless Chromium for any test:
+Debian's ``chromium`` driven through Playwright.
 
 Playwright talks to the browser over the DevTools protocol; it is given the system's
 Chromium (``executable_path``), so nothing is downloaded. Screenshots and other files a
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def chromium_path() -> str:
@@ -35,6 +36,15 @@ def artifacts_dir(*parts: str) -> Path:
     folder = root.joinpath(*parts)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+# The console's browser tests run once, on SQLite: what they add is the browser and the
+# pages; every request they make is an API call whose storage paths the API tests run on
+# both databases (and CI's 45 minutes cannot hold them twice).
+ONCE_ON_SQLITE = pytest.mark.skipif(
+    bool(os.environ.get("SHIPLANE_TEST_DATABASE_URL")),
+    reason="browser tests run once, on SQLite (their API calls are tested on PostgreSQL by the API tests)",
+)
 
 
 @contextmanager

@@ -1,0 +1,3 @@
+from shiplane_sdk.ctl.main import run
+
+run()
