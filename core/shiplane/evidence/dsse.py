@@ -7,36 +7,34 @@ plain JSON object built here: it is four fields, and the ``in-toto-attestation``
 bindings would add protobuf for nothing.
 
 A verifier needs only the envelope and the published public keys
-(``GET /api/v1/signing-keys``); ``verify_envelope`` says in one sentence what is wrong.
+(``GET /api/v1/signing-keys``); ``verify_envelope`` (``shiplane_sdk.evidence``, shared
+with shiplanectl) says in one sentence what is wrong.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
-import json
-from dataclasses import dataclass
 from typing import Any
 
 import rfc8785
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from securesystemslib.dsse import Envelope
-from securesystemslib.exceptions import UnverifiedSignatureError, VerificationError
-from securesystemslib.signer import CryptoSigner, Signature, SSlibKey
+from securesystemslib.signer import CryptoSigner, SSlibKey
+
+# The verifier is the SDK's (the offline one shiplanectl uses): one set of checks.
+from shiplane_sdk.evidence import (  # noqa: F401 - re-exported for the server's callers
+    PAYLOAD_TYPE,
+    STATEMENT_TYPE,
+    EvidenceInvalid,
+    Verified,
+    verify_envelope,
+)
 
 from shiplane.platform.signing import Signer
 
-STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
-#: The DSSE payload type of an in-toto Statement.
-PAYLOAD_TYPE = "application/vnd.in-toto+json"
 #: What a version sticker's signature covers (DSSE's encoding of the canonical sticker).
 STICKER_PAYLOAD_TYPE = "application/vnd.shiplane.version-sticker.v1+json"
 PREDICATE_PREFIX = "https://shiplane.dev/evidence/"
-
-
-class EvidenceInvalid(ValueError):
-    """The packet does not verify; the message says why."""
 
 
 def canonical(value: Any) -> bytes:
@@ -70,13 +68,6 @@ def sign_statement(signer: Signer, value: dict[str, Any]) -> dict[str, Any]:
     return sign(signer, canonical(value))
 
 
-@dataclass
-class Verified:
-    statement: dict[str, Any]
-    key_id: str
-    payload_sha256: str
-
-
 def public_keys(published: list[dict[str, Any]]) -> list[SSlibKey]:
     """The keys of ``GET /signing-keys`` (``keyId``, ``publicKey`` PEM) as verification keys."""
     keys = []
@@ -88,64 +79,6 @@ def public_keys(published: list[dict[str, Any]]) -> list[SSlibKey]:
         except (KeyError, TypeError, ValueError) as exc:
             raise EvidenceInvalid(f"a published key cannot be read: {exc}") from None
     return keys
-
-
-def _b64(text: Any, what: str) -> bytes:
-    if not isinstance(text, str):
-        raise EvidenceInvalid(f"the envelope's {what} is not a base64 string")
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        raise EvidenceInvalid(f"the envelope's {what} is not valid base64 (it was changed)") from None
-    if base64.b64encode(raw).decode() != text:
-        # Base64 has spare bits: a changed last character can decode to the same bytes.
-        raise EvidenceInvalid(f"the envelope's {what} is not canonical base64 (it was changed)")
-    return raw
-
-
-def verify_envelope(envelope: Any, keys: list[SSlibKey], *, in_toto: bool = True) -> Verified:
-    """Check a DSSE envelope against ``keys``; the decoded in-toto Statement if it holds."""
-    if not isinstance(envelope, dict):
-        raise EvidenceInvalid("the packet is not a DSSE envelope (a JSON object)")
-    missing = [f for f in ("payload", "payloadType", "signatures") if f not in envelope]
-    if missing:
-        raise EvidenceInvalid(f"the packet is not a DSSE envelope: {', '.join(missing)} missing")
-    payload = _b64(envelope["payload"], "payload")
-    payload_type = envelope["payloadType"]
-    if not isinstance(payload_type, str):
-        raise EvidenceInvalid("the envelope's payloadType is not a string")
-    if in_toto and payload_type != PAYLOAD_TYPE:
-        raise EvidenceInvalid(f"the payload type is {payload_type!r}, not an in-toto Statement ({PAYLOAD_TYPE})")
-    signatures = envelope["signatures"]
-    if not isinstance(signatures, list) or not signatures:
-        raise EvidenceInvalid("the envelope carries no signature")
-    known = {k.keyid: k for k in keys}
-    parsed: dict[str, Signature] = {}
-    for entry in signatures:
-        if not isinstance(entry, dict) or not isinstance(entry.get("keyid"), str):
-            raise EvidenceInvalid("a signature has no key id")
-        parsed[entry["keyid"]] = Signature(entry["keyid"], _b64(entry.get("sig"), "signature").hex())
-    usable = [k for k in parsed if k in known]
-    if not usable:
-        raise EvidenceInvalid(
-            f"signed by key(s) {', '.join(sorted(parsed))}, none of them among the published keys"
-            f" ({', '.join(sorted(known)) or 'none given'})"
-        )
-    try:
-        accepted = Envelope(payload, payload_type, parsed).verify([known[k] for k in usable], 1)
-    except (VerificationError, UnverifiedSignatureError):
-        raise EvidenceInvalid(
-            f"the signature by key {usable[0]} does not match the payload: the payload or the signature was changed"
-        ) from None
-    value: dict[str, Any] = {}
-    if in_toto:
-        try:
-            value = json.loads(payload)
-        except ValueError:
-            raise EvidenceInvalid("the payload is not JSON") from None
-        if not isinstance(value, dict) or value.get("_type") != STATEMENT_TYPE:
-            raise EvidenceInvalid(f"the payload is not an in-toto Statement v1 ({STATEMENT_TYPE})")
-    return Verified(value, next(iter(accepted)), hashlib.sha256(payload).hexdigest())
 
 
 def sign_sticker(signer: Signer, sticker: dict[str, Any]) -> dict[str, Any]:

@@ -556,7 +556,7 @@ def evidence_keys(client: ShiplaneClient, args: argparse.Namespace) -> int:
 
 def evidence_verify(args: argparse.Namespace) -> int:
     """Offline: no server, no token."""
-    from shiplane_sdk.ctl.evidence import EvidenceInvalid, verify_file
+    from shiplane_sdk.evidence import EvidenceInvalid, verify_file
 
     code = OK
     for packet in args.packets:

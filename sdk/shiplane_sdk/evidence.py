@@ -1,11 +1,12 @@
 """Verify a Shiplane evidence packet offline: a DSSE envelope against the published keys.
 
-No server code and no network: the envelope (``GET /evidence-packets/{id}/download``)
-and the keys (``GET /signing-keys``, saved) are files. The checks are those of the
-server's own verifier (``shiplane evidence verify``): canonical base64, a signature by
-a published key over DSSE's pre-authentication encoding (securesystemslib's
-``Envelope``, the in-toto project's reference implementation), and an in-toto
-Statement v1 as payload.
+The one verifier: ``shiplanectl evidence verify``, the server's ``shiplane evidence
+verify`` and its signed version stickers all use it. No server code and no network:
+the envelope (``GET /evidence-packets/{id}/download``) and the keys (``GET
+/signing-keys``, saved) are files. The checks: canonical base64, a signature by a
+published key over DSSE's pre-authentication encoding (securesystemslib's ``Envelope``,
+the in-toto project's reference implementation), and an in-toto Statement v1 as
+payload.
 """
 
 from __future__ import annotations
@@ -97,8 +98,9 @@ def _b64(text: Any, what: str) -> bytes:
     return raw
 
 
-def verify_envelope(envelope: Any, keys: list[SSlibKey]) -> Verified:
-    """Check a DSSE envelope holding an in-toto Statement against ``keys``."""
+def verify_envelope(envelope: Any, keys: list[SSlibKey], *, in_toto: bool = True) -> Verified:
+    """Check a DSSE envelope against ``keys``; the decoded in-toto Statement if it holds
+    (``in_toto=False``: any payload type, nothing decoded, as for version stickers)."""
     if not isinstance(envelope, dict):
         raise EvidenceInvalid("the packet is not a DSSE envelope (a JSON object)")
     missing = [f for f in ("payload", "payloadType", "signatures") if f not in envelope]
@@ -106,7 +108,9 @@ def verify_envelope(envelope: Any, keys: list[SSlibKey]) -> Verified:
         raise EvidenceInvalid(f"the packet is not a DSSE envelope: {', '.join(missing)} missing")
     payload = _b64(envelope["payload"], "payload")
     payload_type = envelope["payloadType"]
-    if payload_type != PAYLOAD_TYPE:
+    if not isinstance(payload_type, str):
+        raise EvidenceInvalid("the envelope's payloadType is not a string")
+    if in_toto and payload_type != PAYLOAD_TYPE:
         raise EvidenceInvalid(f"the payload type is {payload_type!r}, not an in-toto Statement ({PAYLOAD_TYPE})")
     signatures = envelope["signatures"]
     if not isinstance(signatures, list) or not signatures:
@@ -120,7 +124,7 @@ def verify_envelope(envelope: Any, keys: list[SSlibKey]) -> Verified:
     usable = [k for k in parsed if k in known]
     if not usable:
         raise EvidenceInvalid(
-            f"signed by key(s) {', '.join(sorted(parsed))}, none of them among the given keys"
+            f"signed by key(s) {', '.join(sorted(parsed))}, none of them among the published keys"
             f" ({', '.join(sorted(known)) or 'none given'})"
         )
     try:
@@ -129,12 +133,14 @@ def verify_envelope(envelope: Any, keys: list[SSlibKey]) -> Verified:
         raise EvidenceInvalid(
             f"the signature by key {usable[0]} does not match the payload: the payload or the signature was changed"
         ) from None
-    try:
-        value = json.loads(payload)
-    except ValueError:
-        raise EvidenceInvalid("the payload is not JSON") from None
-    if not isinstance(value, dict) or value.get("_type") != STATEMENT_TYPE:
-        raise EvidenceInvalid(f"the payload is not an in-toto Statement v1 ({STATEMENT_TYPE})")
+    value: dict[str, Any] = {}
+    if in_toto:
+        try:
+            value = json.loads(payload)
+        except ValueError:
+            raise EvidenceInvalid("the payload is not JSON") from None
+        if not isinstance(value, dict) or value.get("_type") != STATEMENT_TYPE:
+            raise EvidenceInvalid(f"the payload is not an in-toto Statement v1 ({STATEMENT_TYPE})")
     return Verified(value, next(iter(accepted)), hashlib.sha256(payload).hexdigest())
 
 
