@@ -16,10 +16,10 @@ from shiplane.platform import reads as _reads  # noqa: F401
 from shiplane.platform.database import Base
 from shiplane.plugins import models as _plugins  # noqa: F401
 from shiplane.progressive import models as _progressive  # noqa: F401
-from shiplane.serviceaccounts import models as _serviceaccounts  # noqa: F401
 from shiplane.promotions import models as _promotions  # noqa: F401
 from shiplane.releases import models as _releases  # noqa: F401
 from shiplane.retention import service as _retention  # noqa: F401
+from shiplane.serviceaccounts import models as _serviceaccounts  # noqa: F401
 from shiplane.targets import models as _targets  # noqa: F401
 from shiplane.variables import models as _variables  # noqa: F401
 from shiplane.workflows import models as _workflows  # noqa: F401
