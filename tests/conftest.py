@@ -8,9 +8,14 @@ tests share one database without seeing each other's rows.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
+import sqlite3
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,21 +44,49 @@ def _pg_admin(url: str, statement: str) -> None:
     asyncio.run(run())
 
 
+# Each test run migrates one template database once; every new database is a copy of it
+# (PostgreSQL's CREATE DATABASE ... TEMPLATE, SQLite's backup API): running the whole
+# migration chain for each of hundreds of databases was most of the suite's time.
+_TEMPLATES: dict[str, str] = {}
+
+
+def _pg_template() -> str:
+    if "pg" not in _TEMPLATES:
+        name = f"shiplane_template_{uuid.uuid4().hex[:12]}"
+        _pg_admin(PG_URL or "", f'CREATE DATABASE "{name}"')
+        atexit.register(_pg_admin, PG_URL or "", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        upgrade(make_url(PG_URL or "").set(database=name).render_as_string(hide_password=False))
+        _TEMPLATES["pg"] = name
+    return _TEMPLATES["pg"]
+
+
+def _sqlite_template() -> str:
+    if "sqlite" not in _TEMPLATES:
+        folder = Path(tempfile.mkdtemp(prefix="shiplane-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        path = folder / "template.db"
+        upgrade(f"sqlite+aiosqlite:///{path}")
+        _TEMPLATES["sqlite"] = str(path)
+    return _TEMPLATES["sqlite"]
+
+
 def make_database(tmp_path: Path) -> Iterator[str]:
-    """A new, migrated database; dropped afterwards on PostgreSQL."""
+    """A new, migrated database (a copy of the run's migrated template); dropped
+    afterwards on PostgreSQL."""
     if PG_URL:
+        template = _pg_template()
         name = f"shiplane_test_{uuid.uuid4().hex[:12]}"
-        _pg_admin(PG_URL, f'CREATE DATABASE "{name}"')
+        _pg_admin(PG_URL, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
         try:
-            upgrade(url)
             yield url
         finally:
             _pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     else:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'shiplane.db'}"
-        upgrade(url)
-        yield url
+        path = tmp_path / "shiplane.db"
+        with closing(sqlite3.connect(_sqlite_template())) as source, closing(sqlite3.connect(path)) as copy:
+            source.backup(copy)  # every page, the WAL's included: a consistent copy
+        yield f"sqlite+aiosqlite:///{path}"
 
 
 @pytest.fixture(scope="session")
@@ -189,3 +222,10 @@ def assert_error(response: Any, status: int, code: str) -> dict[str, Any]:
     assert body["error"]["code"] == code, body
     assert body["meta"]["requestId"] == response.headers["x-request-id"]
     return body["error"]
+
+
+def once_on_sqlite(why: str) -> pytest.MarkDecorator:
+    """Skip under ``SHIPLANE_TEST_DATABASE_URL``: for tests whose subject is not the
+    storage (a browser, a command-line client) and whose API calls the API tests already
+    run on both databases; CI's 45 minutes cannot hold them twice."""
+    return pytest.mark.skipif(bool(os.environ.get("SHIPLANE_TEST_DATABASE_URL")), reason=f"runs once, on SQLite: {why}")

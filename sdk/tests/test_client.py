@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from shiplane.platform.jwt import mint_token
 from shiplane.platform.settings import Settings
-from tests.conftest import make_database
+from tests.conftest import make_database, once_on_sqlite
 from tests.servers import Server, free_port, production_env, start_server
 
 from shiplane_sdk.client import (
@@ -43,7 +43,7 @@ from shiplane_sdk.client import (
     models,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, once_on_sqlite("the client library against a real server")]
 
 SECRET = "client-tests-secret-" + "s" * 40
 ENCRYPTION_KEY = "client-tests-encryption-key-" + "k" * 20

@@ -31,10 +31,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from shiplane.platform.jwt import mint_token
 from shiplane.platform.settings import Settings
 from tests.api.releases import Repo
-from tests.conftest import make_database
+from tests.conftest import make_database, once_on_sqlite
 from tests.servers import Server, production_env, start_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, once_on_sqlite("the command-line client against a real server")]
 
 SECRET = "shiplanectl-tests-secret-" + "s" * 40
 # A bearer token, a service account's (client id, secret), or nobody.

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import once_on_sqlite
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -39,12 +41,8 @@ def artifacts_dir(*parts: str) -> Path:
 
 
 # The console's browser tests run once, on SQLite: what they add is the browser and the
-# pages; every request they make is an API call whose storage paths the API tests run on
-# both databases (and CI's 45 minutes cannot hold them twice).
-ONCE_ON_SQLITE = pytest.mark.skipif(
-    bool(os.environ.get("SHIPLANE_TEST_DATABASE_URL")),
-    reason="browser tests run once, on SQLite (their API calls are tested on PostgreSQL by the API tests)",
-)
+# pages; every request they make is an API call the API tests run on both databases.
+ONCE_ON_SQLITE = once_on_sqlite("a browser driving the console")
 
 
 @contextmanager

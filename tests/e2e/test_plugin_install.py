@@ -23,11 +23,11 @@ import pytest
 from shiplane.platform.jwt import mint_token
 from shiplane.platform.settings import Settings
 
-from tests.conftest import make_database
+from tests.conftest import make_database, once_on_sqlite
 from tests.plugin_site import pip_install_into
 from tests.servers import Server, production_env, start_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, once_on_sqlite("installing a plugin distribution with pip")]
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "acme-plugin"

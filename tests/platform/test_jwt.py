@@ -31,9 +31,12 @@ from jose import jwt as jose_jwt
 from shiplane.app import create_app
 from shiplane.platform.settings import Settings
 
-from tests.conftest import assert_error, make_settings
+from tests.conftest import assert_error, make_settings, once_on_sqlite
 
 BASE = "/api/v1/environments"
+# Token verification does not touch the storage (its API calls are the API tests').
+pytestmark = once_on_sqlite("token verification, not storage")
+
 ISSUER = "shiplane-dev"
 AUDIENCE = "shiplane"
 DROP = object()  # a claim value meaning "leave this claim out"

@@ -28,7 +28,10 @@ from shiplane.platform.jwt import mint_token
 from shiplane.platform.ratelimit import Decision, MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from shiplane.platform.settings import RateTier, Settings
 
-from tests.conftest import REDIS_URL, Caller, assert_error, make_settings
+from tests.conftest import REDIS_URL, Caller, assert_error, make_settings, once_on_sqlite
+
+# Buckets live in memory or Redis, not in the database.
+pytestmark = once_on_sqlite("rate-limit buckets are in memory or Redis")
 
 BASE = "/api/v1/environments"
 PROBES = ("/healthz", "/readyz", "/metrics")

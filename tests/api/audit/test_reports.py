@@ -20,7 +20,7 @@ from shiplane.platform.audit import checkpoint_payload
 
 from tests.api.promotions import PROMOTIONS, environment, policy, promote, sealed_release
 from tests.api.promotions.test_promotions import finished
-from tests.conftest import Caller, CallerFactory, assert_error
+from tests.conftest import Caller, CallerFactory, assert_error, once_on_sqlite
 
 REPORTS = "/api/v1/audit-reports"
 
@@ -155,6 +155,7 @@ def test_a_pending_report_whose_maker_died_is_made_by_the_sweep(admin: Caller, d
     assert admin.get(f"{REPORTS}/{made['id']}/download").status_code == 200
 
 
+@once_on_sqlite("a browser rendering the report")
 def test_a_self_approval_the_policy_allowed_is_flagged_and_the_html_renders_in_chromium(
     admin: Caller, make_caller: CallerFactory, tmp_path: Path
 ) -> None:
