@@ -30,6 +30,8 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from tests import openapi_conformance
+
 PG_URL = os.environ.get("SHIPLANE_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("SHIPLANE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -146,17 +148,22 @@ class Caller:
     def _h(self, extra: dict[str, str] | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}", **self.headers, **(extra or {})}
 
+    def _checked(self, method: str, response: Any) -> Any:
+        # Every response is held to the OpenAPI document (tests/openapi_conformance.py).
+        openapi_conformance.check(self.client.app, method, response)
+        return response
+
     def get(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-        return self.client.get(path, headers=self._h(headers), **kw)
+        return self._checked("GET", self.client.get(path, headers=self._h(headers), **kw))
 
     def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-        return self.client.post(path, json=json, headers=self._h(headers), **kw)
+        return self._checked("POST", self.client.post(path, json=json, headers=self._h(headers), **kw))
 
     def put(self, path: str, json: Any = None, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-        return self.client.put(path, json=json, headers=self._h(headers), **kw)
+        return self._checked("PUT", self.client.put(path, json=json, headers=self._h(headers), **kw))
 
     def delete(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-        return self.client.delete(path, headers=self._h(headers), **kw)
+        return self._checked("DELETE", self.client.delete(path, headers=self._h(headers), **kw))
 
 
 CallerFactory = Callable[..., Caller]

@@ -7,14 +7,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from shiplane.environments.freeze import FreezeWindowService
-from shiplane.environments.schemas import EnvironmentCreate, EnvironmentReplace, FreezeWindowCreate
+from shiplane.environments.schemas import (
+    EnvironmentCreate,
+    EnvironmentOut,
+    EnvironmentReplace,
+    FreezeWindowCreate,
+    FreezeWindowOut,
+)
 from shiplane.environments.service import LIST_SPEC, EnvironmentService
 from shiplane.platform.auth import Principal, require
 from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import success
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import page_of, parse_list_params
-from shiplane.platform.openapi import list_parameters
+from shiplane.platform.openapi import list_parameters, returns
 from shiplane.platform.reads import TenantReads
 from shiplane.platform.versioning import etag, expected_version
 from shiplane.plugins.deps import plugin_reads, plugin_service
@@ -34,7 +40,7 @@ Reader = Annotated[Principal, require("environments:read")]
 Reads = Annotated[TenantReads, Depends(tenant_reads)]
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=returns(EnvironmentOut, status=201))
 async def create_environment(
     body: EnvironmentCreate,
     request: Request,
@@ -49,20 +55,20 @@ async def create_environment(
     )
 
 
-@router.get("", openapi_extra=list_parameters(LIST_SPEC))
+@router.get("", openapi_extra=list_parameters(LIST_SPEC), responses=returns(EnvironmentOut, many=True))
 async def list_environments(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
     page = await _reader(request, principal).list_page(reads, params)
     return success(page.items, pagination=page.pagination)
 
 
-@router.get("/{environment_id}")
+@router.get("/{environment_id}", responses=returns(EnvironmentOut))
 async def get_environment(environment_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
     data, version = await _reader(request, principal).read(reads, environment_id)
     return success(data, headers={"ETag": etag(version)})
 
 
-@router.put("/{environment_id}")
+@router.put("/{environment_id}", responses=returns(EnvironmentOut))
 async def replace_environment(
     environment_id: str,
     body: EnvironmentReplace,
@@ -98,7 +104,7 @@ async def delete_environment(
 # -- freeze windows ------------------------------------------------------------------------------
 
 
-@router.post("/{environment_id}/freeze-windows", status_code=201)
+@router.post("/{environment_id}/freeze-windows", status_code=201, responses=returns(FreezeWindowOut, status=201))
 async def create_freeze_window(
     environment_id: str,
     body: FreezeWindowCreate,
@@ -110,7 +116,9 @@ async def create_freeze_window(
     return await run_write(request, principal, lambda s: FreezeWindowService(s, principal).create(environment_id, body))
 
 
-@router.get("/{environment_id}/freeze-windows", openapi_extra=list_parameters())
+@router.get(
+    "/{environment_id}/freeze-windows", openapi_extra=list_parameters(), responses=returns(FreezeWindowOut, many=True)
+)
 async def list_freeze_windows(environment_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
     page = page_of(await FreezeWindowService(None, principal).list_for(reads, environment_id), request.query_params)
     return success(page.items, pagination=page.pagination)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field, StringConstraints, TypeAdapter
@@ -8,7 +8,7 @@ from sqlalchemy.engine import Row
 
 from shiplane.environments.models import Environment
 from shiplane.platform.envelope import rfc3339
-from shiplane.platform.schemas import ApiModel, Integral
+from shiplane.platform.schemas import ApiModel, ApiOut, Integral
 from shiplane.platform.secrets import mask_sealed
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
@@ -97,6 +97,50 @@ class EnvironmentReplace(EnvironmentFields):
     )
 
 
+class GateOut(ApiOut):
+    id: str | None = Field(description="Assigned by the server (null on gates stored before ids)")
+    type: str
+    name: str | None = None
+    config: dict[str, Any] = Field(description="Sealed secrets shown masked")
+    problem: dict[str, str] | None = Field(
+        default=None, description="Present when the gate cannot run now (its plugin disabled or gone)"
+    )
+
+
+class RollbackPolicyOut(ApiOut):
+    on_failed_checks: Literal["rollback", "hold"]
+    check_targets: bool
+    hook_template_id: str | None
+
+
+class ProtectionOut(ApiOut):
+    promote_roles: list[str]
+    promote_users: list[str]
+    rollback_roles: list[str]
+    rollback_users: list[str]
+
+
+class EnvironmentOut(ApiOut):
+    id: str
+    tenant_id: str
+    name: str
+    display_name: str | None
+    description: str
+    order: int = Field(description="Place in the pipeline")
+    is_production: bool
+    required_predecessors: list[str] | None = Field(description="null: the environment just before in order")
+    gates: list[GateOut]
+    approval_policy_id: str | None
+    deployment_workflow_template_id: str | None
+    current_release_id: str | None
+    protection: ProtectionOut | None
+    variable_set_ids: list[str]
+    rollback_policy: RollbackPolicyOut
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
 def gate_out(gate: dict[str, Any], problem: dict[str, str] | None) -> dict[str, Any]:
     out = {**gate, "config": mask_sealed(gate.get("config", {}))}
     if problem is not None:
@@ -155,6 +199,26 @@ class FreezeWindowCreate(ApiModel):
 
 
 _DURATION = TypeAdapter(timedelta)
+
+
+class FreezeWindowOut(ApiOut):
+    id: str
+    environment_id: str
+    kind: Literal["once", "recurring"]
+    starts_at: datetime = Field(description="The window's start (a recurring window's series start)")
+    ends_at: datetime | None
+    rrule: str | None
+    duration: str | None = Field(description="ISO 8601 duration of each occurrence (recurring windows)")
+    time_zone: str | None
+    reason: str
+    override_roles: list[str]
+    active: bool = Field(description="Whether the window holds now")
+    next_start: datetime | None
+    next_end: datetime | None
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
 
 
 def freeze_window_out(window: Any, state: dict[str, Any]) -> dict[str, Any]:

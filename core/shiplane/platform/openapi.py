@@ -1,5 +1,5 @@
 """The OpenAPI document, telling the truth: the bearer scheme, the envelope of every
-error an operation can answer, and the list parameters.
+error an operation can answer, the list parameters, and what each success carries.
 
 FastAPI's own document lists a 422 shape Shiplane never sends (validation errors
 are 400 in the envelope) and knows nothing of the token or of lists' query
@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from shiplane.platform.errors import CATALOGUE
 from shiplane.platform.listing import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, ListSpec
@@ -92,6 +93,24 @@ _DESCRIPTIONS = {
 }
 
 
+def returns(model: type[BaseModel], *, many: bool = False, status: int = 200) -> dict[int | str, Any]:
+    """``responses=`` for a route: its success envelope's ``data`` is ``model`` (a list
+    of them with ``many``). The route still builds its own response; the document says
+    what it holds, and the test suite checks every response against it
+    (``tests/openapi_conformance.py``), so the two cannot part."""
+    return {status: {"model": list[model] if many else model, "description": "Success"}}  # type: ignore[valid-type]
+
+
+def _success(data: dict[str, Any]) -> dict[str, Any]:
+    if not data:
+        return {"$ref": "#/components/schemas/SuccessEnvelope"}
+    return {
+        "type": "object",
+        "required": ["success", "data", "meta"],
+        "properties": {"success": {"const": True}, "data": data, "meta": _META},
+    }
+
+
 def _error(status: str) -> dict[str, Any]:
     return {
         "description": _DESCRIPTIONS[status],
@@ -153,7 +172,9 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
         if path == "/metrics":
             response["content"] = {"text/plain": {"schema": {"type": "string"}}}  # Prometheus' text format
         elif status.startswith("2") and status != "204":
-            response["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/SuccessEnvelope"}}}
+            # A model the route declared (``returns``) is the envelope's data; none: any data.
+            declared = response.get("content", {}).get("application/json", {}).get("schema", {})
+            response["content"] = {"application/json": {"schema": _success(declared)}}
     statuses = ["400", "500"]
     if path.startswith("/api/v1/"):
         operation["security"] = [{"bearerAuth": []}]

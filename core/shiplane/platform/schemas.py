@@ -144,3 +144,13 @@ class ApiModel(BaseModel):
         if bad_numbers:
             raise PydanticCustomError(NON_FINITE_ERROR_TYPE, NON_FINITE_MESSAGE, {"paths": sorted(bad_numbers)})
         return data
+
+
+class ApiOut(BaseModel):
+    """The base of every response model (``platform.openapi.returns``): camelCase on the
+    wire, and no key the model does not name (``additionalProperties: false`` in the
+    document), so a response that grows a field the document lacks fails the suite's
+    conformance check. Fields without a default are always present (``null`` where the
+    type allows it). The routes build their JSON themselves; these models describe it."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, StringConstraints, field_validator
 
@@ -11,33 +11,35 @@ from shiplane.platform.schemas import ApiModel, Integral
 AccountName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9.-]{0,98}[a-z0-9])?$")]
 # What a machine may be given: every person's role (not the agents' own).
 GRANTABLE_ROLES = tuple(r for r in ROLES if r not in ("agent", "agent-registrar"))
+# The same names as a type, so the OpenAPI document says which strings are accepted
+# (an enum): a client or a fuzzer reads what the server will take.
+GrantableRole = Literal["viewer", "developer", "release-manager", "approver", "admin"]
+if set(get_args(GrantableRole)) != set(GRANTABLE_ROLES):  # pragma: no cover - a roles edit
+    raise RuntimeError("GrantableRole is out of step with platform.permissions.ROLES")
 
 
-def _known_roles(roles: list[str]) -> list[str]:
-    unknown = [r for r in roles if r not in GRANTABLE_ROLES]
-    if unknown:
-        raise ValueError(f"unknown role(s) {unknown}: one of {list(GRANTABLE_ROLES)}")
+def _distinct(roles: list[str]) -> list[str]:
     return list(dict.fromkeys(roles))
 
 
 class ServiceAccountCreate(ApiModel):
     name: AccountName = Field(description="Unique per tenant")
     description: Annotated[str, StringConstraints(max_length=1000)] = ""
-    roles: Annotated[list[str], Field(min_length=1, max_length=10)] = Field(
+    roles: Annotated[list[GrantableRole], Field(min_length=1, max_length=10)] = Field(
         description="The roles its tokens carry (viewer, developer, release-manager, approver, admin)"
     )
 
-    _roles = field_validator("roles")(_known_roles)
+    _roles = field_validator("roles")(_distinct)
 
 
 class ServiceAccountUpdate(ApiModel):
     description: Annotated[str, StringConstraints(max_length=1000)] = ""
-    roles: Annotated[list[str], Field(min_length=1, max_length=10)]
+    roles: Annotated[list[GrantableRole], Field(min_length=1, max_length=10)]
     version: Annotated[int, Field(ge=1), Integral] | None = Field(
         default=None, description="The version read (or If-Match)"
     )
 
-    _roles = field_validator("roles")(_known_roles)
+    _roles = field_validator("roles")(_distinct)
 
 
 def account_out(row: Any) -> dict[str, Any]:

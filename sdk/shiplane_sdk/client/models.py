@@ -332,6 +332,39 @@ class FreezeWindowCreate(BaseModel):
     """
 
 
+class FreezeWindowOut(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    id: Annotated[str, Field(title="Id")]
+    environment_id: Annotated[str, Field(alias="environmentId", title="Environmentid")]
+    kind: Annotated[Literal["once", "recurring"], Field(title="Kind")]
+    starts_at: Annotated[AwareDatetime, Field(alias="startsAt", title="Startsat")]
+    """
+    The window's start (a recurring window's series start)
+    """
+    ends_at: Annotated[AwareDatetime | None, Field(alias="endsAt", title="Endsat")]
+    rrule: Annotated[str | None, Field(title="Rrule")]
+    duration: Annotated[str | None, Field(title="Duration")]
+    """
+    ISO 8601 duration of each occurrence (recurring windows)
+    """
+    time_zone: Annotated[str | None, Field(alias="timeZone", title="Timezone")]
+    reason: Annotated[str, Field(title="Reason")]
+    override_roles: Annotated[list[str], Field(alias="overrideRoles", title="Overrideroles")]
+    active: Annotated[bool, Field(title="Active")]
+    """
+    Whether the window holds now
+    """
+    next_start: Annotated[AwareDatetime | None, Field(alias="nextStart", title="Nextstart")]
+    next_end: Annotated[AwareDatetime | None, Field(alias="nextEnd", title="Nextend")]
+    created_by: Annotated[str | None, Field(alias="createdBy", title="Createdby")]
+    created_at: Annotated[AwareDatetime, Field(alias="createdAt", title="Createdat")]
+    updated_at: Annotated[AwareDatetime, Field(alias="updatedAt", title="Updatedat")]
+    version: Annotated[int, Field(title="Version")]
+
+
 class Id(RootModel[str]):
     root: Annotated[str, Field(max_length=36, min_length=1, title="Id")]
     """
@@ -360,6 +393,27 @@ class GateConfig(BaseModel):
     name: Annotated[Name | None, Field(title="Name")] = None
     config: Annotated[dict[str, Any] | None, Field(title="Config")] = None
     problem: Annotated[dict[str, Any] | None, Field(title="Problem")] = None
+
+
+class GateOut(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    id: Annotated[str | None, Field(title="Id")]
+    """
+    Assigned by the server (null on gates stored before ids)
+    """
+    type: Annotated[str, Field(title="Type")]
+    name: Annotated[str | None, Field(title="Name")] = None
+    config: Annotated[dict[str, Any], Field(title="Config")]
+    """
+    Sealed secrets shown masked
+    """
+    problem: Annotated[dict[str, str] | None, Field(title="Problem")] = None
+    """
+    Present when the gate cannot run now (its plugin disabled or gone)
+    """
 
 
 class GatePreview(BaseModel):
@@ -604,6 +658,17 @@ class Protection(BaseModel):
     ] = None
 
 
+class ProtectionOut(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    promote_roles: Annotated[list[str], Field(alias="promoteRoles", title="Promoteroles")]
+    promote_users: Annotated[list[str], Field(alias="promoteUsers", title="Promoteusers")]
+    rollback_roles: Annotated[list[str], Field(alias="rollbackRoles", title="Rollbackroles")]
+    rollback_users: Annotated[list[str], Field(alias="rollbackUsers", title="Rollbackusers")]
+
+
 class Digest(RootModel[str]):
     root: Annotated[
         str, Field(max_length=200, pattern="^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$", title="Digest")
@@ -842,6 +907,16 @@ class RollbackPolicy(BaseModel):
     """
 
 
+class RollbackPolicyOut(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    on_failed_checks: Annotated[Literal["rollback", "hold"], Field(alias="onFailedChecks", title="Onfailedchecks")]
+    check_targets: Annotated[bool, Field(alias="checkTargets", title="Checktargets")]
+    hook_template_id: Annotated[str | None, Field(alias="hookTemplateId", title="Hooktemplateid")]
+
+
 class TemplateVersion(RootModel[int]):
     root: Annotated[int, Field(ge=1, title="Templateversion")]
     """
@@ -876,7 +951,10 @@ class ServiceAccountCreate(BaseModel):
     Unique per tenant
     """
     description: Annotated[str | None, Field(max_length=1000, title="Description")] = ""
-    roles: Annotated[list[str], Field(max_length=10, min_length=1, title="Roles")]
+    roles: Annotated[
+        list[Literal["viewer", "developer", "release-manager", "approver", "admin"]],
+        Field(max_length=10, min_length=1, title="Roles"),
+    ]
     """
     The roles its tokens carry (viewer, developer, release-manager, approver, admin)
     """
@@ -895,7 +973,10 @@ class ServiceAccountUpdate(BaseModel):
         populate_by_name=True,
     )
     description: Annotated[str | None, Field(max_length=1000, title="Description")] = ""
-    roles: Annotated[list[str], Field(max_length=10, min_length=1, title="Roles")]
+    roles: Annotated[
+        list[Literal["viewer", "developer", "release-manager", "approver", "admin"]],
+        Field(max_length=10, min_length=1, title="Roles"),
+    ]
     version: Annotated[Version6 | None, Field(title="Version")] = None
     """
     The version read (or If-Match)
@@ -1145,6 +1226,41 @@ class EnvironmentCreate(BaseModel):
     """
     Who may promote into the environment and roll it back (null: anyone with the permission)
     """
+
+
+class EnvironmentOut(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    id: Annotated[str, Field(title="Id")]
+    tenant_id: Annotated[str, Field(alias="tenantId", title="Tenantid")]
+    name: Annotated[str, Field(title="Name")]
+    display_name: Annotated[str | None, Field(alias="displayName", title="Displayname")]
+    description: Annotated[str, Field(title="Description")]
+    order: Annotated[int, Field(title="Order")]
+    """
+    Place in the pipeline
+    """
+    is_production: Annotated[bool, Field(alias="isProduction", title="Isproduction")]
+    required_predecessors: Annotated[
+        list[str] | None, Field(alias="requiredPredecessors", title="Requiredpredecessors")
+    ]
+    """
+    null: the environment just before in order
+    """
+    gates: Annotated[list[GateOut], Field(title="Gates")]
+    approval_policy_id: Annotated[str | None, Field(alias="approvalPolicyId", title="Approvalpolicyid")]
+    deployment_workflow_template_id: Annotated[
+        str | None, Field(alias="deploymentWorkflowTemplateId", title="Deploymentworkflowtemplateid")
+    ]
+    current_release_id: Annotated[str | None, Field(alias="currentReleaseId", title="Currentreleaseid")]
+    protection: ProtectionOut | None
+    variable_set_ids: Annotated[list[str], Field(alias="variableSetIds", title="Variablesetids")]
+    rollback_policy: Annotated[RollbackPolicyOut, Field(alias="rollbackPolicy")]
+    version: Annotated[int, Field(title="Version")]
+    created_at: Annotated[AwareDatetime, Field(alias="createdAt", title="Createdat")]
+    updated_at: Annotated[AwareDatetime, Field(alias="updatedAt", title="Updatedat")]
 
 
 class EnvironmentReplace(BaseModel):

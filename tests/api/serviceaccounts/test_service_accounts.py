@@ -178,7 +178,7 @@ def test_the_token_endpoint_refuses_bad_requests_the_rfc_6749_way(admin: Caller)
     # A wrong id and a wrong secret get the same answer.
     assert cases[4][0].json()["error_description"] == cases[5][0].json()["error_description"]
     bad = admin.post(ACCOUNTS, json={"name": "x", "roles": ["agent"]})
-    assert assert_error(bad, 400, "VALIDATION_ERROR")["validationErrors"][0]["field"] == "roles"
+    assert assert_error(bad, 400, "VALIDATION_ERROR")["validationErrors"][0]["field"] == "roles.0"
     assert_error(admin.post(ACCOUNTS, json={"name": "strict", "roles": ["viewer"]}), 409, "ALREADY_EXISTS")
 
 
@@ -252,3 +252,18 @@ def test_production_refuses_an_oauth_issuer_equal_to_the_identity_providers(tmp_
             signing_key_path=tmp_path / "k.pem",
             auth_issuer="shiplane",
         ).prepare()
+
+
+def test_the_document_names_the_roles_a_service_account_takes(admin: Caller) -> None:
+    # The fuzzing sent roles [""] the document allowed and the server refused: the
+    # document now lists the grantable roles, and anything else is a 400 naming the field.
+    schemas = admin.get("/api/openapi.json").json()["components"]["schemas"]
+    for name in ("ServiceAccountCreate", "ServiceAccountUpdate"):
+        items = schemas[name]["properties"]["roles"]["items"]
+        assert sorted(items["enum"]) == ["admin", "approver", "developer", "release-manager", "viewer"]
+    refused = admin.post("/api/v1/service-accounts", json={"name": "ci", "roles": ["viewer", "agent"]})
+    body = assert_error(refused, 400, "VALIDATION_ERROR")
+    assert body["validationErrors"][0]["field"] == "roles.1"
+    created = admin.post("/api/v1/service-accounts", json={"name": "ci", "roles": ["viewer", "viewer"]})
+    assert created.status_code == 201, created.text
+    assert created.json()["data"]["serviceAccount"]["roles"] == ["viewer"]
