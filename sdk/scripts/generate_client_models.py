@@ -43,6 +43,9 @@ OPTIONS = [
     "--use-schema-description",
     "--use-field-description",
     "--disable-warnings",
+    # A newer server's extra fields are kept (``model_extra``), not refused: an older
+    # client keeps reading a newer server's answers.
+    "--extra-fields=allow",
 ]
 HEADER = """\
 # Generated from the Shiplane server's OpenAPI document by datamodel-code-generator {version}.
@@ -51,8 +54,8 @@ HEADER = """\
 #     python sdk/scripts/generate_client_models.py --url URL  (from a running server)
 # sdk/tests/test_client_models.py fails when this file and the live document differ.
 #
-# Request bodies only: the document describes every response as the envelope
-# (SuccessEnvelope / ErrorEnvelope), so the client returns response data as JSON values.
+# Request bodies, and the data of every answer the document describes (the *Out models);
+# RESPONSES at the end maps each operation to its answer's model (shiplane_sdk.client._typed).
 """
 
 
@@ -97,7 +100,43 @@ def generate(document: dict[str, Any]) -> str:
     lines = body.splitlines(keepends=True)
     while lines and lines[0].startswith("#"):
         lines.pop(0)
-    return HEADER.format(version=GENERATOR_VERSION) + "".join(lines)
+    text = HEADER.format(version=GENERATOR_VERSION) + "".join(lines)
+    return text + responses_text(document, text)
+
+
+def responses(document: dict[str, Any]) -> dict[tuple[str, str], tuple[str, bool]]:
+    """``(METHOD, path template) -> (model name, list?)`` for every operation whose success
+    envelope's ``data`` the document names (``platform.openapi.returns`` on the server)."""
+    table: dict[tuple[str, str], tuple[str, bool]] = {}
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            for status, response in operation.get("responses", {}).items():
+                if not status.startswith("2"):
+                    continue
+                schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+                data = schema.get("properties", {}).get("data", {})
+                many = data.get("type") == "array"
+                ref = (data.get("items", {}) if many else data).get("$ref", "")
+                if ref.startswith("#/components/schemas/"):
+                    table[(method.upper(), path)] = (ref.rsplit("/", 1)[1], many)
+    return dict(sorted(table.items()))
+
+
+def responses_text(document: dict[str, Any], models_text: str) -> str:
+    table = responses(document)
+    namespace: dict[str, Any] = {}
+    exec(compile(models_text, "models.py", "exec"), namespace)  # noqa: S102 - the text just generated
+    missing = sorted({name for name, _ in table.values() if name not in namespace})
+    if missing:
+        raise RuntimeError(f"the generator named these schemas otherwise: {missing}")
+    rows = "".join(
+        f'    ("{method}", "{path}"): ("{name}", {many}),\n' for (method, path), (name, many) in table.items()
+    )
+    return (
+        "\n\n#: (method, path template) -> (model name, whether the data is a list of them): the model of\n"
+        "#: every answer the document describes (shiplane_sdk.client._typed reads it).\n"
+        f"RESPONSES: dict[tuple[str, str], tuple[str, bool]] = {{\n{rows}}}\n"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

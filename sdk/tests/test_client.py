@@ -249,13 +249,17 @@ def test_models_match_the_live_openapi_document(live: Live) -> None:
 def test_resources_round_trip_with_models_versions_and_typed_errors(live: Live) -> None:
     with live.client() as client:
         created = client.environments.create(models.EnvironmentCreate(name="rt-dev", display_name="Dev", order=1))
-        assert created["displayName"] == "Dev" and created["version"] == 1
-        assert client.environments.get(created["id"]) == created
+        # Answers are the response models the server's document names, read by attribute.
+        assert isinstance(created, models.EnvironmentOut)
+        assert created.display_name == "Dev" and created.version == 1 and created.gates == []
+        assert client.environments.get(created.id) == created
         body = {"name": "rt-dev", "displayName": "Development", "order": 1}
-        replaced = client.environments.replace(created["id"], body, if_match=1)
-        assert replaced["version"] == 2
+        replaced = client.environments.replace(created.id, body, if_match=1)
+        assert replaced.version == 2
+        listed = list(client.environments.list())
+        assert all(isinstance(e, models.EnvironmentOut) for e in listed) and created.id in {e.id for e in listed}
         with pytest.raises(ConflictError) as conflict:
-            client.environments.replace(created["id"], body | {"displayName": "x"}, if_match=1)
+            client.environments.replace(created.id, body | {"displayName": "x"}, if_match=1)
         assert conflict.value.code == "VERSION_CONFLICT" and conflict.value.status == 409
         assert conflict.value.details["currentVersion"] == 2
 
@@ -270,9 +274,9 @@ def test_resources_round_trip_with_models_versions_and_typed_errors(live: Live) 
         assert invalid.value.code == "VALIDATION_ERROR"
         assert {e["field"] for e in invalid.value.validation_errors} >= {"name", "order"}
 
-        assert client.environments.delete(created["id"]) is None
+        assert client.environments.delete(created.id) is None
         with pytest.raises(NotFoundError):
-            client.environments.get(created["id"])
+            client.environments.get(created.id)
 
     with live.client(["viewer"]) as viewer, pytest.raises(ForbiddenError) as forbidden:
         viewer.environments.create({"name": "nope"})
@@ -293,7 +297,7 @@ def test_list_iterators_follow_cursors_and_pages(live: Live) -> None:
             client.environments.create({"name": name, "order": 100 + index})
         seen.clear()
         listed = [
-            e["name"]
+            e.name
             for e in client.environments.list(sort="name", filter={"name": {"$startsWith": "page-"}}, page_size=3)
         ]
         assert listed == names
@@ -301,7 +305,7 @@ def test_list_iterators_follow_cursors_and_pages(live: Live) -> None:
         assert len(seen) == 3
         assert "cursor" not in seen[0].url.params and all("cursor" in r.url.params for r in seen[1:])
         first = client.environments.page(page_size=3, sort="name", filter={"name": {"$startsWith": "page-"}})
-        assert [e["name"] for e in first.items] == names[:3] and first.has_next and first.next_cursor
+        assert [e.name for e in first.items] == names[:3] and first.has_next and first.next_cursor
         assert first.pagination["totalItems"] == 7
 
         # The plugin list is built in memory: pages only, no cursor.
@@ -309,7 +313,7 @@ def test_list_iterators_follow_cursors_and_pages(live: Live) -> None:
         plugins = list(client.plugins.list())
         seen.clear()
         one_by_one = list(client.transport.many("/api/v1/plugins", page_size=1))
-        assert len(plugins) >= 3 and [p["id"] for p in one_by_one] == [p["id"] for p in plugins]
+        assert len(plugins) >= 3 and [p.id for p in one_by_one] == [p.id for p in plugins]
         assert [r.url.params.get("page") for r in seen[1:]] == [str(n) for n in range(2, len(plugins) + 1)]
 
 
@@ -385,7 +389,7 @@ def test_connection_errors_are_retried_for_idempotent_calls_only(live: Live) -> 
             assert relay.connections == 1
             # With its key it is, and the server acts once.
             created = client.environments.create({"name": "with-key", "order": 401})
-            assert created["name"] == "with-key"
+            assert created.name == "with-key"
     finally:
         relay.stop()
 
@@ -408,12 +412,12 @@ def _finished_run(client: ShiplaneClient) -> dict[str, Any]:
         for index, name in enumerate(names)
     ]
     template = client.workflow_templates.create({"name": f"waits-{uuid.uuid4().hex[:6]}", "nodes": nodes})
-    run = client.runs.create({"templateId": template["id"]})
+    run = client.runs.create({"templateId": template.id})
     deadline = time.monotonic() + 60
-    while (run := client.runs.get(run["id"]))["state"] not in ("succeeded", "failed"):
+    while (run := client.runs.get(run.id)).state not in ("succeeded", "failed"):
         assert time.monotonic() < deadline, run
         time.sleep(0.1)
-    return dict(run)
+    return run.model_dump(by_alias=True)
 
 
 def test_a_stream_resumes_from_since_after_a_disconnect(live: Live) -> None:
@@ -444,8 +448,9 @@ def test_the_async_client(live: Live) -> None:
     async def main() -> None:
         async with AsyncShiplaneClient(live.url, token=live.token()) as client:
             env = await client.environments.create({"name": "async-env", "order": 500})
-            assert (await client.environments.get(env["id"]))["name"] == "async-env"
-            names = [e["name"] async for e in client.environments.list(page_size=2)]
+            assert isinstance(env, models.EnvironmentOut)
+            assert (await client.environments.get(env.id)).name == "async-env"
+            names = [e.name async for e in client.environments.list(page_size=2)]
             assert "async-env" in names and len(names) == len(set(names))
             try:
                 await client.releases.get("missing")
@@ -464,7 +469,7 @@ def test_the_async_client(live: Live) -> None:
 def test_a_service_account_authenticates_with_its_client_credentials(live: Live) -> None:
     with live.client() as admin:
         created = admin.service_accounts.create({"name": "ci-pipeline", "roles": ["release-manager"]})
-    client_id, secret = created["clientId"], created["clientSecret"]
+    client_id, secret = created.client_id, created.client_secret
     seen: list[httpx.Request] = []
     with ShiplaneClient(live.url, client_id=client_id, client_secret=secret) as machine:
         machine.transport.http.event_hooks["request"].append(seen.append)

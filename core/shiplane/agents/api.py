@@ -6,14 +6,21 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from shiplane.agents.schemas import AgentRegistration, AgentUpdate, Heartbeat
+from shiplane.agents.schemas import (
+    AgentHeartbeatOut,
+    AgentOut,
+    AgentRegistration,
+    AgentRegistrationOut,
+    AgentUpdate,
+    Heartbeat,
+)
 from shiplane.agents.service import LIST_SPEC, AgentService
 from shiplane.platform.auth import Principal, require
 from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import success
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import parse_list_params
-from shiplane.platform.openapi import list_parameters
+from shiplane.platform.openapi import list_parameters, returns
 from shiplane.platform.reads import TenantReads
 from shiplane.platform.versioning import etag, expected_version
 
@@ -27,7 +34,7 @@ def _service(request: Request, session: AsyncSession | None, principal: Principa
     return AgentService(session, principal, request.app.state.shiplane.settings)
 
 
-@router.post("/register", status_code=201)
+@router.post("/register", status_code=201, responses=returns(AgentRegistrationOut, status=201))
 async def register_agent(
     body: AgentRegistration,
     request: Request,
@@ -36,20 +43,20 @@ async def register_agent(
     return await run_write(request, principal, lambda s: _service(request, s, principal).register(body))
 
 
-@router.get("", openapi_extra=list_parameters(LIST_SPEC))
+@router.get("", openapi_extra=list_parameters(LIST_SPEC), responses=returns(AgentOut, many=True))
 async def list_agents(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
     page = await _service(request, None, principal).list_page(reads, params)
     return success(page.items, pagination=page.pagination)
 
 
-@router.get("/{agent_id}")
+@router.get("/{agent_id}", responses=returns(AgentOut))
 async def get_agent(agent_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
     data, version = await _service(request, None, principal).read(reads, agent_id)
     return success(data, headers={"ETag": etag(version)})
 
 
-@router.put("/{agent_id}")
+@router.put("/{agent_id}", responses=returns(AgentOut))
 async def update_agent(
     agent_id: str,
     body: AgentUpdate,
@@ -72,7 +79,7 @@ async def delete_agent(
     return await run_write(request, principal, lambda s: _service(request, s, principal).delete(agent_id, expected))
 
 
-@router.post("/{agent_id}/heartbeat")
+@router.post("/{agent_id}/heartbeat", responses=returns(AgentHeartbeatOut))
 async def heartbeat(
     agent_id: str,
     body: Heartbeat,

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
 from shiplane.platform.envelope import rfc3339
-from shiplane.platform.schemas import ApiModel, Integral, Labels
+from shiplane.platform.schemas import ApiModel, ApiOut, Integral, Labels
 
 AgentName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9.-]{0,98}[a-z0-9])?$")]
 CapabilityId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -38,6 +38,45 @@ class Heartbeat(ApiModel):
         default=None, description="The agent's software version, if it changed"
     )
     capabilities: Annotated[list[CapabilityId], Field(max_length=100)] | None = None
+
+
+AgentStatus = Literal["online", "offline", "draining", "disabled"]
+
+
+class AgentOut(ApiOut):
+    id: str
+    tenant_id: str
+    name: str
+    hostname: str
+    agent_version: str = Field(description="The agent's software version")
+    capabilities: list[str] = Field(description="Target types the agent runs")
+    labels: dict[str, str]
+    status: AgentStatus = Field(
+        description="disabled or draining as set by an admin; else online when heard from within the liveness "
+        "interval, offline otherwise"
+    )
+    draining: bool
+    disabled: bool
+    last_heartbeat_at: datetime | None = Field(description="null until its first heartbeat")
+    registered_by: str = Field(description="The user of the token that registered it")
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class AgentRegistrationOut(ApiOut):
+    agent: AgentOut
+    credential: str = Field(
+        description="The agent's own bearer credential, shown in this answer only (the server keeps its hash)"
+    )
+    heartbeat_seconds: int = Field(description="How often the agent is to heartbeat")
+
+
+class AgentHeartbeatOut(ApiOut):
+    status: Literal["online", "draining", "disabled"] = Field(
+        description="The agent's status now (a draining or disabled agent is offered no new tasks)"
+    )
+    heartbeat_seconds: int = Field(description="How often the agent is to heartbeat")
 
 
 def agent_status(row: Any, now: datetime, liveness: timedelta) -> str:

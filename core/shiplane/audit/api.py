@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import Field
 from sqlalchemy.engine import Row
 from starlette.responses import Response
 
 from shiplane.audit.reports import (
     FORMATS,
     AuditReportCreate,
+    AuditReportOut,
     create_report,
     get_report,
     not_ready,
@@ -25,8 +28,9 @@ from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import rfc3339, success
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import ListField, ListSpec, parse_list_params
-from shiplane.platform.openapi import list_parameters
+from shiplane.platform.openapi import download, list_parameters, returns
 from shiplane.platform.reads import TenantReads
+from shiplane.platform.schemas import ApiOut
 
 router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"])
 
@@ -47,6 +51,27 @@ LIST_SPEC = ListSpec(
 )
 
 
+class AuditActorOut(ApiOut):
+    type: Literal["user", "agent", "system"]
+    id: str
+
+
+class AuditEventOut(ApiOut):
+    id: str
+    tenant_id: str
+    sequence: int = Field(description="The event's place in the tenant's chain")
+    occurred_at: datetime
+    actor: AuditActorOut
+    action: str
+    resource_type: str
+    resource_id: str | None
+    request_id: str | None
+    outcome: Literal["success", "denied", "failure"]
+    changes: dict[str, Any] = Field(description="before, after and details, each when recorded; secrets redacted")
+    prev_hash: str
+    hash: str = Field(description="sha256 of prevHash and the event's canonical form")
+
+
 def audit_event_out(event: AuditEvent | Row[Any]) -> dict[str, Any]:
     return {
         "id": event.id,
@@ -65,7 +90,7 @@ def audit_event_out(event: AuditEvent | Row[Any]) -> dict[str, Any]:
     }
 
 
-@router.get("", openapi_extra=list_parameters(LIST_SPEC))
+@router.get("", openapi_extra=list_parameters(LIST_SPEC), responses=returns(AuditEventOut, many=True))
 async def list_audit_events(
     request: Request,
     _principal: Annotated[Principal, require("audit:read")],
@@ -81,7 +106,7 @@ async def list_audit_events(
 reports = APIRouter(prefix="/api/v1/audit-reports", tags=["audit"])
 
 
-@reports.post("", status_code=202)
+@reports.post("", status_code=202, responses=returns(AuditReportOut, status=202))
 async def create_audit_report(
     body: AuditReportCreate,
     request: Request,
@@ -97,7 +122,7 @@ async def create_audit_report(
     return response
 
 
-@reports.get("", openapi_extra=list_parameters(REPORT_LIST))
+@reports.get("", openapi_extra=list_parameters(REPORT_LIST), responses=returns(AuditReportOut, many=True))
 async def list_audit_reports(
     request: Request,
     _principal: Annotated[Principal, require("audit:read")],
@@ -108,7 +133,7 @@ async def list_audit_reports(
     return success([report_out(r) for r in page.items], pagination=page.pagination)
 
 
-@reports.get("/{report_id}")
+@reports.get("/{report_id}", responses=returns(AuditReportOut))
 async def get_audit_report(
     report_id: str, request: Request, principal: Annotated[Principal, require("audit:read")]
 ) -> Response:
@@ -116,7 +141,13 @@ async def get_audit_report(
     return success(report_out(await get_report(request.app.state.shiplane.db, principal.tenant_id, report_id)))
 
 
-@reports.get("/{report_id}/download", responses={409: {"description": "INVALID_STATE: the report is not ready"}})
+@reports.get(
+    "/{report_id}/download",
+    responses={
+        **download("application/json", "text/csv", "text/html"),
+        409: {"description": "INVALID_STATE: the report is not ready"},
+    },
+)
 async def download_audit_report(
     report_id: str, request: Request, principal: Annotated[Principal, require("audit:read")]
 ) -> Response:

@@ -33,7 +33,7 @@ from shiplane.platform.envelope import rfc3339
 from shiplane.platform.errors import ApiError, not_found, validation_error
 from shiplane.platform.idempotency import WriteResult
 from shiplane.platform.listing import ListField, ListSpec
-from shiplane.platform.schemas import ApiModel
+from shiplane.platform.schemas import ApiModel, ApiOut
 from shiplane.platform.signing import signer_of
 from shiplane.platform.writes import audit_change
 
@@ -97,6 +97,23 @@ class AuditReportCreate(ApiModel):
         if self.period_end - self.period_start > MAX_PERIOD:
             raise ValueError("a report covers at most 366 days")
         return self
+
+
+class AuditReportOut(ApiOut):
+    id: str
+    tenant_id: str
+    period_start: datetime
+    period_end: datetime
+    environment_ids: list[str] = Field(description="Only these environments (none: all)")
+    format: Literal["json", "csv", "html"]
+    state: Literal["pending", "ready", "failed"]
+    message: str
+    changes: int = Field(description="How many changes the report lists (0 until it is ready)")
+    size: int | None = Field(description="Bytes of the report (null until it is ready)")
+    digest: str | None = Field(description="sha256:... of the report's bytes (null until it is ready)")
+    requested_by: str
+    created_at: datetime
+    finished_at: datetime | None
 
 
 def report_out(row: AuditReport) -> dict[str, Any]:

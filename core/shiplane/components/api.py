@@ -6,7 +6,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from shiplane.components.schemas import ComponentCreate, ComponentReplace
+from shiplane.components.schemas import (
+    ComponentCreate,
+    ComponentOut,
+    ComponentReplace,
+    ComponentSyncOut,
+    ComponentVersionOut,
+)
 from shiplane.components.service import LIST_SPEC, VERSION_SPEC, ComponentService
 from shiplane.platform.auth import Principal, require
 from shiplane.platform.deps import tenant_reads
@@ -14,7 +20,7 @@ from shiplane.platform.envelope import success
 from shiplane.platform.errors import ApiError
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import parse_list_params
-from shiplane.platform.openapi import list_parameters
+from shiplane.platform.openapi import list_parameters, returns
 from shiplane.platform.reads import TenantReads
 from shiplane.platform.versioning import etag, expected_version
 from shiplane.plugins.deps import plugin_reads, plugin_service
@@ -33,27 +39,27 @@ def _service(request: Request, session: Any, principal: Principal) -> ComponentS
     return ComponentService(plugin_service(request, session, principal))
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=returns(ComponentOut, status=201))
 async def create_component(
     body: ComponentCreate, request: Request, principal: Annotated[Principal, _writer("create")]
 ) -> Response:
     return await run_write(request, principal, lambda s: _service(request, s, principal).create(body))
 
 
-@router.get("", openapi_extra=list_parameters(LIST_SPEC))
+@router.get("", openapi_extra=list_parameters(LIST_SPEC), responses=returns(ComponentOut, many=True))
 async def list_components(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
     page = await ComponentService(plugin_reads(request, principal)).list_page(reads, params)
     return success(page.items, pagination=page.pagination)
 
 
-@router.get("/{component_id}")
+@router.get("/{component_id}", responses=returns(ComponentOut))
 async def get_component(component_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
     data, version = await ComponentService(plugin_reads(request, principal)).read(reads, component_id)
     return success(data, headers={"ETag": etag(version)})
 
 
-@router.put("/{component_id}")
+@router.put("/{component_id}", responses=returns(ComponentOut))
 async def replace_component(
     component_id: str, body: ComponentReplace, request: Request, principal: Annotated[Principal, _writer("update")]
 ) -> Response:
@@ -71,7 +77,7 @@ async def delete_component(
     return await run_write(request, principal, lambda s: _service(request, s, principal).delete(component_id, expected))
 
 
-@router.post("/{component_id}/sync-versions")
+@router.post("/{component_id}/sync-versions", responses=returns(ComponentSyncOut))
 async def sync_versions(
     component_id: str, request: Request, principal: Annotated[Principal, _writer("sync")]
 ) -> Response:
@@ -108,7 +114,11 @@ async def sync_versions(
         services.metrics.component_sync_duration.observe(time.perf_counter() - started)
 
 
-@router.get("/{component_id}/versions", openapi_extra=list_parameters(VERSION_SPEC))
+@router.get(
+    "/{component_id}/versions",
+    openapi_extra=list_parameters(VERSION_SPEC),
+    responses=returns(ComponentVersionOut, many=True),
+)
 async def list_versions(component_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
     """The stored versions, newest first by semver, then time (``sort=-precedence``)."""
     params = parse_list_params(request.query_params, VERSION_SPEC)

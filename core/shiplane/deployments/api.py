@@ -7,13 +7,23 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from shiplane.deployments.rollbacks import RollbackCreate, RollbackService
-from shiplane.deployments.service import LIST_SPEC, DeploymentReads, artifact_out, task_out
+from shiplane.deployments.service import (
+    LIST_SPEC,
+    DeploymentArtifactOut,
+    DeploymentJobDetailOut,
+    DeploymentJobOut,
+    DeploymentReads,
+    DeploymentTaskLogsOut,
+    DeploymentTaskOut,
+    artifact_out,
+    task_out,
+)
 from shiplane.platform.auth import Principal, require
 from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import success
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import pagination_meta, parse_list_params
-from shiplane.platform.openapi import list_parameters
+from shiplane.platform.openapi import download, list_parameters, returns
 from shiplane.platform.reads import TenantReads
 from shiplane.plugins.deps import plugin_service
 
@@ -28,32 +38,32 @@ def _reads(request: Request, principal: Principal) -> DeploymentReads:
     return DeploymentReads(request.app.state.shiplane.db, principal)
 
 
-@router.get("", openapi_extra=list_parameters(LIST_SPEC))
+@router.get("", openapi_extra=list_parameters(LIST_SPEC), responses=returns(DeploymentJobOut, many=True))
 async def list_jobs(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
     page = await _reads(request, principal).list_page(reads, params)
     return success(page.items, pagination=page.pagination)
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", responses=returns(DeploymentJobDetailOut))
 async def get_job(job_id: str, request: Request, principal: Reader) -> Response:
     """The job with its task counts by state."""
     return success(await _reads(request, principal).job(job_id))
 
 
-@router.get("/{job_id}/tasks")
+@router.get("/{job_id}/tasks", responses=returns(DeploymentTaskOut, many=True))
 async def list_tasks(job_id: str, request: Request, principal: Reader) -> Response:
     """One task per target, by batch then target name."""
     found = await _reads(request, principal).tasks(job_id)
     return success(found, pagination=pagination_meta(1, max(len(found), 1), len(found)))
 
 
-@router.get("/{job_id}/tasks/{task_id}")
+@router.get("/{job_id}/tasks/{task_id}", responses=returns(DeploymentTaskOut))
 async def get_task(job_id: str, task_id: str, request: Request, principal: Reader) -> Response:
     return success(task_out(await _reads(request, principal).task(job_id, task_id)))
 
 
-@router.get("/{job_id}/tasks/{task_id}/logs")
+@router.get("/{job_id}/tasks/{task_id}/logs", responses=returns(DeploymentTaskLogsOut))
 async def task_logs(
     job_id: str,
     task_id: str,
@@ -69,7 +79,7 @@ async def task_logs(
     return success({"taskId": task_id, "offset": offset, "lines": page, "hasMore": offset + limit < len(lines)})
 
 
-@router.get("/{job_id}/artifacts")
+@router.get("/{job_id}/artifacts", responses=returns(DeploymentArtifactOut, many=True))
 async def list_artifacts(job_id: str, request: Request, principal: Reader) -> Response:
     """The rendered manifest (``manifest.json``), the stickers left (``stickers.json``) and
     the variables resolved (``variables.json``, secrets ``***``)."""
@@ -77,7 +87,7 @@ async def list_artifacts(job_id: str, request: Request, principal: Reader) -> Re
     return success(found, pagination=pagination_meta(1, max(len(found), 1), len(found)))
 
 
-@router.get("/{job_id}/artifacts/{artifact_id}")
+@router.get("/{job_id}/artifacts/{artifact_id}", responses=download("application/json", "application/octet-stream"))
 async def download_artifact(job_id: str, artifact_id: str, request: Request, principal: Reader) -> Response:
     """The artifact's bytes, with its content type and a ``Digest`` header."""
     row = await _reads(request, principal).artifact(job_id, artifact_id)
@@ -89,7 +99,7 @@ async def download_artifact(job_id: str, artifact_id: str, request: Request, pri
     )
 
 
-@rollbacks.post("", status_code=201)
+@rollbacks.post("", status_code=201, responses=returns(DeploymentJobOut, status=201))
 async def create_rollback(
     body: RollbackCreate,
     request: Request,
@@ -106,7 +116,7 @@ async def create_rollback(
     )
 
 
-@rollbacks.get("", openapi_extra=list_parameters(LIST_SPEC))
+@rollbacks.get("", openapi_extra=list_parameters(LIST_SPEC), responses=returns(DeploymentJobOut, many=True))
 async def list_rollbacks(
     request: Request, principal: Annotated[Principal, require("rollbacks:read")], reads: Reads
 ) -> Response:

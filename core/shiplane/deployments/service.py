@@ -15,8 +15,10 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
+from pydantic import Field
 from shiplane_sdk import Batch, PluginError, RolloutStrategy, TargetRef
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +36,7 @@ from shiplane.platform.envelope import rfc3339
 from shiplane.platform.errors import ApiError, not_found
 from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
 from shiplane.platform.reads import TenantReads
+from shiplane.platform.schemas import ApiOut
 from shiplane.platform.secrets import SecretBox
 from shiplane.platform.settings import Settings
 from shiplane.platform.signing import signer_of
@@ -82,6 +85,51 @@ def _when(value: Any) -> str | None:
     return rfc3339(value) if value is not None else None
 
 
+JobState = Literal["pending", "running", "succeeded", "failed", "partially_applied", "cancelled", "rolled_back"]
+TaskState = Literal["queued", "dispatched", "succeeded", "failed", "timed_out", "cancelled"]
+
+
+class DeploymentVariableSetRefOut(ApiOut):
+    id: str
+    name: str
+    revision: int = Field(description="The set's revision the deployment resolved")
+
+
+class DeploymentVariablesOut(ApiOut):
+    sets: list[DeploymentVariableSetRefOut] = Field(description="The variable sets resolved, in order")
+    targets: dict[str, dict[str, str]] = Field(
+        description="Per target id, each variable's value (secret values shown as ***)"
+    )
+
+
+class DeploymentJobOut(ApiOut):
+    id: str
+    tenant_id: str
+    kind: Literal["deploy", "rollback", "candidate"] = Field(
+        description="candidate: an A/B release's candidate side, on the targets with its labels"
+    )
+    promotion_id: str | None
+    workflow_run_id: str | None = Field(description="The workflow run whose deploy step runs the job")
+    release_id: str
+    environment_id: str
+    previous_release_id: str | None = Field(description="The release the environment had before the job")
+    strategy: str = Field(description="The rollout strategy's id")
+    strategy_config: dict[str, Any]
+    state: JobState
+    message: str
+    reason: str = Field(description="Why (a rollback's reason; a promotion's deployment carries the promotion's)")
+    variables: DeploymentVariablesOut | None = Field(description="The variables resolved when it started (null before)")
+    created_by: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeploymentJobDetailOut(DeploymentJobOut):
+    tasks: dict[str, int] = Field(description="The number of its tasks in each task state (states with none left out)")
+
+
 def job_out(row: Any, counts: dict[str, int] | None = None) -> dict[str, Any]:
     data = {
         "id": row.id,
@@ -109,6 +157,32 @@ def job_out(row: Any, counts: dict[str, int] | None = None) -> dict[str, Any]:
     return data
 
 
+class DeploymentTaskOut(ApiOut):
+    id: str
+    job_id: str
+    target_id: str
+    target_name: str
+    agent_id: str | None = Field(description="The agent the task went to (null until dispatched)")
+    batch: int = Field(description="The rollout batch, 0 the first")
+    state: TaskState
+    message: str
+    result: dict[str, Any] = Field(description="What the agent reported (its log is at .../logs)")
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class DeploymentTaskLogLineOut(ApiOut):
+    offset: int = Field(description="The line's place in the task's log (0 the first)")
+    line: str
+
+
+class DeploymentTaskLogsOut(ApiOut):
+    task_id: str
+    offset: int
+    lines: list[DeploymentTaskLogLineOut]
+    has_more: bool
+
+
 def task_out(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -123,6 +197,16 @@ def task_out(row: Any) -> dict[str, Any]:
         "startedAt": _when(row.started_at),
         "finishedAt": _when(row.finished_at),
     }
+
+
+class DeploymentArtifactOut(ApiOut):
+    id: str
+    job_id: str
+    name: str = Field(description="manifest.json, variables.json or stickers.json")
+    content_type: str
+    size: int = Field(description="Bytes")
+    digest: str
+    created_at: datetime
 
 
 def artifact_out(row: Any) -> dict[str, Any]:

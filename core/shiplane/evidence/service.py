@@ -12,8 +12,10 @@ import hashlib
 import json
 import logging
 from collections import Counter
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
+from pydantic import Field
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -28,6 +30,7 @@ from shiplane.platform.envelope import rfc3339
 from shiplane.platform.errors import not_found
 from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
 from shiplane.platform.reads import TenantReads
+from shiplane.platform.schemas import ApiOut
 from shiplane.platform.signing import Signer, signer_of
 
 log = logging.getLogger("shiplane.evidence")
@@ -107,6 +110,15 @@ async def publish_key(session: AsyncSession, signer: Signer) -> None:
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     await session.execute(insert(SigningKey).values(**values).on_conflict_do_nothing(index_elements=["key_id"]))
+
+
+class SigningKeyOut(ApiOut):
+    key_id: str
+    algorithm: Literal["ed25519"]
+    public_key: str = Field(description="PEM")
+    created_at: datetime
+    last_started_at: datetime = Field(description="When a server process last started with this key")
+    current: bool = Field(description="The key the newest server process signs with")
 
 
 def key_out(row: SigningKey, newest: str | None) -> dict[str, Any]:
@@ -456,6 +468,31 @@ async def record_sticker(
 # -- reads ----------------------------------------------------------------------------------
 
 
+class EvidencePacketOut(ApiOut):
+    id: str
+    tenant_id: str
+    kind: Literal["promotion-decision", "deployment-outcome", "ab-release-decision"]
+    outcome: Literal[
+        "approved", "rejected", "cancelled", "failed", "succeeded", "partially_applied", "rolled_back", "promoted"
+    ] = Field(
+        description="A promotion's decision (approved, rejected, cancelled, failed), a deployment job's final "
+        "state, or an A/B release's end (promoted, rolled_back)"
+    )
+    promotion_id: str | None
+    deployment_job_id: str | None
+    release_id: str
+    environment_id: str = Field(description="Empty when the environment was gone when the packet was written")
+    subject_digest: str
+    payload_type: str = Field(description="The DSSE envelope's payloadType")
+    key_id: str = Field(description="The signing key (GET /signing-keys)")
+    payload_sha256: str
+    created_at: datetime
+
+
+class EvidencePacketDetailOut(EvidencePacketOut):
+    statement: dict[str, Any] = Field(description="The signed in-toto Statement, decoded")
+
+
 def packet_out(row: EvidencePacket, with_statement: bool = False) -> dict[str, Any]:
     envelope = json.loads(row.envelope)
     data: dict[str, Any] = {
@@ -478,6 +515,23 @@ def packet_out(row: EvidencePacket, with_statement: bool = False) -> dict[str, A
 
         data["statement"] = json.loads(base64.b64decode(envelope["payload"]))
     return data
+
+
+class VersionStickerOut(ApiOut):
+    id: str
+    tenant_id: str
+    target_id: str
+    target_name: str
+    environment_id: str
+    release_id: str
+    deployment_job_id: str
+    manifest_digest: str
+    actor: str
+    deployed_at: datetime
+    current: bool = Field(description="The target's latest sticker")
+    key_id: str
+    sticker: dict[str, Any] = Field(description="The sticker as signed and written on the target, with its signature")
+    created_at: datetime
 
 
 def sticker_out(row: VersionSticker) -> dict[str, Any]:

@@ -6,14 +6,23 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from shiplane.integrations.schemas import DiscoverRequest, IntegrationCreate, IntegrationReplace
+from shiplane.integrations.schemas import (
+    AuditStreamStatusOut,
+    DiscoveredItemOut,
+    DiscoverRequest,
+    IntegrationCreate,
+    IntegrationHealthReportOut,
+    IntegrationOut,
+    IntegrationReplace,
+    IntegrationTestOut,
+)
 from shiplane.integrations.service import LIST_SPEC, IntegrationService, Prepared
 from shiplane.platform.auth import Principal, require
 from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import success
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import page_of, parse_list_params
-from shiplane.platform.openapi import list_parameters
+from shiplane.platform.openapi import list_parameters, returns
 from shiplane.platform.reads import TenantReads
 from shiplane.platform.versioning import etag, expected_version
 from shiplane.plugins.catalog import capability_routes
@@ -35,27 +44,27 @@ def _writer(action: str) -> Any:
     return require("integrations:write", audit_action=f"integration.{action}", resource_type="integration")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=returns(IntegrationOut, status=201))
 async def create_integration(
     body: IntegrationCreate, request: Request, principal: Annotated[Principal, _writer("create")]
 ) -> Response:
     return await run_write(request, principal, lambda s: _service(request, s, principal).create(body))
 
 
-@router.get("", openapi_extra=list_parameters(LIST_SPEC))
+@router.get("", openapi_extra=list_parameters(LIST_SPEC), responses=returns(IntegrationOut, many=True))
 async def list_integrations(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
     page = await IntegrationService(plugin_reads(request, principal)).list_page(reads, params)
     return success(page.items, pagination=page.pagination)
 
 
-@router.get("/{integration_id}")
+@router.get("/{integration_id}", responses=returns(IntegrationOut))
 async def get_integration(integration_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
     data, version = await IntegrationService(plugin_reads(request, principal)).read(reads, integration_id)
     return success(data, headers={"ETag": etag(version)})
 
 
-@router.put("/{integration_id}")
+@router.put("/{integration_id}", responses=returns(IntegrationOut))
 async def replace_integration(
     integration_id: str,
     body: IntegrationReplace,
@@ -90,7 +99,7 @@ async def _record(request: Request, principal: Principal, integration_id: str, h
         )
 
 
-@router.post("/{integration_id}/test")
+@router.post("/{integration_id}/test", responses=returns(IntegrationTestOut))
 async def test_integration(
     integration_id: str, request: Request, principal: Annotated[Principal, require("integrations:write")]
 ) -> Response:
@@ -102,7 +111,7 @@ async def test_integration(
     return success(result)
 
 
-@router.get("/{integration_id}/health")
+@router.get("/{integration_id}/health", responses=returns(IntegrationHealthReportOut))
 async def integration_health(integration_id: str, request: Request, principal: Reader) -> Response:
     """The health now (the type's health check, else its connection test) and the last known."""
     prepared = await _prepared(request, principal, integration_id)
@@ -111,7 +120,7 @@ async def integration_health(integration_id: str, request: Request, principal: R
     return success({"integrationId": integration_id, "current": current, "lastKnown": prepared.last_known})
 
 
-@router.post("/{integration_id}/discover")
+@router.post("/{integration_id}/discover", responses=returns(DiscoveredItemOut, many=True))
 async def discover(
     integration_id: str,
     request: Request,
@@ -125,7 +134,10 @@ async def discover(
     return success(page.items, pagination=page.pagination)
 
 
-@router.get("/{integration_id}/audit-stream", responses={409: {"description": "INVALID_STATE: not a SIEM sink"}})
+@router.get(
+    "/{integration_id}/audit-stream",
+    responses={**returns(AuditStreamStatusOut), 409: {"description": "INVALID_STATE: not a SIEM sink"}},
+)
 async def audit_stream_status(integration_id: str, request: Request, principal: Reader) -> Response:
     """For a SIEM sink (an integration that can ``send_audit``): how far it has accepted the
     tenant's audit chain (``deliveredSequence``, ``headSequence``, ``behind``) and its
@@ -144,4 +156,14 @@ async def audit_stream_status(integration_id: str, request: Request, principal: 
     if row.type_id not in sink_types(services.plugins):
         raise ApiError("INVALID_STATE", f"integration type {row.type_id!r} is not a SIEM sink", {"typeId": row.type_id})
     status = await sink_status(services.db, principal.tenant_id, integration_id)
-    return success(status or {"deliveredSequence": 0, "headSequence": None, "behind": None, "attempts": 0})
+    return success(
+        status
+        or {
+            "deliveredSequence": 0,
+            "headSequence": None,
+            "behind": None,
+            "attempts": 0,
+            "lastError": None,
+            "nextAttemptAt": None,
+        }
+    )

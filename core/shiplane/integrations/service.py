@@ -19,7 +19,7 @@ from shiplane.platform.errors import ApiError, not_found
 from shiplane.platform.idempotency import WriteResult
 from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
 from shiplane.platform.reads import TenantReads
-from shiplane.platform.secrets import mask, secret_values, unseal
+from shiplane.platform.secrets import mask, mask_sealed, secret_values, unseal
 from shiplane.platform.versioning import check_version, etag
 from shiplane.platform.writes import audit_change, ensure_name_free, flush_change
 from shiplane.plugins.guard import PluginCallFailed
@@ -51,9 +51,9 @@ class IntegrationService:
         if self._enabled is None:
             self._enabled = await self.plugins.enabled_plugin_ids()
         problem = self.plugins.config_problem(KIND, row.type_id, self._enabled)
-        return integration_out(
-            row, mask(row.config, self.plugins.stored_secret_paths(KIND, row.type_id, row.config)), problem
-        )
+        # mask_sealed: a sealed value no known path names (its type gone) shows as *** too.
+        config = mask_sealed(mask(row.config, self.plugins.stored_secret_paths(KIND, row.type_id, row.config)))
+        return integration_out(row, config, problem)
 
     # -- reads --------------------------------------------------------------------------------
 

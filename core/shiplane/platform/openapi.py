@@ -101,6 +101,28 @@ def returns(model: type[BaseModel], *, many: bool = False, status: int = 200) ->
     return {status: {"model": list[model] if many else model, "description": "Success"}}  # type: ignore[valid-type]
 
 
+def download(*media_types: str, schema: dict[str, Any] | None = None) -> dict[int | str, Any]:
+    """``responses=`` for a route that answers a file as it is (``Content-Disposition:
+    attachment``), not the envelope: each media type it can carry, its bytes described by
+    ``schema`` (default: any bytes). The conformance check leaves attachments alone."""
+
+    def body(media: str) -> dict[str, Any]:
+        if schema is not None:
+            return schema
+        return {} if media.endswith("json") else {"type": "string", "format": "binary"}
+
+    return {
+        200: {
+            "description": "The file itself (Content-Disposition: attachment; a Digest header)",
+            "content": {media: {"schema": body(media)} for media in media_types},
+            _RAW: list(media_types),
+        }
+    }
+
+
+_RAW = "x-shiplane-download"
+
+
 def _success(data: dict[str, Any]) -> dict[str, Any]:
     if not data:
         return {"$ref": "#/components/schemas/SuccessEnvelope"}
@@ -171,6 +193,10 @@ def _complete(path: str, method: str, operation: dict[str, Any]) -> None:
     for status, response in responses.items():
         if path == "/metrics":
             response["content"] = {"text/plain": {"schema": {"type": "string"}}}  # Prometheus' text format
+        elif _RAW in response:
+            # A file answered as it is: only the media types the route named.
+            named = response.pop(_RAW)
+            response["content"] = {m: c for m, c in response.get("content", {}).items() if m in named}
         elif status.startswith("2") and status != "204":
             # A model the route declared (``returns``) is the envelope's data; none: any data.
             declared = response.get("content", {}).get("application/json", {}).get("schema", {})

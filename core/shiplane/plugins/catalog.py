@@ -12,14 +12,16 @@ from starlette.responses import Response
 from shiplane.platform.auth import Principal, require
 from shiplane.platform.envelope import success
 from shiplane.platform.listing import page_of
-from shiplane.platform.openapi import list_parameters
+from shiplane.platform.openapi import list_parameters, returns
 from shiplane.plugins.deps import plugin_reads
+from shiplane.plugins.schemas import CAPABILITY_OUT
 from shiplane.plugins.service import PluginService
 
 
 def capability_routes(path: str, kind: str, permission: str, *, with_detail: bool = True) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["capabilities"])
     Reader = Annotated[Principal, require(permission)]
+    model = CAPABILITY_OUT[kind]
 
     async def list_capabilities(request: Request, principal: Reader) -> Response:
         found = await plugin_reads(request, principal).capabilities(kind)
@@ -36,7 +38,14 @@ def capability_routes(path: str, kind: str, permission: str, *, with_detail: boo
         methods=["GET"],
         name=f"list_{kind}",
         openapi_extra=list_parameters(),
+        responses=returns(model, many=True),
     )
     if with_detail:
-        router.add_api_route(f"/{path}/{{capability_id}}", get_capability, methods=["GET"], name=f"get_{kind}")
+        router.add_api_route(
+            f"/{path}/{{capability_id}}",
+            get_capability,
+            methods=["GET"],
+            name=f"get_{kind}",
+            responses=returns(model),
+        )
     return router

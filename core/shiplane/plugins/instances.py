@@ -13,7 +13,7 @@ from shiplane.platform.errors import ApiError, FieldError, not_found, validation
 from shiplane.platform.idempotency import WriteResult
 from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
 from shiplane.platform.reads import TenantReads
-from shiplane.platform.secrets import mask, unseal
+from shiplane.platform.secrets import mask, mask_sealed, unseal
 from shiplane.platform.versioning import check_version, etag
 from shiplane.platform.writes import ensure_name_free, flush_change
 from shiplane.plugins.models import PluginInstance
@@ -90,7 +90,8 @@ class InstanceService:
             "pluginId": instance.plugin_id,
             "capabilityKind": instance.capability_kind,
             "capabilityId": instance.capability_id,
-            "config": mask(instance.config, self._secret_paths(instance)),
+            # mask_sealed: a sealed value no known path names (its plugin gone) shows as *** too.
+            "config": mask_sealed(mask(instance.config, self._secret_paths(instance))),
             "status": "active" if problem is None else "unavailable",
             "problem": problem,
             "version": instance.version,

@@ -13,12 +13,12 @@ from shiplane.platform.envelope import success
 from shiplane.platform.errors import validation_error
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import parse_list_params
-from shiplane.platform.openapi import list_parameters
+from shiplane.platform.openapi import list_parameters, returns
 from shiplane.platform.reads import TenantReads
 from shiplane.plugins.catalog import capability_routes
 from shiplane.plugins.deps import plugin_reads, plugin_service
 from shiplane.plugins.service import PluginService
-from shiplane.progressive.schemas import ABReleaseCreate, ABRollback
+from shiplane.progressive.schemas import ABHealthOut, ABReleaseCreate, ABReleaseOut, ABRollback, ABTrafficOut
 from shiplane.progressive.service import LIST_SPEC, ABReleaseService
 
 # GET /rollout-strategies: the tenant's enabled RolloutStrategies.
@@ -39,7 +39,7 @@ def _service(request: Request, principal: Principal) -> ABReleaseService:
     return ABReleaseService(services.db, plugins, services.queue)
 
 
-@releases.post("", status_code=201)
+@releases.post("", status_code=201, responses=returns(ABReleaseOut, status=201))
 async def create_ab_release(
     body: ABReleaseCreate, request: Request, principal: Annotated[Principal, _writer("create")]
 ) -> Response:
@@ -61,25 +61,25 @@ async def create_ab_release(
     )
 
 
-@releases.get("", openapi_extra=list_parameters(LIST_SPEC))
+@releases.get("", openapi_extra=list_parameters(LIST_SPEC), responses=returns(ABReleaseOut, many=True))
 async def list_ab_releases(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
     page = await _service(request, principal).list_page(reads, params)
     return success(page.items, pagination=page.pagination)
 
 
-@releases.get("/{ab_id}")
+@releases.get("/{ab_id}", responses=returns(ABReleaseOut))
 async def get_ab_release(ab_id: str, request: Request, principal: Reader) -> Response:
     return success(await _service(request, principal).get(ab_id))
 
 
-@releases.post("/{ab_id}/start")
+@releases.post("/{ab_id}/start", responses=returns(ABReleaseOut))
 async def start_ab_release(ab_id: str, request: Request, principal: Annotated[Principal, _writer("start")]) -> Response:
     """Apply step 1's weights (the candidate must already serve behind the router's candidate side)."""
     return success(await _service(request, principal).act(ab_id, "start"))
 
 
-@releases.post("/{ab_id}/advance")
+@releases.post("/{ab_id}/advance", responses=returns(ABReleaseOut))
 async def advance_ab_release(
     ab_id: str, request: Request, principal: Annotated[Principal, _writer("advance")]
 ) -> Response:
@@ -88,7 +88,7 @@ async def advance_ab_release(
     return success(await _service(request, principal).act(ab_id, "advance"))
 
 
-@releases.post("/{ab_id}/promote")
+@releases.post("/{ab_id}/promote", responses=returns(ABReleaseOut))
 async def promote_ab_release(
     ab_id: str, request: Request, principal: Annotated[Principal, _writer("promote")]
 ) -> Response:
@@ -96,7 +96,7 @@ async def promote_ab_release(
     return success(await _service(request, principal).act(ab_id, "promote"))
 
 
-@releases.post("/{ab_id}/rollback")
+@releases.post("/{ab_id}/rollback", responses=returns(ABReleaseOut))
 async def rollback_ab_release(
     ab_id: str, request: Request, principal: Annotated[Principal, _writer("rollback")], body: ABRollback | None = None
 ) -> Response:
@@ -104,13 +104,13 @@ async def rollback_ab_release(
     return success(await _service(request, principal).act(ab_id, "rollback", body.reason if body else ""))
 
 
-@releases.get("/{ab_id}/traffic")
+@releases.get("/{ab_id}/traffic", responses=returns(ABTrafficOut))
 async def ab_release_traffic(ab_id: str, request: Request, principal: Reader) -> Response:
     """The weights read back from the traffic router now, beside the desired ones."""
     return success(await _service(request, principal).traffic(ab_id))
 
 
-@releases.get("/{ab_id}/health")
+@releases.get("/{ab_id}/health", responses=returns(ABHealthOut))
 async def ab_release_health(ab_id: str, request: Request, principal: Reader) -> Response:
     """Each side's health from its latest checks, and every analysis measurement (query,
     values, threshold, verdict, time)."""

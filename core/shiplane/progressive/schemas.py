@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, HttpUrl, StringConstraints, model_validator
 
 from shiplane.platform.envelope import rfc3339
-from shiplane.platform.schemas import ApiModel, Integral
+from shiplane.platform.schemas import ApiModel, ApiOut, Integral
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 Status = Annotated[int, Field(ge=100, le=599), Integral]
@@ -89,6 +90,75 @@ class ABRollback(ApiModel):
 
 
 Verdict = Literal["pass", "fail", "inconclusive"]
+ABState = Literal["draft", "deploying", "running", "paused", "promoted", "rolled_back", "aborted"]
+Side = Literal["control", "candidate"]
+
+
+class ABStepOut(ApiOut):
+    weight: int = Field(description="Percent of the traffic sent to the candidate")
+    pause_seconds: int | None = Field(description="How long the step lasts at least (null: no timed pause)")
+    manual: bool = Field(description="The step waits for a person's advance")
+
+
+class ABWeightsOut(ApiOut):
+    control: int = Field(description="Percent of the traffic to the control release (A)")
+    candidate: int = Field(description="Percent of the traffic to the candidate release (B)")
+
+
+class ABProbeOut(ApiOut):
+    name: str
+    url: str
+    expect_status: list[int]
+    timeout_seconds: float
+    side: Side
+
+
+class ABMetricCheckOut(ApiOut):
+    name: str
+    integration_id: str
+    query: str
+    min: float | None
+    max: float | None
+    side: Side
+
+
+class ABAnalysisOut(ApiOut):
+    interval_seconds: float
+    failure_limit: int
+    consecutive_failure_limit: int | None
+    inconclusive_limit: int
+    probes: list[ABProbeOut]
+    metrics: list[ABMetricCheckOut]
+
+
+class ABReleaseOut(ApiOut):
+    id: str
+    tenant_id: str
+    name: str
+    environment_id: str
+    control_release_id: str
+    candidate_release_id: str
+    strategy: str
+    strategy_config: dict[str, Any]
+    steps: list[ABStepOut] = Field(description="The strategy's steps, as planned at creation")
+    router_instance_id: str
+    candidate_target_labels: dict[str, str] | None
+    deployment_job_id: str | None = Field(description="The candidate's deployment job (with candidateTargetLabels)")
+    analysis: ABAnalysisOut
+    state: ABState
+    current_step: int | None = Field(description="0-based index into steps (null before start)")
+    step_started_at: datetime | None
+    weights: ABWeightsOut | None = Field(description="The desired weights (null before start)")
+    applied_weights: ABWeightsOut | None = Field(description="The weights the traffic router last accepted")
+    router_error: str | None = Field(description="Why the traffic router refused the desired weights last time")
+    failures: int = Field(description="Failing measurements in the current step")
+    message: str
+    created_by: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
 
 
 def _when(value: Any) -> str | None:
@@ -128,6 +198,19 @@ def ab_out(row: Any) -> dict[str, Any]:
     }
 
 
+class ABMeasurementOut(ApiOut):
+    id: int
+    step: int = Field(description="0-based index of the step it was measured in")
+    kind: Literal["probe", "metric"]
+    name: str
+    query: str = Field(description="The probe's URL or the metric query")
+    values: list[Any]
+    threshold: dict[str, Any] = Field(description="A probe's expectStatus, or a metric's min and max")
+    verdict: Verdict
+    message: str
+    at: datetime
+
+
 def measurement_out(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -141,3 +224,39 @@ def measurement_out(row: Any) -> dict[str, Any]:
         "message": row.message,
         "at": rfc3339(row.at),
     }
+
+
+class ABRouterRefOut(ApiOut):
+    instance_id: str
+    type: str = Field(description="The traffic router's capability id")
+
+
+class ABTrafficOut(ApiOut):
+    ab_release_id: str
+    state: ABState
+    current_step: int | None
+    router: ABRouterRefOut
+    weights: dict[str, int] | None = Field(description="As read back from the router now (null: it could not be read)")
+    desired: ABWeightsOut | None
+    in_sync: bool | None = Field(description="Whether the router holds the desired weights (null: unknown)")
+    error: str | None = Field(description="Why the weights could not be read")
+
+
+class ABSideHealthOut(ApiOut):
+    status: Literal["unknown", "healthy", "degraded", "unhealthy"]
+    checks: dict[str, Verdict] = Field(description="Each of the side's checks by name: its latest verdict")
+
+
+class ABSidesHealthOut(ApiOut):
+    control: ABSideHealthOut
+    candidate: ABSideHealthOut
+
+
+class ABHealthOut(ApiOut):
+    ab_release_id: str
+    state: ABState
+    current_step: int | None
+    failures: int
+    message: str
+    sides: ABSidesHealthOut
+    measurements: list[ABMeasurementOut] = Field(description="The newest 500, oldest first")

@@ -12,10 +12,21 @@ from shiplane.platform.envelope import success
 from shiplane.platform.errors import ApiError
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import page_of, pagination_meta, parse_list_params
-from shiplane.platform.openapi import list_parameters
+from shiplane.platform.openapi import list_parameters, returns
 from shiplane.platform.reads import TenantReads
 from shiplane.plugins.deps import plugin_reads
-from shiplane.promotions.schemas import ApprovalPolicyCreate, GatePreview, PromotionCreate, PromotionDecision
+from shiplane.promotions.schemas import (
+    ApprovalPolicyCreate,
+    ApprovalPolicyOut,
+    GatePreview,
+    PromotionApprovalOut,
+    PromotionCreate,
+    PromotionDecision,
+    PromotionDecisionOut,
+    PromotionDetailOut,
+    PromotionGatePreviewOut,
+    PromotionOut,
+)
 from shiplane.promotions.service import LIST_SPEC, POLICY_SPEC, ApprovalPolicyService, PromotionService
 
 router = APIRouter(prefix="/api/v1/promotions", tags=["promotions"])
@@ -39,7 +50,7 @@ def _service(request: Request, principal: Principal) -> PromotionService:
     return PromotionService(services.db, plugin_reads(request, principal), services.queue)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=returns(PromotionDetailOut, status=201))
 async def create_promotion(
     body: PromotionCreate, request: Request, principal: Annotated[Principal, _requester("create")]
 ) -> Response:
@@ -67,14 +78,14 @@ async def create_promotion(
     return response
 
 
-@router.get("", openapi_extra=list_parameters(LIST_SPEC))
+@router.get("", openapi_extra=list_parameters(LIST_SPEC), responses=returns(PromotionOut, many=True))
 async def list_promotions(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
     page = await _service(request, principal).list_page(reads, params)
     return success(page.items, pagination=page.pagination)
 
 
-@router.post("/preview-gates")
+@router.post("/preview-gates", responses=returns(PromotionGatePreviewOut))
 async def preview_gates(
     body: GatePreview, request: Request, principal: Annotated[Principal, require("promotions:create")]
 ) -> Response:
@@ -82,18 +93,18 @@ async def preview_gates(
     return success(await _service(request, principal).preview(body.release_id, body.environment_id))
 
 
-@router.get("/{promotion_id}")
+@router.get("/{promotion_id}", responses=returns(PromotionDetailOut))
 async def get_promotion(promotion_id: str, request: Request, principal: Reader) -> Response:
     return success(await _service(request, principal).get(promotion_id))
 
 
-@router.get("/{promotion_id}/decision")
+@router.get("/{promotion_id}/decision", responses=returns(PromotionDecisionOut))
 async def promotion_decision(promotion_id: str, request: Request, principal: Reader) -> Response:
     """Every gate's inputs, result, message, log and time, the approvals, the outcome."""
     return success(await _service(request, principal).decision(promotion_id))
 
 
-@router.get("/{promotion_id}/approvals")
+@router.get("/{promotion_id}/approvals", responses=returns(PromotionApprovalOut, many=True))
 async def promotion_approvals(promotion_id: str, request: Request, principal: Reader) -> Response:
     found = await _service(request, principal).approvals(promotion_id)
     return success(found, pagination=pagination_meta(1, max(len(found), 1), len(found)))
@@ -107,7 +118,7 @@ async def _decide(request: Request, principal: Principal, promotion_id: str, dec
     return success(await service.settle(promotion_id))
 
 
-@router.post("/{promotion_id}/approve")
+@router.post("/{promotion_id}/approve", responses=returns(PromotionDetailOut))
 async def approve_promotion(
     promotion_id: str, body: PromotionDecision, request: Request, principal: Annotated[Principal, _approver("approve")]
 ) -> Response:
@@ -115,7 +126,7 @@ async def approve_promotion(
     return await _decide(request, principal, promotion_id, "approve", body.comment)
 
 
-@router.post("/{promotion_id}/reject")
+@router.post("/{promotion_id}/reject", responses=returns(PromotionDetailOut))
 async def reject_promotion(
     promotion_id: str, body: PromotionDecision, request: Request, principal: Annotated[Principal, _approver("reject")]
 ) -> Response:
@@ -123,7 +134,7 @@ async def reject_promotion(
     return await _decide(request, principal, promotion_id, "reject", body.comment)
 
 
-@router.post("/{promotion_id}/cancel")
+@router.post("/{promotion_id}/cancel", responses=returns(PromotionDetailOut))
 async def cancel_promotion(
     promotion_id: str, body: PromotionDecision, request: Request, principal: Annotated[Principal, _requester("cancel")]
 ) -> Response:
@@ -131,7 +142,7 @@ async def cancel_promotion(
     return await run_write(request, principal, lambda s: service.cancel(s, promotion_id, body.comment))
 
 
-@policies.post("", status_code=201)
+@policies.post("", status_code=201, responses=returns(ApprovalPolicyOut, status=201))
 async def create_policy(
     body: ApprovalPolicyCreate,
     request: Request,
@@ -143,7 +154,7 @@ async def create_policy(
     return await run_write(request, principal, lambda s: ApprovalPolicyService(s, principal).create(body))
 
 
-@policies.get("", openapi_extra=list_parameters(POLICY_SPEC))
+@policies.get("", openapi_extra=list_parameters(POLICY_SPEC), responses=returns(ApprovalPolicyOut, many=True))
 async def list_policies(
     request: Request, principal: Annotated[Principal, require("approval-policies:read")], reads: Reads
 ) -> Response:
@@ -152,7 +163,7 @@ async def list_policies(
     return success(page.items, pagination=page.pagination)
 
 
-@mine.get("/pending-approvals", openapi_extra=list_parameters())
+@mine.get("/pending-approvals", openapi_extra=list_parameters(), responses=returns(PromotionOut, many=True))
 async def my_pending_approvals(request: Request, principal: Reader) -> Response:
     """Promotions the caller may approve now, oldest first."""
     page = page_of(await _service(request, principal).pending_for(principal), request.query_params)

@@ -10,12 +10,20 @@ from starlette.responses import Response
 from shiplane.platform.auth import Principal, require
 from shiplane.platform.envelope import success
 from shiplane.platform.idempotency import run_write
-from shiplane.retention.service import RetentionPolicyBody, get_policy, prune, put_policy
+from shiplane.platform.openapi import returns
+from shiplane.retention.service import (
+    RetentionPolicyBody,
+    RetentionPolicyOut,
+    RetentionPruneOut,
+    get_policy,
+    prune,
+    put_policy,
+)
 
 router = APIRouter(prefix="/api/v1/retention-policy", tags=["audit"])
 
 
-@router.get("")
+@router.get("", responses=returns(RetentionPolicyOut))
 async def read_retention_policy(
     request: Request, principal: Annotated[Principal, require("retention:read")]
 ) -> Response:
@@ -25,7 +33,7 @@ async def read_retention_policy(
         return success(await get_policy(session, principal.tenant_id))
 
 
-@router.put("")
+@router.put("", responses=returns(RetentionPolicyOut))
 async def write_retention_policy(
     body: RetentionPolicyBody,
     request: Request,
@@ -36,7 +44,7 @@ async def write_retention_policy(
     return await run_write(request, principal, lambda s: put_policy(s, principal, body))
 
 
-@router.post("/prune")
+@router.post("/prune", responses=returns(RetentionPruneOut))
 async def prune_now(
     request: Request,
     principal: Annotated[

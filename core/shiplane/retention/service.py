@@ -20,7 +20,7 @@ from shiplane.platform.auth import Principal
 from shiplane.platform.database import Base, Database, TenantScoped, UTCDateTime, utcnow
 from shiplane.platform.envelope import rfc3339
 from shiplane.platform.idempotency import WriteResult
-from shiplane.platform.schemas import ApiModel, Integral
+from shiplane.platform.schemas import ApiModel, ApiOut, Integral
 from shiplane.platform.writes import audit_change
 
 COUNTS: Counter[str] = Counter()
@@ -48,6 +48,46 @@ class RetentionPolicyBody(ApiModel):
     artifacts_days: Days | None = Field(
         default=None, description="Keep deployment and workflow artifacts this many days (null: forever)"
     )
+
+
+class RetentionRemovedOut(ApiOut):
+    """How many of each were removed; a kind is present when the policy prunes it."""
+
+    evidence_packets: int | None = Field(default=None, description="Present when evidenceDays is set")
+    workflow_log_lines: int | None = Field(default=None, description="Present when logsDays is set")
+    ab_measurements: int | None = Field(default=None, description="Present when logsDays is set")
+    deployment_log_lines: int | None = Field(default=None, description="Present when logsDays is set")
+    deployment_task_logs: int | None = Field(
+        default=None, description="Deployment tasks whose log was emptied; present when logsDays is set"
+    )
+    deployment_artifacts: int | None = Field(default=None, description="Present when artifactsDays is set")
+    workflow_artifacts: int | None = Field(default=None, description="Present when artifactsDays is set")
+
+
+class RetentionCutoffsOut(ApiOut):
+    """Up to when each kind was pruned; a kind is present when the policy prunes it."""
+
+    evidence: datetime | None = Field(default=None, description="Present when evidenceDays is set")
+    logs: datetime | None = Field(default=None, description="Present when logsDays is set")
+    artifacts: datetime | None = Field(default=None, description="Present when artifactsDays is set")
+
+
+class RetentionPruneOut(ApiOut):
+    removed: RetentionRemovedOut
+    before: RetentionCutoffsOut
+    at: datetime
+
+
+class RetentionPolicyOut(ApiOut):
+    tenant_id: str
+    evidence_days: int | None = Field(description="null: kept for ever")
+    logs_days: int | None = Field(description="null: kept for ever")
+    artifacts_days: int | None = Field(description="null: kept for ever")
+    audit_chain: str = Field(description="The audit chain is never pruned")
+    updated_by: str | None = Field(description="null: the tenant never set a policy")
+    updated_at: datetime | None = Field(description="null: the tenant never set a policy")
+    last_pruned_at: datetime | None
+    last_pruned: RetentionPruneOut | None = Field(description="What the last pruning removed")
 
 
 def policy_out(tenant: str, row: RetentionPolicy | None) -> dict[str, Any]:
@@ -128,7 +168,7 @@ async def prune(db: Database, tenant: str, actor: Principal | None = None) -> di
     now = utcnow()
     removed: dict[str, Any] = {}
     if row is None:
-        return {"removed": removed, "at": rfc3339(now)}
+        return {"removed": removed, "before": {}, "at": rfc3339(now)}
     cutoffs: dict[str, str] = {}
     if row.evidence_days:
         cutoff = now - timedelta(days=row.evidence_days)

@@ -23,11 +23,16 @@ from shiplane.platform.deps import tenant_reads
 from shiplane.platform.envelope import success
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import parse_list_params
-from shiplane.platform.openapi import list_parameters
+from shiplane.platform.openapi import list_parameters, returns
 from shiplane.platform.reads import TenantReads
 from shiplane.platform.versioning import etag, expected_version
 from shiplane.serviceaccounts.models import ServiceAccount
-from shiplane.serviceaccounts.schemas import ServiceAccountCreate, ServiceAccountUpdate
+from shiplane.serviceaccounts.schemas import (
+    ServiceAccountCreate,
+    ServiceAccountOut,
+    ServiceAccountSecretOut,
+    ServiceAccountUpdate,
+)
 from shiplane.serviceaccounts.service import LIST_SPEC, ServiceAccountService
 from shiplane.serviceaccounts.tokens import ALGORITHM, OAuthUnavailable, secret_matches
 
@@ -47,7 +52,7 @@ def _service(session: AsyncSession | None, principal: Principal) -> ServiceAccou
     return ServiceAccountService(session, principal)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=returns(ServiceAccountSecretOut, status=201))
 async def create_service_account(
     body: ServiceAccountCreate, request: Request, principal: Annotated[Principal, _writer("create")]
 ) -> Response:
@@ -55,20 +60,20 @@ async def create_service_account(
     return await run_write(request, principal, lambda s: _service(s, principal).create(body))
 
 
-@router.get("", openapi_extra=list_parameters(LIST_SPEC))
+@router.get("", openapi_extra=list_parameters(LIST_SPEC), responses=returns(ServiceAccountOut, many=True))
 async def list_service_accounts(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
     page = await _service(None, principal).list_page(reads, params)
     return success(page.items, pagination=page.pagination)
 
 
-@router.get("/{account_id}")
+@router.get("/{account_id}", responses=returns(ServiceAccountOut))
 async def get_service_account(account_id: str, principal: Reader, reads: Reads) -> Response:
     data, version = await _service(None, principal).read(reads, account_id)
     return success(data, headers={"ETag": etag(version)})
 
 
-@router.put("/{account_id}")
+@router.put("/{account_id}", responses=returns(ServiceAccountOut))
 async def update_service_account(
     account_id: str,
     body: ServiceAccountUpdate,
@@ -79,7 +84,7 @@ async def update_service_account(
     return await run_write(request, principal, lambda s: _service(s, principal).update(account_id, body, expected))
 
 
-@router.post("/{account_id}/rotate-secret")
+@router.post("/{account_id}/rotate-secret", responses=returns(ServiceAccountSecretOut))
 async def rotate_service_account_secret(
     account_id: str, request: Request, principal: Annotated[Principal, _writer("rotate_secret")]
 ) -> Response:
@@ -87,7 +92,7 @@ async def rotate_service_account_secret(
     return await run_write(request, principal, lambda s: _service(s, principal).rotate(account_id))
 
 
-@router.post("/{account_id}/revoke")
+@router.post("/{account_id}/revoke", responses=returns(ServiceAccountOut))
 async def revoke_service_account(
     account_id: str, request: Request, principal: Annotated[Principal, _writer("revoke")]
 ) -> Response:

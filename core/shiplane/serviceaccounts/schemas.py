@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, StringConstraints, field_validator
 
 from shiplane.platform.envelope import rfc3339
 from shiplane.platform.permissions import ROLES
-from shiplane.platform.schemas import ApiModel, Integral
+from shiplane.platform.schemas import ApiModel, ApiOut, Integral
 
 AccountName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9.-]{0,98}[a-z0-9])?$")]
 # What a machine may be given: every person's role (not the agents' own).
@@ -40,6 +41,33 @@ class ServiceAccountUpdate(ApiModel):
     )
 
     _roles = field_validator("roles")(_distinct)
+
+
+class ServiceAccountOut(ApiOut):
+    id: str
+    tenant_id: str
+    name: str
+    description: str
+    roles: list[str] = Field(description="The roles its tokens carry")
+    client_id: str = Field(description="Its OAuth client_id (the same as id)")
+    state: Literal["active", "revoked"]
+    secret_rotated_at: datetime = Field(description="When its current client secret was issued")
+    revoked_at: datetime | None
+    last_token_at: datetime | None = Field(description="When it was last issued an access token")
+    created_by: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ServiceAccountSecretOut(ApiOut):
+    """The answer of a create or a secret rotation: the only time the client secret is shown."""
+
+    service_account: ServiceAccountOut
+    client_id: str = Field(description="Its OAuth client_id")
+    client_secret: str = Field(
+        description="The client secret, in this answer only (the server keeps its hash): store it now"
+    )
 
 
 def account_out(row: Any) -> dict[str, Any]:

@@ -14,11 +14,19 @@ from shiplane.platform.envelope import rfc3339, success
 from shiplane.platform.errors import not_found, validation_error
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import parse_list_params
-from shiplane.platform.openapi import list_parameters
+from shiplane.platform.openapi import list_parameters, returns
 from shiplane.platform.reads import TenantReads
 from shiplane.platform.versioning import etag, expected_version
 from shiplane.plugins.deps import plugin_reads, plugin_service
-from shiplane.targets.schemas import TargetCreate, TargetReplace
+from shiplane.targets.schemas import (
+    TargetCheckOut,
+    TargetCheckRunningOut,
+    TargetCreate,
+    TargetDriftOut,
+    TargetOut,
+    TargetReplace,
+    TargetStickerOut,
+)
 from shiplane.targets.service import LIST_SPEC, TargetService
 
 router = APIRouter(prefix="/api/v1/targets", tags=["targets"])
@@ -36,7 +44,7 @@ def _reader(request: Request, principal: Principal) -> TargetService:
     return TargetService(None, principal, plugin_reads(request, principal), request.app.state.shiplane.settings)
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=returns(TargetOut, status=201))
 async def create_target(
     body: TargetCreate,
     request: Request,
@@ -45,20 +53,20 @@ async def create_target(
     return await run_write(request, principal, lambda s: _service(request, s, principal).create(body))
 
 
-@router.get("", openapi_extra=list_parameters(LIST_SPEC))
+@router.get("", openapi_extra=list_parameters(LIST_SPEC), responses=returns(TargetOut, many=True))
 async def list_targets(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, LIST_SPEC)
     page = await _reader(request, principal).list_page(reads, params)
     return success(page.items, pagination=page.pagination)
 
 
-@router.get("/{target_id}")
+@router.get("/{target_id}", responses=returns(TargetOut))
 async def get_target(target_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
     data, version = await _reader(request, principal).read(reads, target_id)
     return success(data, headers={"ETag": etag(version)})
 
 
-@router.put("/{target_id}")
+@router.put("/{target_id}", responses=returns(TargetOut))
 async def replace_target(
     target_id: str,
     body: TargetReplace,
@@ -81,7 +89,10 @@ async def delete_target(
     return await run_write(request, principal, lambda s: _service(request, s, principal).delete(target_id, expected))
 
 
-@router.post("/{target_id}/health-check")
+@router.post(
+    "/{target_id}/health-check",
+    responses={**returns(TargetCheckOut), **returns(TargetCheckRunningOut, status=202)},
+)
 async def check_target(
     target_id: str,
     request: Request,
@@ -103,13 +114,14 @@ async def check_target(
         return success({**task, "state": "running"}, status_code=202)
     reads = await tenant_reads(request)
     reader = _reader(request, principal)
-    target, _version = await reader.read(reads, target_id)
     row = await reads.get(LIST_SPEC, target_id)
-    report = reader.report(row) if row is not None else {}
-    return success({**task, "state": state, "health": target["health"], "report": report})
+    if row is None:  # deleted while the check ran
+        raise not_found("target", target_id)
+    target = await reader.out(row)
+    return success({**task, "state": state, "health": target["health"], "report": reader.report(row)})
 
 
-@router.get("/{target_id}/sticker")
+@router.get("/{target_id}/sticker", responses=returns(TargetStickerOut))
 async def target_sticker(target_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
     """The version sticker the target's agent last read from it (``null`` until a check)."""
     row = await reads.get(LIST_SPEC, target_id)
@@ -124,7 +136,7 @@ async def target_sticker(target_id: str, request: Request, principal: Reader, re
     )
 
 
-@router.get("/{target_id}/drift")
+@router.get("/{target_id}/drift", responses=returns(TargetDriftOut))
 async def target_drift(target_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
     """``in_sync``, ``drifted`` (with the differing components) or ``unknown``, as of the last check."""
     row = await reads.get(LIST_SPEC, target_id)

@@ -11,6 +11,7 @@ wins, and within a set the later entry.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
@@ -24,7 +25,7 @@ from shiplane.platform.errors import not_found, validation_error
 from shiplane.platform.idempotency import WriteResult
 from shiplane.platform.listing import ListField, ListParams, ListSpec, Page
 from shiplane.platform.reads import TenantReads
-from shiplane.platform.schemas import ApiModel, Integral
+from shiplane.platform.schemas import ApiModel, ApiOut, Integral
 from shiplane.platform.secrets import MASK, SecretBox, is_sealed
 from shiplane.platform.versioning import check_version, etag
 from shiplane.platform.writes import audit_change, ensure_name_free, flush_change
@@ -76,6 +77,32 @@ _UNIQUE = "uq_variable_sets_tenant_name"
 
 def _scope_key(variable: dict[str, Any]) -> str:
     return json.dumps([variable["name"], variable.get("scope") or {}], sort_keys=True)
+
+
+class VariableScopeOut(ApiOut):
+    environments: list[str]
+    targets: list[str]
+    target_labels: dict[str, str]
+
+
+class VariableOut(ApiOut):
+    name: str
+    value: str = Field(description="A secret's value is shown as ***")
+    secret: bool
+    scope: VariableScopeOut
+
+
+class VariableSetOut(ApiOut):
+    id: str
+    tenant_id: str
+    name: str
+    description: str
+    variables: list[VariableOut]
+    revision: int = Field(description="Bumped by every change; a deployment records the revision it used")
+    created_by: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
 
 
 def variable_set_out(row: Any) -> dict[str, Any]:

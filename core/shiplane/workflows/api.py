@@ -11,12 +11,25 @@ from shiplane.platform.envelope import rfc3339, success
 from shiplane.platform.errors import not_found
 from shiplane.platform.idempotency import run_write
 from shiplane.platform.listing import pagination_meta, parse_list_params
-from shiplane.platform.openapi import list_parameters
+from shiplane.platform.openapi import list_parameters, returns
 from shiplane.platform.reads import TenantReads
 from shiplane.platform.versioning import etag, expected_version
 from shiplane.plugins.catalog import capability_routes
 from shiplane.plugins.deps import plugin_service
-from shiplane.workflows.schemas import RunCreate, StepDecision, TemplateCreate, TemplateReplace, run_out
+from shiplane.workflows.schemas import (
+    RunCreate,
+    StepDecision,
+    TemplateCreate,
+    TemplateReplace,
+    WorkflowArtifactOut,
+    WorkflowRunDetailOut,
+    WorkflowRunOut,
+    WorkflowStepLogsOut,
+    WorkflowStepOut,
+    WorkflowTemplateOut,
+    WorkflowValidationOut,
+    run_out,
+)
 from shiplane.workflows.service import (
     RUN_SPEC,
     TEMPLATE_SPEC,
@@ -55,21 +68,21 @@ async def _read(request: Request, principal: Principal, work: Any) -> Any:
 # -- templates -----------------------------------------------------------------------------------
 
 
-@templates.post("", status_code=201)
+@templates.post("", status_code=201, responses=returns(WorkflowTemplateOut, status=201))
 async def create_template(
     body: TemplateCreate, request: Request, principal: Annotated[Principal, _template_writer("create")]
 ) -> Response:
     return await run_write(request, principal, lambda s: _service(request, s, principal).create_template(body))
 
 
-@templates.get("", openapi_extra=list_parameters(TEMPLATE_SPEC))
+@templates.get("", openapi_extra=list_parameters(TEMPLATE_SPEC), responses=returns(WorkflowTemplateOut, many=True))
 async def list_templates(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, TEMPLATE_SPEC)
     page = await _read(request, principal, lambda s: _service(request, s, principal).list_templates(reads, params))
     return success(page.items, pagination=page.pagination)
 
 
-@templates.get("/{template_id}")
+@templates.get("/{template_id}", responses=returns(WorkflowTemplateOut))
 async def get_template(
     template_id: str,
     request: Request,
@@ -83,7 +96,7 @@ async def get_template(
     return success(data, headers={"ETag": etag(version)})
 
 
-@templates.put("/{template_id}")
+@templates.put("/{template_id}", responses=returns(WorkflowTemplateOut))
 async def replace_template(
     template_id: str,
     body: TemplateReplace,
@@ -107,7 +120,7 @@ async def delete_template(
     )
 
 
-@templates.post("/{template_id}/validate")
+@templates.post("/{template_id}/validate", responses=returns(WorkflowValidationOut))
 async def validate_template(
     template_id: str,
     request: Request,
@@ -125,7 +138,7 @@ async def validate_template(
 # -- runs ----------------------------------------------------------------------------------------
 
 
-@runs.post("", status_code=201)
+@runs.post("", status_code=201, responses=returns(WorkflowRunOut, status=201))
 async def create_run(body: RunCreate, request: Request, principal: Annotated[Principal, _runner("create")]) -> Response:
     """Start a run of a valid template (422 TEMPLATE_INVALID lists the problems otherwise)."""
     return await run_write(
@@ -137,14 +150,14 @@ async def create_run(body: RunCreate, request: Request, principal: Annotated[Pri
     )
 
 
-@runs.get("", openapi_extra=list_parameters(RUN_SPEC))
+@runs.get("", openapi_extra=list_parameters(RUN_SPEC), responses=returns(WorkflowRunOut, many=True))
 async def list_runs(request: Request, principal: Reader, reads: Reads) -> Response:
     params = parse_list_params(request.query_params, RUN_SPEC)
     page = await reads.page(RUN_SPEC, params)
     return success([run_out(row) for row in page.items], pagination=page.pagination)
 
 
-@runs.get("/{run_id}")
+@runs.get("/{run_id}", responses=returns(WorkflowRunDetailOut))
 async def get_run(run_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
     run = await run_or_404(reads, run_id)
     data = run_out(run)
@@ -152,25 +165,25 @@ async def get_run(run_id: str, request: Request, principal: Reader, reads: Reads
     return success(data)
 
 
-@runs.post("/{run_id}/pause")
+@runs.post("/{run_id}/pause", responses=returns(WorkflowRunOut))
 async def pause_run(run_id: str, request: Request, principal: Annotated[Principal, _runner("pause")]) -> Response:
     """No new step starts until resumed (running steps finish)."""
     return await run_write(request, principal, lambda s: _service(request, s, principal).act(run_id, "pause"))
 
 
-@runs.post("/{run_id}/resume")
+@runs.post("/{run_id}/resume", responses=returns(WorkflowRunOut))
 async def resume_run(run_id: str, request: Request, principal: Annotated[Principal, _runner("resume")]) -> Response:
     """Steps start again where the run was paused."""
     return await run_write(request, principal, lambda s: _service(request, s, principal).act(run_id, "resume"))
 
 
-@runs.post("/{run_id}/cancel")
+@runs.post("/{run_id}/cancel", responses=returns(WorkflowRunOut))
 async def cancel_run(run_id: str, request: Request, principal: Annotated[Principal, _runner("cancel")]) -> Response:
     """Pending steps are cancelled, running ones asked to stop; the run ends `cancelled`."""
     return await run_write(request, principal, lambda s: _service(request, s, principal).act(run_id, "cancel"))
 
 
-@runs.post("/{run_id}/steps/{node_id}/decision")
+@runs.post("/{run_id}/steps/{node_id}/decision", responses=returns(WorkflowStepOut))
 async def decide_step(
     run_id: str,
     node_id: str,
@@ -196,14 +209,14 @@ async def decide_step(
     )
 
 
-@runs.get("/{run_id}/steps")
+@runs.get("/{run_id}/steps", responses=returns(WorkflowStepOut, many=True))
 async def list_steps(run_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
     run = await run_or_404(reads, run_id)
     steps = await _read(request, principal, lambda s: steps_of(s, run))
     return success(steps, pagination=pagination_meta(1, max(len(steps), 1), len(steps)))
 
 
-@runs.get("/{run_id}/steps/{node_id}")
+@runs.get("/{run_id}/steps/{node_id}", responses=returns(WorkflowStepOut))
 async def get_step(run_id: str, node_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
     run = await run_or_404(reads, run_id)
     for step in await _read(request, principal, lambda s: steps_of(s, run)):
@@ -212,7 +225,7 @@ async def get_step(run_id: str, node_id: str, request: Request, principal: Reade
     raise not_found("step", node_id)
 
 
-@runs.get("/{run_id}/steps/{node_id}/logs")
+@runs.get("/{run_id}/steps/{node_id}/logs", responses=returns(WorkflowStepLogsOut))
 async def step_logs(
     run_id: str,
     node_id: str,
@@ -249,7 +262,7 @@ async def step_logs(
     return success({"nodeId": node_id, "offset": offset, "lines": lines, "hasMore": len(rows) > limit})
 
 
-@runs.get("/{run_id}/steps/{node_id}/artifacts")
+@runs.get("/{run_id}/steps/{node_id}/artifacts", responses=returns(WorkflowArtifactOut, many=True))
 async def step_artifacts(run_id: str, node_id: str, request: Request, principal: Reader, reads: Reads) -> Response:
     """The step's artifacts: name, content type, size and digest; download with ``?name=``."""
     run = await run_or_404(reads, run_id)

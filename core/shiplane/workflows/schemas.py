@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
 from shiplane.platform.envelope import rfc3339
-from shiplane.platform.schemas import ApiModel, Integral
+from shiplane.platform.schemas import ApiModel, ApiOut, Integral
 from shiplane.platform.secrets import mask_sealed
 
 NodeId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
@@ -82,6 +83,28 @@ class RunCreate(ApiModel):
     )
 
 
+RunState = Literal["running", "paused", "cancelling", "succeeded", "failed", "cancelled"]
+StepState = Literal["pending", "queued", "running", "waiting", "succeeded", "failed", "skipped", "cancelled"]
+WaitAction = Literal["approve", "reject", "continue", "abort"]
+
+
+class WorkflowRetryPolicyOut(ApiOut):
+    max: int = Field(description="Retries after the first attempt")
+    backoff: float = Field(description="Seconds before the first retry; doubles per retry")
+
+
+class WorkflowNodeOut(ApiOut):
+    id: str
+    type: str = Field(description="A step type id")
+    name: str
+    config: dict[str, Any] = Field(description="The step's configuration; sealed secrets shown masked")
+    depends_on: list[str]
+    when: str | None = Field(description="A condition (expression); false skips the step")
+    retry: WorkflowRetryPolicyOut | None
+    timeout_seconds: int | None = Field(description="null: the default (3600)")
+    on_failure: Literal["fail", "continue", "ask"]
+
+
 def node_out(node: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": node["id"],
@@ -110,6 +133,20 @@ def node_in(node: NodeIn) -> dict[str, Any]:
     }
 
 
+class WorkflowTemplateOut(ApiOut):
+    id: str
+    tenant_id: str
+    name: str
+    description: str
+    current_version: int = Field(description="The newest definition's number")
+    template_version: int = Field(description="The number of the definition shown")
+    inputs_schema: dict[str, Any] = Field(description="JSON Schema of a run's inputs")
+    nodes: list[WorkflowNodeOut]
+    version: int = Field(description="The template resource's version (ETag, If-Match)")
+    created_at: datetime
+    updated_at: datetime
+
+
 def template_out(row: Any, definition: Any) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -124,6 +161,22 @@ def template_out(row: Any, definition: Any) -> dict[str, Any]:
         "createdAt": rfc3339(row.created_at),
         "updatedAt": rfc3339(row.updated_at),
     }
+
+
+class WorkflowRunOut(ApiOut):
+    id: str
+    tenant_id: str
+    template_id: str
+    template_version: int = Field(description="The definition the run pinned")
+    inputs: dict[str, Any]
+    context: dict[str, Any] = Field(description="What the run is for (release, environment, promotion ids)")
+    state: RunState
+    message: str
+    created_by: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
 
 
 def run_out(row: Any) -> dict[str, Any]:
@@ -145,6 +198,81 @@ def run_out(row: Any) -> dict[str, Any]:
         "createdAt": rfc3339(row.created_at),
         "updatedAt": rfc3339(row.updated_at),
     }
+
+
+class WorkflowStepWaitOut(ApiOut):
+    actions: list[WaitAction] = Field(description="The decisions offered")
+    kind: str = Field(description="A label (approval, manual)")
+    instructions: str
+    roles: list[str] = Field(description="If not empty, only members of one of these roles may decide")
+    users: list[str] = Field(description="If not empty, these users may decide too")
+    allow_self: bool = Field(description="Whether the person who started the run may decide")
+
+
+class WorkflowStepDecisionOut(ApiOut):
+    action: WaitAction
+    by: str
+    roles: list[str] = Field(description="The roles the person held when deciding")
+    comment: str
+    at: datetime
+
+
+class WorkflowStepOut(ApiOut):
+    node_id: str
+    type: str
+    state: StepState
+    attempt: int
+    outputs: dict[str, Any]
+    message: str
+    wait: WorkflowStepWaitOut | None = Field(
+        description="While the step waits for people (approval, manual); null otherwise, and for a step "
+        "waiting after a failure (onFailure: ask)"
+    )
+    decisions: list[WorkflowStepDecisionOut] = Field(description="What people decided on it, oldest first")
+    started_at: datetime | None
+    finished_at: datetime | None
+    name: str | None = Field(default=None, description="The node's name; present when a step is read")
+    depends_on: list[str] | None = Field(default=None, description="Present when a step is read")
+
+
+class WorkflowRunDetailOut(WorkflowRunOut):
+    steps: list[WorkflowStepOut] = Field(description="One per node, in the definition's order")
+
+
+class WorkflowProblemOut(ApiOut):
+    node: str | None = Field(description="The node's id; null for the template itself (its inputs schema)")
+    field: str
+    code: str
+    message: str
+
+
+class WorkflowValidationOut(ApiOut):
+    template_id: str
+    template_version: int
+    valid: bool
+    problems: list[WorkflowProblemOut]
+
+
+class WorkflowLogLineOut(ApiOut):
+    offset: int = Field(description="The line's place in the step's log (0 the first)")
+    seq: int = Field(description="The run stream's sequence number of the line")
+    at: datetime
+    line: str
+
+
+class WorkflowStepLogsOut(ApiOut):
+    node_id: str
+    offset: int
+    lines: list[WorkflowLogLineOut]
+    has_more: bool
+
+
+class WorkflowArtifactOut(ApiOut):
+    name: str
+    content_type: str
+    size: int = Field(description="Bytes")
+    digest: str
+    created_at: datetime
 
 
 def step_out(row: Any, node: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -110,10 +110,11 @@ class ShiplaneClient:
         http: httpx.Client | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
+        typed: bool = True,
     ) -> None:
         server, token, auth = _credentials(server, token, client_id, client_secret)
         self.transport = SyncTransport(
-            server, token, timeout=timeout, retry=retry, headers=headers, http=http, auth=auth
+            server, token, timeout=timeout, retry=retry, headers=headers, http=http, auth=auth, typed=typed
         )
         t = self.transport
         self.environments: Environments[Any, Iterator[Any], bytes, Page] = Environments(t)
@@ -166,10 +167,11 @@ class AsyncShiplaneClient:
         http: httpx.AsyncClient | None = None,
         client_id: str | None = None,
         client_secret: str | None = None,
+        typed: bool = True,
     ) -> None:
         server, token, auth = _credentials(server, token, client_id, client_secret)
         self.transport = AsyncTransport(
-            server, token, timeout=timeout, retry=retry, headers=headers, http=http, auth=auth
+            server, token, timeout=timeout, retry=retry, headers=headers, http=http, auth=auth, typed=typed
         )
         t = self.transport
         A = Awaitable[Any]

@@ -35,6 +35,7 @@ import httpx
 from pydantic import BaseModel
 
 from shiplane_sdk._version import __version__
+from shiplane_sdk.client._typed import typed as typed_data
 from shiplane_sdk.client.auth import ClientCredentials
 from shiplane_sdk.client.errors import (
     ShiplaneConnectionError,
@@ -246,8 +247,11 @@ class _Base:
         retry: RetryPolicy | None,
         headers: Mapping[str, str] | None,
         auth: httpx.Auth | None = None,
+        typed: bool = False,
     ) -> None:
         self.server = server.rstrip("/")
+        # Answers as the generated response models (``_typed``), or the JSON as it came.
+        self.typed = typed
         self.token = token
         self.auth = auth
         self.retry = retry or RetryPolicy()
@@ -256,6 +260,9 @@ class _Base:
         if token:
             self.default_headers["Authorization"] = f"Bearer {token}"
         self.default_headers.update(headers or {})
+
+    def shape(self, method: str, path: str, data: Any) -> Any:
+        return typed_data(method, path, data) if self.typed else data
 
     def _ws_headers(self, token: str | None = None) -> dict[str, str]:
         headers = {k: v for k, v in self.default_headers.items() if k.lower() in ("authorization", "user-agent")}
@@ -275,8 +282,9 @@ class SyncTransport(_Base):
         headers: Mapping[str, str] | None = None,
         http: httpx.Client | None = None,
         auth: httpx.Auth | None = None,
+        typed: bool = False,
     ) -> None:
-        super().__init__(server, token, timeout=timeout, retry=retry, headers=headers, auth=auth)
+        super().__init__(server, token, timeout=timeout, retry=retry, headers=headers, auth=auth, typed=typed)
         self.http = http or httpx.Client(base_url=self.server, timeout=timeout, headers=self.default_headers, auth=auth)
         self.sleep = time.sleep
 
@@ -318,7 +326,7 @@ class SyncTransport(_Base):
         return unwrap(self.send(method, path, **kwargs))
 
     def one(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self.request(method, path, **kwargs).data
+        return self.shape(method, path, self.request(method, path, **kwargs).data)
 
     def raw(self, method: str, path: str, **kwargs: Any) -> bytes:
         response = self.send(method, path, **kwargs)
@@ -328,13 +336,13 @@ class SyncTransport(_Base):
 
     def page(self, path: str, params: Mapping[str, Any] | None = None) -> Page:
         answer = self.request("GET", path, params=params)
-        return Page(list(answer.data or []), answer.pagination or {}, answer.request_id)
+        return Page(list(self.shape("GET", path, answer.data) or []), answer.pagination or {}, answer.request_id)
 
     def many(self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int = 100) -> Iterator[Any]:
         current: dict[str, Any] | None = {"pageSize": page_size, **clean_params(params)}
         while current is not None:
             answer = self.request("GET", path, params=current)
-            yield from answer.data or []
+            yield from self.shape("GET", path, answer.data) or []
             current = next_page_params(current, answer)
 
     def stream(self, path: str, *, since: int = 0, max_reconnects: int = 5) -> Iterator[dict[str, Any]]:
@@ -355,8 +363,9 @@ class AsyncTransport(_Base):
         headers: Mapping[str, str] | None = None,
         http: httpx.AsyncClient | None = None,
         auth: httpx.Auth | None = None,
+        typed: bool = False,
     ) -> None:
-        super().__init__(server, token, timeout=timeout, retry=retry, headers=headers, auth=auth)
+        super().__init__(server, token, timeout=timeout, retry=retry, headers=headers, auth=auth, typed=typed)
         self.http = http or httpx.AsyncClient(
             base_url=self.server, timeout=timeout, headers=self.default_headers, auth=auth
         )
@@ -399,7 +408,7 @@ class AsyncTransport(_Base):
         return unwrap(await self.send(method, path, **kwargs))
 
     async def one(self, method: str, path: str, **kwargs: Any) -> Any:
-        return (await self.request(method, path, **kwargs)).data
+        return self.shape(method, path, (await self.request(method, path, **kwargs)).data)
 
     async def raw(self, method: str, path: str, **kwargs: Any) -> bytes:
         response = await self.send(method, path, **kwargs)
@@ -409,7 +418,7 @@ class AsyncTransport(_Base):
 
     async def page(self, path: str, params: Mapping[str, Any] | None = None) -> Page:
         answer = await self.request("GET", path, params=params)
-        return Page(list(answer.data or []), answer.pagination or {}, answer.request_id)
+        return Page(list(self.shape("GET", path, answer.data) or []), answer.pagination or {}, answer.request_id)
 
     async def many(
         self, path: str, params: Mapping[str, Any] | None = None, *, page_size: int = 100
@@ -417,7 +426,7 @@ class AsyncTransport(_Base):
         current: dict[str, Any] | None = {"pageSize": page_size, **clean_params(params)}
         while current is not None:
             answer = await self.request("GET", path, params=current)
-            for item in answer.data or []:
+            for item in self.shape("GET", path, answer.data) or []:
                 yield item
             current = next_page_params(current, answer)
 

@@ -1099,7 +1099,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if settings.client_id
             else {"token": settings.token or ""}
         )
-        with ShiplaneClient(settings.server, timeout=settings.timeout, retry=retry, **credentials) as client:
+        # JSON as it came: the tool prints it (json, yaml, tables) and never needs the models,
+        # whose import would cost every command ~0.3 s.
+        with ShiplaneClient(
+            settings.server, timeout=settings.timeout, retry=retry, typed=False, **credentials
+        ) as client:
             return int(args.handler(client, args))
     except configuration.ConfigError as exc:
         print(f"shiplanectl: {exc}", file=sys.stderr)
