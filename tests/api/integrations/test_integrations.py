@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from tests.api.plugins import disable, enable
-from tests.conftest import Caller, CallerFactory, assert_error
+from tests.conftest import Caller, CallerFactory, assert_error, run_sql
 
 BASE = "/api/v1/integrations"
 TOKEN = "s3cr3t-registry-token"
@@ -93,6 +94,27 @@ def test_a_disabled_plugins_integrations_report_it_and_refuse_use(admin_acme: Ca
     assert shown["status"] == "unavailable" and shown["problem"]["code"] == "PLUGIN_DISABLED"
     assert_error(admin_acme.post(f"{BASE}/{integration['id']}/test"), 422, "PLUGIN_DISABLED")
     assert_error(admin_acme.post(BASE, json=body("other")), 422, "PLUGIN_DISABLED")
+
+
+def test_a_nested_secret_stays_masked_once_its_type_is_gone(admin_acme: Caller, database_url: str) -> None:
+    # No installed type names the secret fields: every sealed value, however deep, is ***.
+    integration = admin_acme.post(BASE, json=body()).json()["data"]
+    (row,) = run_sql(database_url, "SELECT config FROM integrations WHERE id = :id", {"id": integration["id"]})
+    config = row[0] if isinstance(row[0], dict) else json.loads(row[0])
+    sealed = config["apiToken"]
+    assert set(sealed) == {"$encrypted"}
+    moved = {"url": config["url"], "auth": {"token": sealed}, "mirrors": [sealed]}
+    cast = "CAST(:c AS JSON)" if database_url.startswith("postgresql") else ":c"
+    run_sql(
+        database_url,
+        f"UPDATE integrations SET type_id = 'gone-registry', config = {cast} WHERE id = :id",
+        {"c": json.dumps(moved), "id": integration["id"]},
+    )
+    shown = admin_acme.get(f"{BASE}/{integration['id']}")
+    data = shown.json()["data"]
+    assert data["problem"]["code"] == "CAPABILITY_MISSING"
+    assert data["config"] == {"url": config["url"], "auth": {"token": "***"}, "mirrors": ["***"]}
+    assert "$encrypted" not in shown.text and "$encrypted" not in admin_acme.get(BASE).text
 
 
 def test_another_tenants_integration_is_404(admin_acme: Caller, other_admin: Caller) -> None:

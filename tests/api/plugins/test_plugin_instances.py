@@ -140,6 +140,31 @@ def test_secret_is_stored_encrypted_and_decrypts_for_the_plugin(
     assert token not in json.dumps(config)
 
 
+def test_a_nested_secret_stays_masked_once_its_plugin_is_gone(acme_admin: Caller, database_url: str) -> None:
+    # Without the plugin there is no schema naming the secret fields: every sealed value,
+    # however deep, is shown as ***, never as its sealed blob.
+    created = create(acme_admin, registry_body("acme-prod", new_secret()))
+    (row,) = run_sql(database_url, "SELECT config FROM plugin_instances WHERE id = :id", {"id": created["id"]})
+    config = row[0] if isinstance(row[0], dict) else json.loads(row[0])
+    sealed = config["apiToken"]
+    moved = {"url": config["url"], "auth": {"token": sealed, "kind": "bearer"}, "mirrors": [sealed]}
+    cast = "CAST(:c AS JSON)" if database_url.startswith("postgresql") else ":c"
+    run_sql(
+        database_url,
+        f"UPDATE plugin_instances SET plugin_id = 'gone', capability_id = 'gone-registry', config = {cast}"
+        " WHERE id = :id",
+        {"c": json.dumps(moved), "id": created["id"]},
+    )
+    shown = acme_admin.get(f"{INSTANCES}/{created['id']}")
+    assert shown.status_code == 200, shown.text
+    data = shown.json()["data"]
+    assert data["status"] == "unavailable" and data["problem"]["code"] == "PLUGIN_UNAVAILABLE"
+    assert data["config"] == {"url": config["url"], "auth": {"token": "***", "kind": "bearer"}, "mirrors": ["***"]}
+    assert "$encrypted" not in shown.text and sealed["$encrypted"] not in shown.text
+    listed = acme_admin.get(INSTANCES)
+    assert "$encrypted" not in listed.text
+
+
 def test_create_a_builtin_step_instance(admin: Caller) -> None:
     created = create(admin, wait_step_body("pause-5"))
     assert created["pluginId"] == "builtin" and created["config"] == {"seconds": 5}
