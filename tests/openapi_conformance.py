@@ -17,7 +17,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-_CACHE: dict[int, _Document] = {}
+# One document for the whole run: every app is built by ``create_app`` from the same
+# routes (none depends on settings), and building the document takes seconds.
+_SHARED: list[_Document] = []
 
 
 class _Document:
@@ -55,10 +57,15 @@ class _Document:
         return None
 
 
+def document_for(app: Any) -> _Document:
+    """The document of the run's apps (built from the first that asks)."""
+    if not _SHARED:
+        _SHARED.append(_Document(app))
+    return _SHARED[0]
+
+
 def check(app: Any, method: str, response: Any) -> None:
-    document = _CACHE.get(id(app))
-    if document is None:
-        document = _CACHE[id(app)] = _Document(app)
+    document = document_for(app)
     if not response.headers.get("content-type", "").startswith("application/json"):
         return
     if response.headers.get("content-disposition", "").startswith("attachment"):

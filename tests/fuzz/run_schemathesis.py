@@ -232,6 +232,8 @@ def main() -> int:
             hooks_env.update(references(base, token, Path(tmp)))
             command = [
                 schemathesis,
+                "--config-file",
+                str(Path(__file__).with_name("schemathesis.toml")),
                 "run",
                 f"{base}/api/openapi.json",
                 "-H",

@@ -8,12 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, HttpUrl, StringConstraints, model_validator
 
 from shiplane.platform.envelope import rfc3339
-from shiplane.platform.schemas import ApiModel, ApiOut, Integral
+from shiplane.platform.schemas import ApiModel, ApiOut, Integral, LabelKey, LabelValue
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 Status = Annotated[int, Field(ge=100, le=599), Integral]
-LabelKey = Annotated[str, StringConstraints(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*$")]
-LabelValue = Annotated[str, StringConstraints(max_length=63)]
 CheckName = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
@@ -78,7 +76,14 @@ class ABReleaseCreate(ApiModel):
         default_factory=dict, description="The strategy's config (its steps: [{weight, pauseSeconds, manual}])"
     )
     router_instance_id: Id = Field(description="A plugin instance of a traffic router (nginx, haproxy, ...)")
-    candidate_target_labels: Annotated[dict[LabelKey, LabelValue], Field(min_length=1, max_length=10)] | None = Field(
+    # The targets' own label syntax (platform.schemas.Labels); no other key is accepted.
+    candidate_target_labels: (
+        Annotated[
+            dict[LabelKey, LabelValue],
+            Field(min_length=1, max_length=10, json_schema_extra={"additionalProperties": False}),
+        ]
+        | None
+    ) = Field(
         default=None,
         description="start deploys the candidate to the environment's targets with all these labels first",
     )

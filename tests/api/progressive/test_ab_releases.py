@@ -391,7 +391,7 @@ def test_a_candidate_that_cannot_be_deployed_aborts_before_any_traffic_moves(adm
     assert "the candidate's deployment failed" in done["message"]
     assert "has the labels {'side': 'candidate'}" in done["message"]  # the job's own reason
     assert history(world) == [0]  # the router only ever had all traffic on the control side
-    for bad in ({"side": "x" * 64}, {"bad key!": "x"}, {f"k{n}": "v" for n in range(11)}):
+    for bad in ({"side": "x" * 129}, {"bad key!": "x"}, {"bad key!": ["x"]}, {f"k{n}": "v" for n in range(11)}):
         assert_error(
             admin.post(AB, json={**labelled, "name": "other", "candidateTargetLabels": bad}), 400, "VALIDATION_ERROR"
         )
