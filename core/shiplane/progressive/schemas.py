@@ -233,7 +233,7 @@ def measurement_out(row: Any) -> dict[str, Any]:
 
 class ABRouterRefOut(ApiOut):
     instance_id: str
-    type: str = Field(description="The traffic router's capability id")
+    type: str | None = Field(description="The traffic router's capability id (null: its instance is gone or unusable)")
 
 
 class ABTrafficOut(ApiOut):

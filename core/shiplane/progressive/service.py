@@ -315,9 +315,18 @@ class ABReleaseService:
             release = await session.scalar(select(Release).where(Release.id == release_id))
             if release is None:
                 raise validation_error(field, f"no release {release_id!r}", "unknown")
+            # As a promotion says it (promotions/service.py): a stored release in the wrong state.
+            if release.state == "deprecated":
+                raise ApiError(
+                    "RELEASE_DEPRECATED",
+                    f"release {release.name!r} is deprecated: it cannot be rolled out",
+                    {"field": field, "releaseId": release.id, "reason": release.deprecation_reason},
+                )
             if release.state != "ready":
-                raise validation_error(
-                    field, f"release {release.name!r} is {release.state}: only sealed releases", "state"
+                raise ApiError(
+                    "INVALID_STATE",
+                    f"release {release.name!r} is a draft: seal it before rolling it out",
+                    {"field": field, "state": release.state, "action": "ab-release"},
                 )
         if body.control_release_id == body.candidate_release_id:
             raise validation_error("candidateReleaseId", "the candidate must differ from the control release", "same")
@@ -492,17 +501,23 @@ class ABReleaseService:
         """The weights read back from the router now, beside the ones wanted."""
         async with self.db.session(self.tenant, write=False) as session:
             row = await self._row(session, ab_id)
-            router = await router_of(session, self.plugins, row.router_instance_id)
-        try:
-            actual: dict[str, int] | None = await read_weights(self.plugins, router, self.tenant)
-            error = None
-        except PluginCallFailed as exc:
-            actual, error = None, str(exc)[:2000]
+            try:
+                router: Router | None = await router_of(session, self.plugins, row.router_instance_id)
+            except ApiError as exc:  # the instance deleted, or its plugin disabled or gone: nothing to read
+                router, unusable = None, exc.message
+        actual: dict[str, int] | None = None
+        if router is None:
+            error: str | None = f"the traffic router cannot be read: {unusable}"
+        else:
+            try:
+                actual, error = await read_weights(self.plugins, router, self.tenant), None
+            except PluginCallFailed as exc:
+                error = str(exc)[:2000]
         return {
             "abReleaseId": row.id,
             "state": row.state,
             "currentStep": row.step_index if row.step_index >= 0 else None,
-            "router": {"instanceId": row.router_instance_id, "type": router.capability.id},
+            "router": {"instanceId": row.router_instance_id, "type": router.capability.id if router else None},
             "weights": actual,
             "desired": row.weights or None,
             "inSync": actual == row.weights if actual is not None and row.weights else None,

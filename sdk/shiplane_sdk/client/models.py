@@ -81,9 +81,9 @@ class ABRouterRefOut(BaseModel):
         populate_by_name=True,
     )
     instance_id: Annotated[str, Field(alias="instanceId", title="Instanceid")]
-    type: Annotated[str, Field(title="Type")]
+    type: Annotated[str | None, Field(title="Type")]
     """
-    The traffic router's capability id
+    The traffic router's capability id (null: its instance is gone or unusable)
     """
 
 
@@ -3850,7 +3850,7 @@ class ABReleaseCreate(BaseModel):
     A plugin instance of a traffic router (nginx, haproxy, ...)
     """
     candidate_target_labels: Annotated[
-        dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_./-]*$", min_length=1, max_length=63)], str] | None,
+        dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,62}[A-Za-z0-9])?$")], str] | None,
         Field(alias="candidateTargetLabels", title="Candidatetargetlabels"),
     ] = None
     """

@@ -282,6 +282,35 @@ def test_bad_definitions_are_refused_with_the_field(admin: Caller, viewer: Calle
     assert_error(admin.post(AB, json=body(world)), 409, "ALREADY_EXISTS")
 
 
+def test_releases_in_the_wrong_state_and_a_router_gone(admin: Caller, tmp_path: Path) -> None:
+    world = setup(admin, tmp_path)
+    # A stored release that cannot be rolled out is refused as a promotion refuses it.
+    entries = [{"componentId": c["componentId"], "version": c["version"]} for c in world["candidate"]["components"]]
+    draft = admin.post("/api/v1/releases", json={"name": "draft", "components": entries}).json()["data"]
+    assert draft["state"] == "draft"
+    error = assert_error(admin.post(AB, json=body(world, candidateReleaseId=draft["id"])), 409, "INVALID_STATE")
+    assert error["details"]["field"] == "candidateReleaseId" and "seal it" in error["message"]
+    deprecated = admin.post(f"/api/v1/releases/{world['control']['id']}/deprecate", json={"reason": "CVE-1"})
+    assert deprecated.status_code == 200, deprecated.text
+    error = assert_error(admin.post(AB, json=body(world)), 422, "RELEASE_DEPRECATED")
+    assert error["details"] == {"field": "controlReleaseId", "releaseId": world["control"]["id"], "reason": "CVE-1"}
+
+    # An ended A/B release whose router instance was then deleted still answers traffic:
+    # nothing read, and why.
+    other = sealed_release(admin, tmp_path, "c")
+    made = admin.post(AB, json=body(world, controlReleaseId=other["id"]))
+    assert made.status_code == 201, made.text
+    ab_id = made.json()["data"]["id"]
+    assert admin.post(f"{AB}/{ab_id}/start").status_code == 200
+    assert admin.post(f"{AB}/{ab_id}/rollback", json={"reason": "done"}).status_code == 200
+    assert admin.delete(f"/api/v1/plugin-instances/{world['router']['id']}").status_code == 204
+    traffic = admin.get(f"{AB}/{ab_id}/traffic")
+    assert traffic.status_code == 200, traffic.text
+    shown = traffic.json()["data"]
+    assert shown["weights"] is None and shown["router"] == {"instanceId": world["router"]["id"], "type": None}
+    assert "cannot be read" in shown["error"] and world["router"]["id"] in shown["error"]
+
+
 def test_a_router_that_refuses_is_reported_and_tried_again(admin: Caller, tmp_path: Path) -> None:
     world = setup(admin, tmp_path)
     (tmp_path / "refuse").write_text("upstream down")
