@@ -110,6 +110,51 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
             server.stop()
 
 
+def set_up_pipeline(p: Pipeline, workdir: Path) -> tuple[str, tuple[str, str], tuple[str, str], str]:
+    """The admin's setup of a pipeline, with ``shiplanectl`` only: git integration, component
+    ``api`` (tags v1.0.0 and v1.1.0), policy ``prod-one``, ``dev`` and ``prod`` (approval, pipeline
+    order, freeze windows). Returns the admin's token, the pipeline's and the approver's accounts, the
+    policy's id."""
+    admin = p.token("admin-ada", ["admin"])
+    ci = p.account(admin, "ci-bot", "release-manager")
+    approver = p.account(admin, "approver-bo", "approver")
+    repo = Repo(workdir / "repo")
+    for tag in ("v1.0.0", "v1.1.0"):
+        repo.commit()
+        repo.tag(tag)
+    integration = p.json(
+        admin,
+        "integrations",
+        "create",
+        "--name",
+        "repo",
+        "--type",
+        "git",
+        "--data",
+        json.dumps({"url": str(repo.path)}),
+    )
+    p.json(admin, "components", "create", "--name", "api", "--integration", integration["id"], "--reference", ".")
+    policy = p.json(admin, "approval-policies", "create", "--name", "prod-one", "--required", "1", "--role", "approver")
+    p.json(admin, "environments", "create", "--name", "dev", "--order", "1")
+    p.json(
+        admin,
+        "environments",
+        "create",
+        "--name",
+        "prod",
+        "--order",
+        "2",
+        "--production",
+        "--gate",
+        "pipeline-order",
+        "--gate",
+        "freeze-window",
+        "--approval-policy",
+        policy["id"],
+    )
+    return admin, ci, approver, policy["id"]
+
+
 def test_a_service_account_drives_shiplanectl(pipeline: Pipeline, tmp_path: Path) -> None:
     p = pipeline
     admin = p.token("admin-ada", ["admin"])
@@ -142,46 +187,8 @@ def test_a_service_account_drives_shiplanectl(pipeline: Pipeline, tmp_path: Path
 
 def test_a_ci_pipeline_with_shiplanectl_only(pipeline: Pipeline, tmp_path: Path) -> None:
     p = pipeline
-    admin = p.token("admin-ada", ["admin"])
-    ci = p.account(admin, "ci-bot", "release-manager")
-    approver = p.account(admin, "approver-bo", "approver")
-
-    repo = Repo(tmp_path / "repo")
-    for tag in ("v1.0.0", "v1.1.0"):
-        repo.commit()
-        repo.tag(tag)
-
     # The admin's setup.
-    integration = p.json(
-        admin,
-        "integrations",
-        "create",
-        "--name",
-        "repo",
-        "--type",
-        "git",
-        "--data",
-        json.dumps({"url": str(repo.path)}),
-    )
-    p.json(admin, "components", "create", "--name", "api", "--integration", integration["id"], "--reference", ".")
-    policy = p.json(admin, "approval-policies", "create", "--name", "prod-one", "--required", "1", "--role", "approver")
-    p.json(admin, "environments", "create", "--name", "dev", "--order", "1")
-    p.json(
-        admin,
-        "environments",
-        "create",
-        "--name",
-        "prod",
-        "--order",
-        "2",
-        "--production",
-        "--gate",
-        "pipeline-order",
-        "--gate",
-        "freeze-window",
-        "--approval-policy",
-        policy["id"],
-    )
+    admin, ci, approver, _ = set_up_pipeline(p, tmp_path)
     listed = p.run(admin, "environments", "list")
     assert listed.returncode == 0 and listed.stdout.splitlines()[0].split()[:2] == ["ID", "NAME"]
 

@@ -277,7 +277,7 @@ def follow_promotion(client: ShiplaneClient, promotion: dict[str, Any], args: ar
         if state in PROMOTION_DONE:
             CTX.out(promotion, ["id", "state", "releaseId", "environmentId", "message"])
             return PROMOTION_DONE[str(state)]
-        if state == "blocked" and not args.wait_blocked:
+        if state == "blocked" and not getattr(args, "wait_blocked", False):
             CTX.out(promotion, ["id", "state", "releaseId", "environmentId", "message"])
             return BLOCKED
         if time.monotonic() >= deadline:
@@ -355,7 +355,10 @@ def promotions_cancel(client: ShiplaneClient, args: argparse.Namespace) -> int:
 
 
 def approve(client: ShiplaneClient, args: argparse.Namespace) -> int:
-    CTX.out(client.promotions.approve(args.promotion, args.comment or ""), ["id", "state", "message"])
+    promotion = client.promotions.approve(args.promotion, args.comment or "")
+    if getattr(args, "wait", False):
+        return follow_promotion(client, promotion, args)
+    CTX.out(promotion, ["id", "state", "message"])
     return OK
 
 
@@ -687,7 +690,15 @@ def targets_sticker(client: ShiplaneClient, args: argparse.Namespace) -> int:
 
 
 def targets_check(client: ShiplaneClient, args: argparse.Namespace) -> int:
-    CTX.out(client.targets.health_check(args.target, wait=args.wait_seconds))
+    result = client.targets.health_check(args.target, wait=args.wait_seconds)
+    if CTX.fmt == "table":
+        # The verdict on one line: the table below cuts its nested cells short.
+        health = result.get("health") or {}
+        if health:
+            print(f"{result.get('targetId')}: {health.get('status')}: {health.get('message') or ''}")
+        else:
+            print(f"{result.get('targetId')}: check {result.get('taskId')} {result.get('state')}")
+    CTX.out(result)
     return OK
 
 
@@ -822,6 +833,15 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--timeout", type=float, default=default, help=f"seconds to wait (default {default:g})")
         command.add_argument("--poll", type=float, default=1.0, help="seconds between checks (default 1)")
 
+    def approves(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--wait", action="store_true", help="then follow the promotion and its deployment to the end"
+        )
+        command.add_argument(
+            "--wait-blocked", action="store_true", help="with --wait: keep waiting while a gate blocks it"
+        )
+        waits(command)
+
     # releases
     releases = group("releases", "sealed sets of component versions")
     c = leaf(releases, "list", releases_list, "list releases (newest first)")
@@ -903,6 +923,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = leaf(promotions, "approve", approve, "approve a promotion")
     c.add_argument("promotion")
     c.add_argument("--comment")
+    approves(c)
     c = leaf(promotions, "reject", reject, "reject a promotion")
     c.add_argument("promotion")
     c.add_argument("--comment")
@@ -912,6 +933,8 @@ def build_parser() -> argparse.ArgumentParser:
         c.set_defaults(handler=handler)
         c.add_argument("promotion")
         c.add_argument("--comment")
+        if handler is approve:
+            approves(c)
 
     policies = group("approval-policies", "who must approve")
     c = leaf(policies, "create", policies_create, "create an approval policy")
