@@ -111,6 +111,7 @@ def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settin
         "plugins_in_process": ["test-events"],
         # A/B releases are driven often, so their tests move in seconds.
         "ab_sweep_seconds": 0.2,
+        "audit_report_sweep_seconds": 1,
         "audit_stream_seconds": 0.2,
     }
     values.update(overrides)

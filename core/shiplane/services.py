@@ -304,7 +304,7 @@ class Services:
             await asyncio.sleep(self.settings.ab_sweep_seconds)
             if time.monotonic() >= next_reports:
                 # Audit reports whose maker died (or never started: a crash after the request).
-                next_reports = time.monotonic() + 30
+                next_reports = time.monotonic() + self.settings.audit_report_sweep_seconds
                 try:
                     for tenant, report_id in await due_reports(self.db):
                         start_making(self.db, tenant, report_id)  # in the background: never holds canaries up

@@ -139,7 +139,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("agent-e2e")
     for url in make_database(tmp):
         env = production_env(
-            url, tmp / "data", SECRET, ENCRYPTION_KEY, SHIPLANE_AGENT_TASK_LEASE_SECONDS=str(LEASE_SECONDS)
+            url,
+            tmp / "data",
+            SECRET,
+            ENCRYPTION_KEY,
+            SHIPLANE_AGENT_TASK_LEASE_SECONDS=str(LEASE_SECONDS),
+            # Heartbeats every 2 s, offline after 6 s without one: a stopped agent shows so soon.
+            SHIPLANE_AGENT_HEARTBEAT_SECONDS="2",
+            SHIPLANE_AGENT_LIVENESS_SECONDS="6",
         )
         server = start_server(env, tmp / "server")
         try:

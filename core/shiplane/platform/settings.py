@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     promotion_sweep_seconds: float = Field(default=15.0, ge=0.2, le=3600)
     # How often each server looks for A/B releases due for analysis or a step.
     ab_sweep_seconds: float = Field(default=2.0, ge=0.1, le=3600)
+    # How often each server looks for audit reports still pending (their maker died).
+    audit_report_sweep_seconds: float = Field(default=30.0, ge=0.2, le=3600)
     # The egress policy (platform/egress.py) for connections the server makes to tenant-named
     # URLs (A/B probes): CIDRs refused (None: the defaults, loopback too in production) and
     # CIDRs allowed even inside a refused one.

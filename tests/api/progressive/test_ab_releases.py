@@ -315,7 +315,9 @@ def test_a_router_that_refuses_is_reported_and_tried_again(admin: Caller, tmp_pa
     world = setup(admin, tmp_path)
     (tmp_path / "refuse").write_text("upstream down")
     steps = {"steps": [{"weight": 25, "manual": True}, {"weight": 100}]}
-    ab_id = admin.post(AB, json=body(world, strategyConfig=steps)).json()["data"]["id"]
+    # Looked at every second (the router is retried and reconciled at the next look).
+    made = admin.post(AB, json=body(world, strategyConfig=steps, analysis={"intervalSeconds": 1}))
+    ab_id = made.json()["data"]["id"]
     started = admin.post(f"{AB}/{ab_id}/start").json()["data"]
     assert started["state"] == "running" and started["appliedWeights"] is None
     assert "upstream down" in started["routerError"]
