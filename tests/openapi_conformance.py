@@ -1,6 +1,8 @@
 """Every response the tests' callers receive is checked against the OpenAPI document.
 
-``Caller`` (tests/conftest.py) hands each response to :func:`check`: the route that
+``Caller`` (tests/conftest.py), and the ``call`` helpers of the tests that drive real
+server processes (tests/api/agents/test_script_tasks.py's ``Stack``, tests/e2e), hand
+each response to :func:`check`: the route that
 answered is found the way Starlette dispatches (the app's routes in order), and the
 JSON body is validated against the schema the document gives that operation and
 status (``platform.openapi.returns`` models inside the success envelope, the error
@@ -57,14 +59,21 @@ class _Document:
         return None
 
 
-def document_for(app: Any) -> _Document:
-    """The document of the run's apps (built from the first that asks)."""
+def document_for(app: Any | None) -> _Document:
+    """The document of the run's apps (built from the first that asks; from a new app
+    when a test of a real server process asks first)."""
     if not _SHARED:
+        if app is None:
+            from shiplane.app import create_app
+
+            app = create_app()
         _SHARED.append(_Document(app))
     return _SHARED[0]
 
 
-def check(app: Any, method: str, response: Any) -> None:
+def check(app: Any | None, method: str, response: Any) -> None:
+    """Validate ``response`` (an httpx response, from a TestClient or a real server process:
+    ``app`` None) against the document."""
     document = document_for(app)
     if not response.headers.get("content-type", "").startswith("application/json"):
         return

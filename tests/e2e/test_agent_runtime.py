@@ -25,6 +25,7 @@ from shiplane.platform.database import Database
 from shiplane.platform.jwt import mint_token
 from shiplane.platform.settings import Settings
 
+from tests import openapi_conformance
 from tests.conftest import make_database, run_sql
 from tests.servers import Server, clean_env, production_env, shiplane_command, start_server
 
@@ -68,7 +69,9 @@ class Stack:
 
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token(['admin'])}"}
-        return httpx.request(method, f"{self.server.url}{path}", headers=headers, timeout=90, **kwargs)
+        response = httpx.request(method, f"{self.server.url}{path}", headers=headers, timeout=90, **kwargs)
+        openapi_conformance.check(None, method, response)  # held to the OpenAPI document
+        return response
 
     def agent(self, name: str, state_dir: Path, *, token: str | None = None) -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"agent-{name}.log", "ab")  # noqa: SIM115 - lives as long as the process

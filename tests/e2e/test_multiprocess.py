@@ -24,6 +24,7 @@ import pytest
 from shiplane.platform.jwt import mint_token
 from shiplane.platform.settings import Settings
 
+from tests import openapi_conformance
 from tests.conftest import make_database, run_sql
 from tests.servers import Server, production_env, run_cli, running_servers
 
@@ -272,6 +273,7 @@ def test_twenty_approvals_across_three_servers_start_exactly_one_deployment(clus
 
     def call(method: str, path: str, **kwargs: Any) -> Any:
         response = httpx.request(method, f"{base}{path}", headers=admin, timeout=REQUEST_TIMEOUT, **kwargs)
+        openapi_conformance.check(None, method, response)  # held to the OpenAPI document
         assert response.status_code < 300, response.text
         return response.json()["data"] if response.content else None
 

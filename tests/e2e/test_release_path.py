@@ -24,6 +24,7 @@ from shiplane.evidence.dsse import public_keys, verify_envelope, verify_sticker
 from shiplane.platform.jwt import mint_token
 from shiplane.platform.settings import Settings
 
+from tests import openapi_conformance
 from tests.api.agents import test_script_tasks as scripts
 from tests.api.agents.test_script_tasks import SECRET, Stack
 from tests.oci_registry import Registry, start_registry, unavailable_reason
@@ -79,6 +80,7 @@ def test_from_registry_to_prod_and_back(stack: Stack, registry: Registry, tmp_pa
         if headers is None:
             return ok(stack.call(method, path, **kwargs), status)
         response = httpx.request(method, f"{stack.server.url}{path}", headers=headers, timeout=60, **kwargs)
+        openapi_conformance.check(None, method, response)  # held to the OpenAPI document
         assert response.status_code == status, response.text
         return response.json()["data"] if response.content else None
 
