@@ -390,3 +390,21 @@ def test_only_who_chooses_deployment_workflows_changes_them(
     assert "environment 'prod' deploys with it" in error["message"]
     changed = admin.put(own_url, json={"name": "prod-deploy", "nodes": deploy_node})
     assert changed.status_code == 200, changed.text
+
+
+def test_approval_policies_are_listed_by_name_in_the_tenant_only(
+    admin: Caller, other_admin: Caller, viewer: Caller
+) -> None:
+    second = policy(admin, name="two-approvers", requiredApprovals=2, approverRoles=["approver"])
+    first = policy(admin, name="one-approver", requiredApprovals=1, allowSelfApproval=True)
+    listed = admin.get("/api/v1/approval-policies")
+    assert listed.status_code == 200, listed.text
+    assert [p["id"] for p in listed.json()["data"]] == [first["id"], second["id"]]  # by name
+    assert listed.json()["data"][1]["requiredApprovals"] == 2
+    assert listed.json()["meta"]["pagination"]["totalItems"] == 2
+    newest = admin.get("/api/v1/approval-policies", params={"sort": "-createdAt", "pageSize": 1}).json()
+    assert [p["id"] for p in newest["data"]] == [first["id"]] and newest["meta"]["pagination"]["hasNext"]
+    assert other_admin.get("/api/v1/approval-policies").json()["data"] == []
+    # A viewer reads them (and may not write them, above); an unknown sort field is a 400.
+    assert [p["id"] for p in viewer.get("/api/v1/approval-policies").json()["data"]] == [first["id"], second["id"]]
+    assert_error(admin.get("/api/v1/approval-policies", params={"sort": "nope"}), 400, "INVALID_SORT")
