@@ -7,6 +7,7 @@ from pydantic import Field, StringConstraints
 
 from shiplane.platform.envelope import rfc3339
 from shiplane.platform.schemas import ApiModel, ApiOut, Integral
+from shiplane.promotions.states import PromotionState
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]
@@ -112,22 +113,6 @@ def approval_out(row: Any) -> dict[str, Any]:
         "roles": row.roles,
         "at": rfc3339(row.created_at),
     }
-
-
-#: Every state of the promotion state machine (states.STATES).
-PromotionState = Literal[
-    "pending",
-    "evaluating",
-    "blocked",
-    "awaiting_approval",
-    "approved",
-    "deploying",
-    "succeeded",
-    "failed",
-    "rolled_back",
-    "rejected",
-    "cancelled",
-]
 
 
 class PromotionGateResultOut(ApiOut):

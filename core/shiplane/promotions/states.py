@@ -14,9 +14,12 @@ allow is 409 ``INVALID_STATE``.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 from shiplane.platform.errors import ApiError
 
-STATES = (
+#: Every state of the machine (the API's ``state`` field names them in the document too).
+PromotionState = Literal[
     "pending",
     "evaluating",
     "blocked",
@@ -28,7 +31,8 @@ STATES = (
     "rolled_back",
     "rejected",
     "cancelled",
-)
+]
+STATES: tuple[str, ...] = get_args(PromotionState)
 TERMINAL = frozenset({"succeeded", "failed", "rolled_back", "rejected", "cancelled"})
 #: Still deciding: what `my/pending-approvals` and the sweep look at.
 OPEN = frozenset({"pending", "evaluating", "blocked", "awaiting_approval"})
